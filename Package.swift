@@ -1,0 +1,78 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every Mizzen target shares (see ../shared/CONVENTIONS.md).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Mizzen",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mizzen", targets: ["mizzen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libpcre2-8 (Debian libpcre2-dev): the regex engine, JIT-compiled, full match.
+        .systemLibrary(
+            name: "CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
+        // libyaml (Debian libyaml-dev): the YAML event parser under our own composer.
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(
+            name: "MizzenConfig",
+            dependencies: [
+                "CLibYAML",
+                "CPCRE2",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MizzenApp",
+            dependencies: [
+                "MizzenConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "mizzen",
+            dependencies: [
+                "MizzenApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ConfigLoadBenchmark",
+            dependencies: ["MizzenConfig"],
+            path: "Bench/ConfigLoadBenchmark",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenConfigTests",
+            dependencies: ["MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenSystemTests",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

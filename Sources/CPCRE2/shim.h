@@ -1,0 +1,5 @@
+#ifndef MIZZEN_CPCRE2_SHIM_H
+#define MIZZEN_CPCRE2_SHIM_H
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#endif

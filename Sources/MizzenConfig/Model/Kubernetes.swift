@@ -1,0 +1,121 @@
+/// Kubernetes core/v1 `Service`: the registry's view of a service (cluster IP, ports, selector).
+package struct KubernetesService: ConfigModel {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta?
+    package var spec: Spec?
+    package var status: OpaqueValue?
+
+    package struct Spec: ConfigModel {
+        package var ports: [Port]?
+        package var selector: [String: String]?
+        package var clusterIP: String?
+        package var clusterIPs: [String]?
+        package var type: String?
+        package var externalIPs: [String]?
+        package var sessionAffinity: String?
+        package var loadBalancerIP: String?
+        package var loadBalancerSourceRanges: [String]?
+        package var externalName: String?
+        package var externalTrafficPolicy: String?
+        package var healthCheckNodePort: Int32?
+        package var publishNotReadyAddresses: Bool?
+        package var sessionAffinityConfig: OpaqueValue?
+        package var ipFamilies: [String]?
+        package var ipFamilyPolicy: String?
+        package var allocateLoadBalancerNodePorts: Bool?
+        package var loadBalancerClass: String?
+        package var internalTrafficPolicy: String?
+        package var trafficDistribution: String?
+    }
+
+    package struct Port: ConfigModel {
+        package var name: String?
+        package var `protocol`: String?
+        package var appProtocol: String?
+        package var port: Int32?
+        package var targetPort: IntOrString?
+        package var nodePort: Int32?
+    }
+}
+
+/// Kubernetes core/v1 `Endpoints`.
+package struct KubernetesEndpoints: ConfigModel {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta?
+    package var subsets: [Subset]?
+
+    package struct Subset: ConfigModel {
+        package var addresses: [Address]?
+        package var notReadyAddresses: [Address]?
+        package var ports: [Port]?
+    }
+
+    package struct Address: ConfigModel {
+        package var ip: String?
+        package var hostname: String?
+        package var nodeName: String?
+        package var targetRef: OpaqueValue?
+    }
+
+    package struct Port: ConfigModel {
+        package var name: String?
+        package var port: Int32?
+        package var `protocol`: String?
+        package var appProtocol: String?
+    }
+}
+
+/// Kubernetes discovery.k8s.io/v1 `EndpointSlice`.
+package struct KubernetesEndpointSlice: ConfigModel {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta?
+    package var addressType: String?
+    package var endpoints: [Endpoint]?
+    package var ports: [Port]?
+
+    package struct Endpoint: ConfigModel {
+        package var addresses: [String]?
+        package var conditions: Conditions?
+        package var hostname: String?
+        package var targetRef: OpaqueValue?
+        package var nodeName: String?
+        package var zone: String?
+        package var hints: OpaqueValue?
+        package var deprecatedTopology: [String: String]?
+    }
+
+    package struct Conditions: ConfigModel {
+        package var ready: Bool?
+        package var serving: Bool?
+        package var terminating: Bool?
+    }
+
+    package struct Port: ConfigModel {
+        package var name: String?
+        package var `protocol`: String?
+        package var port: Int32?
+        package var appProtocol: String?
+    }
+}
+
+/// Kubernetes core/v1 `Secret` (TLS material for `credentialName`).
+package struct KubernetesSecret: ConfigModel {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta?
+    package var type: String?
+    package var data: [String: String]?
+    package var stringData: [String: String]?
+    package var immutable: Bool?
+}
+
+/// Kubernetes `v1 List`: `items` holds whole objects of any kind.
+package struct KubernetesList: ConfigModel {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: OpaqueValue?
+    package var items: [OpaqueValue]?
+}
