@@ -20,12 +20,14 @@ package struct ValidateMode: Sendable {
     package var loader: ConfigLoader
     package var format: OutputFormat
     package var showNotices: Bool
+    package var showSummary: Bool
 
-    package init(paths: [String], loader: ConfigLoader, format: OutputFormat, showNotices: Bool) {
+    package init(paths: [String], loader: ConfigLoader, format: OutputFormat, showNotices: Bool, showSummary: Bool = false) {
         self.paths = paths
         self.loader = loader
         self.format = format
         self.showNotices = showNotices
+        self.showSummary = showSummary
     }
 
     /// Runs the validation and returns the report text and the exit status.
@@ -33,7 +35,10 @@ package struct ValidateMode: Sendable {
         let result = loader.load(paths: paths)
         let status: ExitStatus = !result.ioErrors.isEmpty ? .usage : (result.errorCount > 0 ? .invalid : .valid)
         switch format {
-        case .text: return (ValidationReport.text(result, showNotices: showNotices), status)
+        case .text:
+            var text = ValidationReport.text(result, showNotices: showNotices)
+            if showSummary { text += "\n" + ConfigSummary.text(result.snapshot) }
+            return (text, status)
         case .json: return (ValidationReport.json(result, status: status), status)
         }
     }

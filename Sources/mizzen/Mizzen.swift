@@ -2,12 +2,29 @@ import ArgumentParser
 import Logging
 import MizzenApp
 import MizzenConfig
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 @main
+enum Entry {
+    /// Runs the command; usage errors exit 2 (not ArgumentParser's 64), as `validate` documents.
+    static func main() {
+        do {
+            var command = try Mizzen.parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            if Mizzen.exitCode(for: error) == .success { Mizzen.exit(withError: error) }
+            FileHandle.standardError.write(Data((Mizzen.fullMessage(for: error) + "\n").utf8))
+            exit(2)
+        }
+    }
+}
+
 struct Mizzen: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mizzen",
@@ -44,6 +61,9 @@ struct Validate: ParsableCommand {
     @Flag(help: "Skip the cross-object checks (missing gateways, services, subsets).")
     var noAnalysis = false
 
+    @Flag(help: "After the report, print an outline of the valid objects: gateways, servers, routes, subsets.")
+    var summary = false
+
     func validate() throws {
         guard ValidateMode.OutputFormat(rawValue: output) != nil else {
             throw ValidationError("--output must be text or json")
@@ -59,7 +79,7 @@ struct Validate: ParsableCommand {
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let loader = ConfigLoader(defaultNamespace: namespace, maxFileSize: maxFileSize << 20, analyze: !noAnalysis)
-        let mode = ValidateMode(paths: paths, loader: loader, format: ValidateMode.OutputFormat(rawValue: output) ?? .text, showNotices: notices)
+        let mode = ValidateMode(paths: paths, loader: loader, format: ValidateMode.OutputFormat(rawValue: output) ?? .text, showNotices: notices, showSummary: summary)
         let (text, status) = mode.run()
         print(text, terminator: "")
         if status != .valid { throw ExitCode(status.rawValue) }

@@ -43,7 +43,7 @@ package enum YAMLComposer {
         return input.withUnsafeBufferPointer { buffer -> YAMLStream in
             withUnsafeMutablePointer(to: &parser) { parserPointer -> YAMLStream in
                 yaml_parser_set_input_string(parserPointer, buffer.baseAddress!, length)
-                var composer = Composer(parser: parserPointer, limits: limits)
+                var composer = Composer(parser: parserPointer, limits: limits, bytes: bytes)
                 return composer.run()
             }
         }
@@ -59,14 +59,17 @@ private struct ComposeFailure: Error {
 private struct Composer {
     let parser: UnsafeMutablePointer<yaml_parser_t>
     let limits: YAMLLimits
+    /// The input, to turn the byte offset of a reader (encoding) error into a line and column.
+    let bytes: [UInt8]
     var anchors: [String: YAMLNode] = [:]
     var documentProblems: [YAMLProblem] = []
     /// Nodes created for the current document (not counting alias re-use).
     var nodeCount = 0
 
-    init(parser: UnsafeMutablePointer<yaml_parser_t>, limits: YAMLLimits) {
+    init(parser: UnsafeMutablePointer<yaml_parser_t>, limits: YAMLLimits, bytes: [UInt8]) {
         self.parser = parser
         self.limits = limits
+        self.bytes = bytes
     }
 
     mutating func run() -> YAMLStream {
@@ -144,10 +147,18 @@ private struct Composer {
         return YAMLProblem(mark: at, message: message)
     }
 
-    /// libyaml's reader reports a byte offset, not a mark: the line is the parser's current one.
+    /// libyaml's reader reports a byte offset, not a mark (it decodes ahead of the scanner).
     func readerMark(offset: Int) -> SourceMark {
-        let m = parser.pointee.mark
-        return SourceMark(line: m.line + 1, column: m.column + 1)
+        var line = 1
+        var lineStart = 0
+        let end = min(max(offset, 0), bytes.count)
+        for index in 0..<end where bytes[index] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = index + 1
+        }
+        // Columns count characters, as libyaml's marks do: skip UTF-8 continuation bytes.
+        let column = bytes[lineStart..<end].reduce(1) { count, byte in byte & 0xC0 == 0x80 ? count : count + 1 }
+        return SourceMark(line: line, column: column)
     }
 
     mutating func skipToDocumentEnd() throws(ComposeFailure) {

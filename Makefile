@@ -1,0 +1,39 @@
+# Mizzen: every target first makes sure the Debian packages it needs are installed.
+SHELL := /bin/bash
+SWIFT ?= swift
+PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config
+CONFIG ?= Gateways/bookinfo
+
+.PHONY: build run test bench deps clean
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing </dev/null; \
+	  else \
+	    echo "missing Debian packages; run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build --product mizzen
+
+run: build
+	@echo "== mizzen validate $(CONFIG)"
+	$$($(SWIFT) build --show-bin-path)/mizzen validate --summary $(CONFIG)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: deps
+	$(SWIFT) build -c release --product ConfigLoadBenchmark
+	$$($(SWIFT) build -c release --show-bin-path)/ConfigLoadBenchmark
+
+clean:
+	rm -rf .build

@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import MizzenConfig
+
+/// Every YAML file under ../shared/corpus/istio-samples (written by the Istio project) and under
+/// Gateways/ (ours) loads and validates without errors; new files are picked up by the walk.
+struct CorpusTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func yamlFiles(under relative: String) -> [String] {
+        let root = packageRoot.appendingPathComponent(relative).path
+        guard case .success(let files) = ConfigLoader.expand(root) else { return [] }
+        return files
+    }
+
+    static let istioSamples = yamlFiles(under: "../shared/corpus/istio-samples")
+    static let gateways = yamlFiles(under: "Gateways")
+
+    @Test func corpusIsPresent() {
+        #expect(Self.istioSamples.count >= 80, "expected the Istio samples corpus beside the repository (../shared/corpus)")
+        #expect(!Self.gateways.isEmpty)
+    }
+
+    @Test(arguments: istioSamples)
+    func istioSampleValidates(_ file: String) {
+        let result = ConfigLoader().load(paths: [file])
+        #expect(result.ioErrors.isEmpty)
+        #expect(result.errorCount == 0, "\(result.diagnostics.filter { $0.severity == .error }.map(\.description))")
+    }
+
+    @Test func wholeIstioSampleFolderValidatesInOneRun() {
+        let root = Self.packageRoot.appendingPathComponent("../shared/corpus/istio-samples").path
+        let result = ConfigLoader().load(paths: [root])
+        #expect(result.errorCount == 0)
+        #expect(result.snapshot.virtualServices.count > 20)
+        #expect(result.skippedCount > 0, "AuthorizationPolicy, Sidecar, Deployment are skipped with a notice")
+    }
+
+    @Test(arguments: gateways)
+    func exampleGatewayConfigValidates(_ file: String) {
+        let result = ConfigLoader().load(paths: [file])
+        #expect(result.errorCount == 0, "\(result.diagnostics.map(\.description))")
+    }
+
+    @Test func bookinfoFolderHasNoWarningsAndResolvesEveryReference() {
+        let result = ConfigLoader().load(paths: [Self.packageRoot.appendingPathComponent("Gateways/bookinfo").path])
+        #expect(result.diagnostics.filter { $0.severity != .notice }.isEmpty, "\(result.diagnostics.map(\.description))")
+        #expect(result.snapshot.gateways.count == 1)
+        #expect(result.snapshot.destinationRules.count == 4)
+    }
+
+    @Test func bookinfoPlatformManifestYieldsServices() {
+        let path = Self.packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml").path
+        let result = ConfigLoader().load(paths: [path])
+        #expect(result.errorCount == 0)
+        #expect(Set(result.snapshot.services.map(\.name)) == ["details", "ratings", "reviews", "productpage"])
+        #expect(result.skippedCount == 10, "ServiceAccounts and Deployments are skipped")
+    }
+}
