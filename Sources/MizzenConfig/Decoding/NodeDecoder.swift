@@ -36,17 +36,37 @@ struct DecodingFailure: Error {
 }
 
 /// The keys a mapping was asked for, to find the fields nobody asked for (unknown fields).
+///
+/// A flag per pair rather than a set of names: decoding asks for every known field of a type,
+/// present or not, and hashing each name into a set cost a tenth of the load time.
 final class KeyTracker {
     let node: YAMLNode
     let path: FieldPath
-    var touched: Set<String> = []
+    let pairs: [YAMLNode.Pair]
+    /// Position of each scalar key in `pairs` (the first, when the composer reported a duplicate).
+    let index: [String: Int]
+    var hit: [Bool]
+    /// Every field name decoding asked for, for "did you mean" suggestions.
+    var requested: [String] = []
+    var allRequested = false
     var aborted = false
     let removed: Set<String>
 
-    init(node: YAMLNode, path: FieldPath, removed: Set<String>) {
+    init(node: YAMLNode, path: FieldPath, pairs: [YAMLNode.Pair], index: [String: Int], removed: Set<String>) {
         self.node = node
         self.path = path
+        self.pairs = pairs
+        self.index = index
+        self.hit = [Bool](repeating: false, count: pairs.count)
         self.removed = removed
+    }
+
+    /// The value for `name`, marking the key as known.
+    func lookup(_ name: String) -> YAMLNode? {
+        requested.append(name)
+        guard let position = index[name] else { return nil }
+        hit[position] = true
+        return pairs[position].value
     }
 }
 
@@ -104,16 +124,15 @@ final class DecodingSession {
     }
 
     func reportUnknownFields() {
-        for tracker in trackers where !tracker.aborted {
-            guard case .mapping(let pairs) = tracker.node.content else { continue }
-            for pair in pairs {
-                guard case .scalar(let name, _) = pair.key.content, !tracker.touched.contains(name) else { continue }
+        for tracker in trackers where !tracker.aborted && !tracker.allRequested && tracker.hit.contains(false) {
+            for (position, pair) in tracker.pairs.enumerated() where !tracker.hit[position] {
+                guard case .scalar(let name, _) = pair.key.content, tracker.index[name] == position else { continue }
                 if tracker.removed.contains(name) {
                     problems.append(DecodingProblem(severity: .warning, path: tracker.path / name, mark: pair.key.mark, message: "was removed from the Istio API and is ignored"))
                     continue
                 }
                 var message = "unknown field"
-                if let suggestion = Self.closest(to: name, in: tracker.touched) {
+                if let suggestion = Self.closest(to: name, in: Set(tracker.requested)) {
                     message += " (did you mean \"\(suggestion)\"?)"
                 }
                 problems.append(DecodingProblem(severity: .error, path: tracker.path / name, mark: pair.key.mark, message: message))
@@ -304,18 +323,18 @@ struct NodeDecoder: Decoder {
         guard case .mapping(let pairs) = node.content else {
             throw DecodingFailure(path, node.mark, "must be an object, got \(session.describe(node))")
         }
-        var entries: [String: YAMLNode] = [:]
-        entries.reserveCapacity(pairs.count)
-        for pair in pairs {
+        var index: [String: Int] = [:]
+        index.reserveCapacity(pairs.count)
+        for (position, pair) in pairs.enumerated() {
             guard case .scalar(let key, _) = pair.key.content else {
                 session.problems.append(DecodingProblem(severity: .error, path: path, mark: pair.key.mark, message: "keys must be strings, got \(session.describe(pair.key))"))
                 continue
             }
-            if entries[key] == nil { entries[key] = pair.value }
+            if index[key] == nil { index[key] = position }
         }
-        let tracker = KeyTracker(node: node, path: path, removed: removed)
+        let tracker = KeyTracker(node: node, path: path, pairs: pairs, index: index, removed: removed)
         session.trackers.append(tracker)
-        return KeyedDecodingContainer(KeyedNodeContainer<Key>(entries: entries, tracker: tracker, decoder: self))
+        return KeyedDecodingContainer(KeyedNodeContainer<Key>(tracker: tracker, decoder: self))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -345,29 +364,24 @@ struct PathKey: CodingKey {
 }
 
 struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let entries: [String: YAMLNode]
     let tracker: KeyTracker
     let decoder: NodeDecoder
 
     var codingPath: [any CodingKey] { decoder.codingPath }
 
     var allKeys: [Key] {
-        entries.keys.compactMap { name in
-            tracker.touched.insert(name)
-            return Key(stringValue: name)
-        }
+        tracker.allRequested = true
+        return tracker.index.keys.compactMap { Key(stringValue: $0) }
     }
 
     func contains(_ key: Key) -> Bool {
-        tracker.touched.insert(key.stringValue)
-        return entries[key.stringValue] != nil
+        tracker.lookup(key.stringValue) != nil
     }
 
     /// The value node when present and not null; notes the key as known, warns if unimplemented.
     private func present(_ key: Key) -> YAMLNode? {
         let name = key.stringValue
-        tracker.touched.insert(name)
-        guard let node = entries[name], node.resolvedKind != .null else { return nil }
+        guard let node = tracker.lookup(name), node.resolvedKind != .null else { return nil }
         if decoder.unimplemented.contains(name) {
             decoder.session.warnUnimplemented(decoder.path / name, node.mark)
         }
@@ -375,8 +389,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decodeNil(forKey key: Key) throws -> Bool {
-        tracker.touched.insert(key.stringValue)
-        return entries[key.stringValue].map { $0.resolvedKind == .null } ?? true
+        tracker.lookup(key.stringValue).map { $0.resolvedKind == .null } ?? true
     }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {

@@ -18,7 +18,8 @@ package final class CompiledRegex: @unchecked Sendable {
         package var description: String { message }
     }
 
-    package init(_ pattern: String) throws(CompileError) {
+    /// `jit: false` when the pattern is only checked (validation), not matched many times.
+    package init(_ pattern: String, jit: Bool = true) throws(CompileError) {
         guard pattern.utf8.count <= Self.maxPatternLength else {
             throw CompileError(message: "is \(pattern.utf8.count) bytes long; at most \(Self.maxPatternLength) are allowed")
         }
@@ -42,7 +43,7 @@ package final class CompiledRegex: @unchecked Sendable {
         }
         code = compiled
         self.pattern = pattern
-        _ = pcre2_jit_compile_8(code, UInt32(PCRE2_JIT_COMPLETE))
+        if jit { _ = pcre2_jit_compile_8(code, UInt32(PCRE2_JIT_COMPLETE)) }
     }
 
     deinit {

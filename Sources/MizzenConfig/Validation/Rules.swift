@@ -302,7 +302,7 @@ package enum Rules {
     package static func regexProblem(_ pattern: String) -> String? {
         guard !pattern.isEmpty else { return "regex must not be empty" }
         do {
-            _ = try CompiledRegex(pattern)
+            _ = try CompiledRegex(pattern, jit: false)
             return nil
         } catch {
             return "regex \(error.message)"

@@ -41,11 +41,16 @@ package final class YAMLNode: Sendable {
     /// Nodes a full walk visits, aliases expanded; saturates at `Int.max / 4`.
     package let expandedSize: Int
 
+    /// What the node resolves to under the YAML 1.2 core schema (the types Kubernetes' JSON sees);
+    /// resolved once here, since decoding asks for every scalar more than once.
+    package let resolvedKind: ResolvedKind
+
     package init(content: Content, tag: String?, mark: SourceMark, expandedSize: Int) {
         self.content = content
         self.tag = tag
         self.mark = mark
         self.expandedSize = expandedSize
+        self.resolvedKind = Self.resolve(content, tag: tag)
     }
 
     /// The value of `key` in a mapping node whose keys are scalars.
@@ -71,8 +76,7 @@ package final class YAMLNode: Sendable {
         return nil
     }
 
-    /// What the node resolves to under the YAML 1.2 core schema (the types Kubernetes' JSON sees).
-    package var resolvedKind: ResolvedKind {
+    private static func resolve(_ content: Content, tag: String?) -> ResolvedKind {
         switch content {
         case .mapping: return .mapping
         case .sequence: return .sequence
