@@ -1,4 +1,5 @@
 internal import Foundation
+package import Logging
 package import MizzenConfig
 
 /// `mizzen validate`: load, validate, report; the exit status says what was found.
@@ -31,8 +32,17 @@ package struct ValidateMode: Sendable {
     }
 
     /// Runs the validation and returns the report text and the exit status.
-    package func run() -> (output: String, status: ExitStatus) {
+    package func run(logger: Logger = Logger(label: "mizzen.validate")) -> (output: String, status: ExitStatus) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        logger.debug("loading", metadata: ["paths": .array(paths.map { .string($0) }), "namespace": .string(loader.defaultNamespace)])
         let result = loader.load(paths: paths)
+        logger.info("loaded", metadata: [
+            "files": .stringConvertible(result.fileCount),
+            "objects": .stringConvertible(result.snapshot.objectCount),
+            "errors": .stringConvertible(result.errorCount),
+            "warnings": .stringConvertible(result.warningCount),
+            "milliseconds": .stringConvertible((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000),
+        ])
         let status: ExitStatus = !result.ioErrors.isEmpty ? .usage : (result.errorCount > 0 ? .invalid : .valid)
         switch format {
         case .text:

@@ -64,12 +64,18 @@ struct Validate: ParsableCommand {
     @Flag(help: "After the report, print an outline of the valid objects: gateways, servers, routes, subsets.")
     var summary = false
 
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "warning"
+
     func validate() throws {
         guard ValidateMode.OutputFormat(rawValue: output) != nil else {
             throw ValidationError("--output must be text or json")
         }
         guard maxFileSize > 0, maxFileSize <= 4096 else {
             throw ValidationError("--max-file-size must be between 1 and 4096 (MiB)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         if let problem = Rules.kubernetesNameProblem(namespace, allowDots: false) {
             throw ValidationError("--namespace \(problem)")
@@ -78,9 +84,11 @@ struct Validate: ParsableCommand {
 
     func run() throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "mizzen.validate")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
         let loader = ConfigLoader(defaultNamespace: namespace, maxFileSize: maxFileSize << 20, analyze: !noAnalysis)
         let mode = ValidateMode(paths: paths, loader: loader, format: ValidateMode.OutputFormat(rawValue: output) ?? .text, showNotices: notices, showSummary: summary)
-        let (text, status) = mode.run()
+        let (text, status) = mode.run(logger: logger)
         print(text, terminator: "")
         if status != .valid { throw ExitCode(status.rawValue) }
     }
