@@ -215,3 +215,26 @@ struct ScalarRuleTests {
         #expect(!Rules.isIP(text))
     }
 }
+
+struct MergeKeyTests {
+    @Test func mergeKeysFillInKeysTheMappingDoesNotSet() {
+        let result = load("""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: reviews
+          labels: &common {app: reviews, team: books}
+        spec:
+          host: reviews
+          subsets:
+          - name: v1
+            labels:
+              <<: *common
+              version: v1
+              team: shelf
+        """)
+        #expect(result.errorCount == 0, "\(errorLines(result))")
+        let labels = result.snapshot.destinationRules.first?.spec.subsets?.first?.labels
+        #expect(labels == ["app": "reviews", "team": "shelf", "version": "v1"])
+    }
+}

@@ -10,6 +10,10 @@ package enum VirtualServiceValidator {
         "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
         "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
     ]
+    /// The status codes Go's `http.StatusText` names: the ones Istio accepts in `retryOn`.
+    static let knownStatusCodes: Set<Int> = Set(
+        Array(100...103) + Array(200...208) + [226] + Array(300...305) + [307, 308] + Array(400...418)
+            + Array(421...426) + [428, 429, 431, 451] + Array(500...508) + [510, 511])
     static let corsMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"]
 
     package static func validate(_ vs: VirtualService, namespace: String, into problems: inout Problems) {
@@ -33,7 +37,7 @@ package enum VirtualServiceValidator {
             if host.contains("/") {
                 problems.error(path, "must be a host name; \"namespace/name\" is not allowed here")
                 hostsValid = false
-            } else if !appliesToMesh || hasSNIRoutes, host.hasPrefix("outbound_") {
+            } else if !appliesToMesh, hasSNIRoutes, host.hasPrefix("outbound_") {
                 if let problem = outboundSNIProblem(host) { problems.error(path, problem); hostsValid = false }
             } else if let problem = Rules.wildcardDomainProblem(host), !Rules.isIP(host) {
                 problems.error(path, problem)
@@ -53,10 +57,10 @@ package enum VirtualServiceValidator {
             problems.error(spec, "at least one of http, tcp or tls must be set")
         }
         for (index, route) in (vs.http ?? []).enumerated() {
-            httpRoute(route, spec / "http" / index, isDelegate: isDelegate, appliesToMesh: appliesToMesh && !isDelegate, gateways: gateways, into: &problems)
+            httpRoute(route, spec / "http" / index, isDelegate: isDelegate, appliesToMesh: appliesToMesh, gateways: gateways, into: &problems)
         }
         for (index, route) in (vs.tls ?? []).enumerated() {
-            tlsRoute(route, spec / "tls" / index, hosts: hosts, into: &problems)
+            tlsRoute(route, spec / "tls" / index, hosts: hosts, gatewayBound: !gateways.contains("mesh"), into: &problems)
         }
         for (index, route) in (vs.tcp ?? []).enumerated() {
             tcpRoute(route, spec / "tcp" / index, into: &problems)
@@ -291,7 +295,7 @@ package enum VirtualServiceValidator {
                 problems.error(abortPath / "grpcStatus", "\"\(status.prefix(40))\" is not a gRPC status name (such as UNAVAILABLE or NOT_FOUND)")
             }
             if abort.http2Error != nil { problems.error(abortPath / "http2Error", "HTTP/2 error aborts are not supported (Istio rejects them too)") }
-            if kinds == 0 { problems.error(abortPath, "needs httpStatus or grpcStatus") }
+            if kinds == 0 { problems.warning(abortPath, "has no httpStatus or grpcStatus, so nothing is aborted") }
             if abort.percentage == nil { problems.warning(abortPath / "percentage", "is unset, so no request is aborted; set percentage.value (0-100)") }
         }
         if let delay = fault.delay {
@@ -306,7 +310,7 @@ package enum VirtualServiceValidator {
             }
             problems.duration(delay.fixedDelay, delayPath / "fixedDelay")
             if delay.exponentialDelay != nil { problems.error(delayPath / "exponentialDelay", "is not supported (Istio rejects it too)") }
-            if delay.fixedDelay == nil, delay.exponentialDelay == nil { problems.error(delayPath / "fixedDelay", "is required") }
+            if delay.fixedDelay == nil, delay.exponentialDelay == nil { problems.warning(delayPath, "has no fixedDelay, so nothing is delayed") }
             if delay.percentage == nil, delay.percent == nil {
                 problems.warning(delayPath / "percentage", "is unset, so no request is delayed; set percentage.value (0-100)")
             }
@@ -383,13 +387,13 @@ package enum VirtualServiceValidator {
         if let retryOn = retry.retryOn, !retryOn.isEmpty {
             for policy in retryOn.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
                 if retryOnPolicies.contains(policy) { continue }
-                if let code = Int(policy), (100...599).contains(code), policy.allSatisfy(\.isNumber) { continue }
+                if let code = Int(policy), policy.allSatisfy(\.isNumber), knownStatusCodes.contains(code) { continue }
                 problems.error(path / "retryOn", "\"\(policy.prefix(40))\" is not a retry condition (comma-separated, no spaces: 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, cancelled, deadline-exceeded, internal, resource-exhausted, unavailable, or a status code)")
             }
         }
     }
 
-    static func tlsRoute(_ route: TLSRoute, _ path: FieldPath, hosts: [String], into problems: inout Problems) {
+    static func tlsRoute(_ route: TLSRoute, _ path: FieldPath, hosts: [String], gatewayBound: Bool, into problems: inout Problems) {
         let matches = route.match ?? []
         if matches.isEmpty { problems.error(path / "match", "must list at least one match (with sniHosts)") }
         for (index, match) in matches.enumerated() {
@@ -402,7 +406,7 @@ package enum VirtualServiceValidator {
                     problems.warning(sniPath, "an IP address as SNI goes against RFC 6066; most clients never send one")
                     continue
                 }
-                if sni.hasPrefix("outbound_") {
+                if gatewayBound, sni.hasPrefix("outbound_") {
                     if let problem = outboundSNIProblem(sni) { problems.error(sniPath, problem) }
                 } else if let problem = Rules.wildcardDomainProblem(sni) {
                     problems.error(sniPath, problem)

@@ -202,6 +202,7 @@ private struct Composer {
             var items: [YAMLNode] = []
             var pairs: [YAMLNode.Pair] = []
             var seenKeys: [String: SourceMark] = [:]
+            var merges: [YAMLNode] = []
             while true {
                 let child = try next()
                 if child.type == YAML_SEQUENCE_END_EVENT || child.type == YAML_MAPPING_END_EVENT { break }
@@ -210,6 +211,12 @@ private struct Composer {
                 if isMapping {
                     let value = try node(from: try next(), depth: depth + 1)
                     size = saturatingAdd(size, value.expandedSize)
+                    if case .scalar("<<", .plain) = first.content, first.tag == nil {
+                        // A merge key (YAML 1.1, which Kubernetes' YAML reader supports): its
+                        // mappings fill in the keys this mapping does not set itself.
+                        merges.append(contentsOf: try mergeSources(value))
+                        continue
+                    }
                     if case .scalar(let name, _) = first.content {
                         if let earlier = seenKeys[name] {
                             documentProblems.append(YAMLProblem(
@@ -224,11 +231,30 @@ private struct Composer {
                     items.append(first)
                 }
             }
+            for source in merges {
+                guard case .mapping(let merged) = source.content else { continue }
+                for pair in merged {
+                    guard case .scalar(let name, _) = pair.key.content, seenKeys[name] == nil else { continue }
+                    seenKeys[name] = pair.key.mark
+                    pairs.append(pair)
+                }
+            }
             let node = YAMLNode(content: isMapping ? .mapping(pairs) : .sequence(items), tag: event.tag, mark: at, expandedSize: size)
             register(event.anchor, node)
             return node
         default:
             throw ComposeFailure(problem: YAMLProblem(mark: at, message: "unexpected YAML event"), recoverable: false)
+        }
+    }
+
+    /// The mappings a merge key names: one mapping, or a list of them (earlier ones win).
+    func mergeSources(_ value: YAMLNode) throws(ComposeFailure) -> [YAMLNode] {
+        switch value.content {
+        case .mapping: return [value]
+        case .sequence(let items) where items.allSatisfy({ if case .mapping = $0.content { return true } else { return false } }):
+            return items
+        default:
+            throw ComposeFailure(problem: YAMLProblem(mark: value.mark, message: "a merge key (<<) must name a mapping or a list of mappings"), recoverable: true)
         }
     }
 
