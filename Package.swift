@@ -41,9 +41,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MizzenRouting",
+            dependencies: ["MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MizzenApp",
             dependencies: [
                 "MizzenConfig",
+                "MizzenRouting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -66,6 +72,11 @@ let package = Package(
         .testTarget(
             name: "MizzenConfigTests",
             dependencies: ["MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenRoutingTests",
+            dependencies: ["MizzenRouting", "MizzenConfig"],
             swiftSettings: strictSettings
         ),
         .testTarget(

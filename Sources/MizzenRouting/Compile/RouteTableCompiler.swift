@@ -1,0 +1,466 @@
+package import MizzenConfig
+
+extension RouteTable {
+    /// Compiles a snapshot into the route table of one proxy. Pure: no I/O, no clocks.
+    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity) -> RouteTable {
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy)
+        return compiler.compile()
+    }
+}
+
+/// Istio's translation of Gateways, VirtualServices and DestinationRules (istio/istio
+/// pilot/pkg/networking/core gateway.go, httproute.go, route/route.go), to values.
+struct RouteTableCompiler {
+    let snapshot: ConfigSnapshot
+    let proxy: ProxyIdentity
+    let registry: ServiceRegistry
+    var clusters: [String: Cluster] = [:]
+    var problems: [String] = []
+    /// VirtualServices oldest first (creation time, then name, then namespace, then load order).
+    let virtualServices: [ConfigResource<VirtualService>]
+
+    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity) {
+        self.snapshot = snapshot
+        self.proxy = proxy
+        self.registry = ServiceRegistry(snapshot)
+        self.virtualServices = snapshot.virtualServices.sorted(by: Self.olderFirst)
+    }
+
+    static func olderFirst<P>(_ a: ConfigResource<P>, _ b: ConfigResource<P>) -> Bool {
+        let ta = a.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+        let tb = b.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+        if ta != tb {
+            switch (ta, tb) {
+            case (let x?, let y?): return x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: break
+            }
+        }
+        if ta != nil, a.name != b.name { return a.name < b.name }
+        if ta != nil, a.namespace != b.namespace { return a.namespace < b.namespace }
+        return a.loadIndex < b.loadIndex
+    }
+
+    mutating func compile() -> RouteTable {
+        let listeners: [Listener]
+        switch proxy {
+        case .gateway: listeners = compileGatewayListeners()
+        case .sidecar: listeners = compileSidecarListeners()
+        }
+        return RouteTable(proxy: proxy, listeners: listeners, clusters: clusters, problems: problems)
+    }
+
+    // MARK: - Gateways
+
+    /// Gateways whose selector matches the proxy's labels (an empty selector matches every proxy).
+    func selectedGateways() -> [ConfigResource<Gateway>] {
+        snapshot.gateways.filter { gateway in
+            (gateway.spec.selector ?? [:]).allSatisfy { proxy.labels[$0.key] == $0.value }
+        }.sorted(by: Self.olderFirst)
+    }
+
+    mutating func compileGatewayListeners() -> [Listener] {
+        var byPort: [UInt32: Listener] = [:]
+        var plainHTTPServers: [UInt32: [ServerEntry]] = [:]
+        var claimedServerNames: [UInt32: Set<String>] = [:]
+        for gateway in selectedGateways() {
+            for (index, server) in (gateway.spec.servers ?? []).enumerated() {
+                guard let number = server.port?.number, let protocolText = server.port?.protocol,
+                      let parsed = Rules.PortProtocol(parsing: protocolText) else { continue }
+                let tls = server.tls
+                let mode = tls?.mode ?? .passthrough
+                let kind: ServerEntry.Kind
+                if parsed.isHTTP {
+                    kind = .http
+                } else if parsed.isTLS {
+                    if mode == .passthrough || mode == .autoPassthrough {
+                        kind = .tlsPassthrough
+                    } else {
+                        kind = parsed == .https ? .https : .tlsTerminated
+                    }
+                } else {
+                    kind = .tcp
+                }
+                let serverNames = (server.hosts ?? []).map(Self.dnsName)
+                var entry = ServerEntry(gateway: gateway.reference, index: index, name: server.name, kind: kind, protocolName: parsed.rawValue,
+                                        hosts: server.hosts ?? [], serverNames: serverNames, bind: server.bind, tls: tls,
+                                        httpRoutes: nil, tcpRoutes: [], tlsRoutes: [])
+                var listener = byPort[number] ?? Listener(port: number, servers: [], httpRoutes: nil)
+                if let first = listener.servers.first, (first.kind == .http || first.kind == .tcp) != (kind == .http || kind == .tcp) || (first.kind == .tcp) != (kind == .tcp) {
+                    problems.append("\(entry.label): port \(number) already serves \(first.kind.rawValue) for \(first.label); this \(kind.rawValue) server is skipped")
+                    continue
+                }
+                if kind != .http, kind != .tcp {
+                    let claimed = claimedServerNames[number, default: []]
+                    if let taken = serverNames.first(where: { claimed.contains($0) }) {
+                        problems.append("\(entry.label): host \(taken) on port \(number) is already served by an earlier server; this server is skipped")
+                        continue
+                    }
+                    claimedServerNames[number, default: []].formUnion(serverNames)
+                }
+                switch kind {
+                case .http:
+                    plainHTTPServers[number, default: []].append(entry)
+                case .https:
+                    entry.httpRoutes = httpRouteConfiguration(name: "https.\(number).\(server.port?.name ?? "").\(gateway.name).\(gateway.namespace)", servers: [entry], port: number)
+                case .tlsPassthrough:
+                    entry.tlsRoutes = l4Routes(for: entry, port: number, tls: true)
+                case .tlsTerminated, .tcp:
+                    entry.tcpRoutes = l4Routes(for: entry, port: number, tls: false)
+                }
+                listener.servers.append(entry)
+                byPort[number] = listener
+            }
+        }
+        for (port, servers) in plainHTTPServers {
+            byPort[port]?.httpRoutes = httpRouteConfiguration(name: "http.\(port)", servers: servers, port: port)
+        }
+        return Array(byPort.values)
+    }
+
+    /// `ns/host` → `host`.
+    static func dnsName(_ serverHost: String) -> String {
+        guard let slash = serverHost.firstIndex(of: "/") else { return serverHost.lowercased() }
+        return String(serverHost[serverHost.index(after: slash)...]).lowercased()
+    }
+
+    /// Whether a VirtualService names this gateway (`name`, `ns/name`, `./name`, legacy FQDN).
+    static func binds(_ vs: ConfigResource<VirtualService>, to gateway: ObjectReference) -> Bool {
+        let key = "\(gateway.namespace)/\(gateway.name)"
+        return (vs.spec.gateways ?? []).contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == key }
+    }
+
+    /// `exportTo`: visible in `namespace`? Unset means everywhere.
+    static func isVisible(exportTo: [String]?, owner: String, from namespace: String) -> Bool {
+        guard let exportTo, !exportTo.isEmpty else { return true }
+        return exportTo.contains { $0 == "*" || $0 == namespace || ($0 == "." && owner == namespace) }
+    }
+
+    /// The name two hosts have in common, or nil: the more specific of the two when one covers
+    /// the other (istio pkg/config/host `Intersection`).
+    static func intersection(_ server: String, _ vsHost: String) -> String? {
+        if server == vsHost { return server }
+        if HostName.isSubset(vsHost, of: server) { return vsHost }
+        if HostName.isSubset(server, of: vsHost) { return server }
+        return nil
+    }
+
+    /// One route configuration for a set of servers on a port: a virtual host per domain, the
+    /// routes of every bound VirtualService joined oldest first, catch-alls moved last.
+    mutating func httpRouteConfiguration(name: String, servers: [ServerEntry], port: UInt32) -> HTTPRouteConfiguration {
+        var hostOrder: [String] = []
+        var routesByHost: [String: [Route]] = [:]
+        var requireTLS: [String: Bool] = [:]
+        for vs in virtualServices {
+            for server in servers {
+                guard let gateway = server.gateway, Self.binds(vs, to: gateway),
+                      Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: gateway.namespace) else { continue }
+                var domains: [String] = []
+                for serverHost in server.hosts {
+                    let parts = serverHost.split(separator: "/", maxSplits: 1).map(String.init)
+                    let namespacePart = parts.count == 2 ? parts[0] : "*"
+                    let dns = (parts.count == 2 ? parts[1] : parts[0]).lowercased()
+                    guard namespacePart == "*" || (namespacePart == "." && vs.namespace == gateway.namespace) || namespacePart == vs.namespace else { continue }
+                    for host in vs.spec.hosts ?? [] {
+                        let expanded = ServiceRegistry.expand(host, namespace: vs.namespace)
+                        if let domain = Self.intersection(dns, expanded), !domains.contains(domain) { domains.append(domain) }
+                    }
+                }
+                guard !domains.isEmpty else { continue }
+                let routes = compileHTTPRoutes(vs, gateway: gateway, port: port)
+                for domain in domains {
+                    if routesByHost[domain] == nil { hostOrder.append(domain) }
+                    routesByHost[domain, default: []].append(contentsOf: routes)
+                    if server.tls?.httpsRedirect == true { requireTLS[domain] = true }
+                }
+            }
+        }
+        let hosts = hostOrder.map { domain -> VirtualHost in
+            let routes = routesByHost[domain] ?? []
+            // Istio's SortVHostRoutes: catch-all routes go last, the rest keep their order.
+            let ordered = routes.filter { !$0.isCatchAll } + routes.filter(\.isCatchAll)
+            return VirtualHost(name: "\(domain):\(port)", domains: [domain], routes: ordered, requireTLS: requireTLS[domain] ?? false)
+        }
+        return HTTPRouteConfiguration(name: name, virtualHosts: hosts)
+    }
+
+    /// The `http` routes of a VirtualService as they apply at one gateway (or `mesh`) and port:
+    /// matches naming other gateways or ports are dropped, and a route left without any is dropped.
+    mutating func compileHTTPRoutes(_ vs: ConfigResource<VirtualService>, gateway: ObjectReference?, port: UInt32) -> [Route] {
+        var routes: [Route] = []
+        for (index, http) in (vs.spec.http ?? []).enumerated() {
+            let source = RouteSource(virtualService: vs.reference, index: index, name: http.name)
+            guard let matches = applicableMatches(http.match ?? [], vs: vs, gateway: gateway, port: port, source: source) else { continue }
+            if let delegate = http.delegate {
+                routes.append(contentsOf: delegatedRoutes(delegate, rootMatches: matches, root: vs, source: source, gateway: gateway, port: port))
+                continue
+            }
+            guard let action = action(for: http, vs: vs, port: port, source: source) else { continue }
+            routes.append(Route(source: source, matches: matches, action: action, config: http))
+        }
+        return routes
+    }
+
+    /// Compiled matches that apply here; nil when the route had matches and none applies.
+    mutating func applicableMatches(_ matches: [HTTPMatchRequest], vs: ConfigResource<VirtualService>, gateway: ObjectReference?, port: UInt32, source: RouteSource) -> [RouteMatch]? {
+        var compiled: [RouteMatch] = []
+        for match in matches {
+            if let gateways = match.gateways, !gateways.isEmpty {
+                let applies: Bool
+                if let gateway {
+                    applies = gateways.contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" }
+                } else {
+                    applies = gateways.contains("mesh")
+                }
+                if !applies { continue }
+            }
+            if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
+            if gateway != nil, !(match.sourceLabels ?? [:]).isEmpty { continue }
+            if gateway == nil {
+                if let labels = match.sourceLabels, !labels.allSatisfy({ proxy.labels[$0.key] == $0.value }) { continue }
+                if let namespace = match.sourceNamespace, !namespace.isEmpty, namespace != proxy.namespace { continue }
+            }
+            do {
+                var routeMatch = try RouteMatch(match)
+                // The port was checked here, at compile time.
+                routeMatch.conditions.removeAll { if case .port = $0 { return true } else { return false } }
+                compiled.append(routeMatch)
+            } catch {
+                problems.append("\(source): \(error.message); match skipped")
+            }
+        }
+        if !matches.isEmpty, compiled.isEmpty { return nil }
+        return compiled
+    }
+
+    mutating func action(for http: HTTPRoute, vs: ConfigResource<VirtualService>, port: UInt32, source: RouteSource) -> Route.Action? {
+        if let redirect = http.redirect { return .redirect(redirect) }
+        if let response = http.directResponse { return .directResponse(response) }
+        let destinations = http.route ?? []
+        guard !destinations.isEmpty else { return nil }
+        let weighted = weightedClusters(destinations.map { ($0.destination, $0.weight, $0.headers) }, namespace: vs.namespace, port: port)
+        return .forward(weighted)
+    }
+
+    /// Relative weights as Istio programs them: a single destination takes everything; with
+    /// several, zero-weight ones are dropped.
+    mutating func weightedClusters(_ destinations: [(Destination?, Int32?, Headers?)], namespace: String, port: UInt32) -> [WeightedCluster] {
+        var result: [WeightedCluster] = []
+        for (destination, weight, headers) in destinations {
+            guard let destination, let host = destination.host else { continue }
+            let effectiveWeight: UInt32 = destinations.count == 1 ? 100 : UInt32(max(weight ?? 0, 0))
+            if destinations.count > 1, effectiveWeight == 0 { continue }
+            let name = clusterName(host: ServiceRegistry.expand(host, namespace: namespace), subset: destination.subset,
+                                   explicitPort: destination.port?.number, listenerPort: port, namespace: namespace)
+            result.append(WeightedCluster(cluster: name, weight: effectiveWeight, destination: destination, headers: headers))
+        }
+        return result
+    }
+
+    /// The delegate's routes under the root rule: each delegate match ANDed with each root match.
+    mutating func delegatedRoutes(_ delegate: Delegate, rootMatches: [RouteMatch], root: ConfigResource<VirtualService>, source: RouteSource, gateway: ObjectReference?, port: UInt32) -> [Route] {
+        let name = delegate.name ?? ""
+        let namespace = delegate.namespace ?? root.namespace
+        guard let target = snapshot.virtualServices.first(where: { $0.name == name && $0.namespace == namespace && ($0.spec.hosts ?? []).isEmpty }) else {
+            problems.append("\(source): delegate VirtualService \(namespace)/\(name) was not loaded; the rule is dropped")
+            return []
+        }
+        var routes: [Route] = []
+        for (index, http) in (target.spec.http ?? []).enumerated() {
+            var delegateSource = source
+            delegateSource.delegate = target.reference
+            delegateSource.delegateIndex = index
+            guard let matches = applicableMatches(http.match ?? [], vs: target, gateway: gateway, port: port, source: delegateSource),
+                  let action = action(for: http, vs: target, port: port, source: delegateSource) else { continue }
+            var merged: [RouteMatch] = []
+            let roots = rootMatches.isEmpty ? [RouteMatch(name: nil, conditions: [])] : rootMatches
+            let leaves = matches.isEmpty ? [RouteMatch(name: nil, conditions: [])] : matches
+            for rootMatch in roots {
+                for leaf in leaves { merged.append(RouteMatch(name: leaf.name ?? rootMatch.name, conditions: rootMatch.conditions + leaf.conditions)) }
+            }
+            if merged.count == 1, merged[0].conditions.isEmpty { merged = [] }
+            routes.append(Route(source: delegateSource, matches: merged, action: action, config: http))
+        }
+        return routes
+    }
+
+    /// TCP (`tls: false`) or TLS passthrough routes for a server: at a gateway, the oldest bound
+    /// VirtualService whose hosts meet the server's; TLS routes keyed by SNI, first claim wins.
+    mutating func l4Routes(for server: ServerEntry, port: UInt32, tls: Bool) -> [L4Route] {
+        var routes: [L4Route] = []
+        var claimedSNI: Set<String> = []
+        for vs in virtualServices {
+            guard let gateway = server.gateway, Self.binds(vs, to: gateway),
+                  Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: gateway.namespace) else { continue }
+            let vsHosts = (vs.spec.hosts ?? []).map { ServiceRegistry.expand($0, namespace: vs.namespace) }
+            let meets = server.serverNames.contains { serverName in vsHosts.contains { Self.intersection(serverName, $0) != nil } }
+            guard meets else { continue }
+            if tls {
+                for (index, route) in (vs.spec.tls ?? []).enumerated() {
+                    for match in route.match ?? [] {
+                        if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
+                        if let gateways = match.gateways, !gateways.isEmpty,
+                           !gateways.contains(where: { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" }) { continue }
+                        let sni = (match.sniHosts ?? []).map { $0.lowercased() }.filter { !claimedSNI.contains($0) }
+                        guard !sni.isEmpty else { continue }
+                        claimedSNI.formUnion(sni)
+                        let destinations = weightedClusters((route.route ?? []).map { ($0.destination, $0.weight, nil) }, namespace: vs.namespace, port: port)
+                        routes.append(L4Route(source: RouteSource(virtualService: vs.reference, index: index), sniHosts: sni,
+                                              destinationSubnets: match.destinationSubnets ?? [], port: match.port, destinations: destinations))
+                    }
+                }
+            } else {
+                for (index, route) in (vs.spec.tcp ?? []).enumerated() {
+                    let matches = route.match ?? []
+                    let applies = matches.isEmpty || matches.contains { match in
+                        (match.port == nil || match.port == 0 || match.port == port)
+                            && ((match.gateways ?? []).isEmpty || (match.gateways ?? []).contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" })
+                    }
+                    guard applies else { continue }
+                    let destinations = weightedClusters((route.route ?? []).map { ($0.destination, $0.weight, nil) }, namespace: vs.namespace, port: port)
+                    routes.append(L4Route(source: RouteSource(virtualService: vs.reference, index: index), sniHosts: [],
+                                          destinationSubnets: matches.flatMap { $0.destinationSubnets ?? [] }, port: nil, destinations: destinations))
+                    // At a gateway only the first matching TCP route of the first VirtualService is used.
+                    return routes
+                }
+            }
+        }
+        return routes
+    }
+
+    // MARK: - Sidecars
+
+    /// A sidecar's outbound listeners: one per service port, a virtual host per visible service
+    /// (its FQDN, short forms and VIPs), routed by the oldest `mesh` VirtualService for that host
+    /// or, without one, straight to the service.
+    mutating func compileSidecarListeners() -> [Listener] {
+        let namespace = proxy.namespace
+        let meshServices = registry.allServices.filter { $0.isVisible(from: namespace) && !$0.hostname.hasPrefix("*") }
+        var ports: Set<UInt32> = []
+        for service in meshServices { for port in service.ports { ports.insert(port.number) } }
+        let meshVirtualServices = virtualServices.filter { vs in
+            let gateways = vs.spec.gateways ?? []
+            return (gateways.isEmpty || gateways.contains("mesh")) && !(vs.spec.hosts ?? []).isEmpty
+                && Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: namespace)
+        }
+        var listeners: [Listener] = []
+        for port in ports.sorted() {
+            var hosts: [VirtualHost] = []
+            for service in meshServices where service.port(port) != nil {
+                // The oldest VirtualService claiming the host wins at a sidecar; no merging.
+                let owner = meshVirtualServices.first { vs in
+                    (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
+                }
+                var routes: [Route]
+                if let owner {
+                    routes = compileHTTPRoutes(owner, gateway: nil, port: port)
+                    routes = routes.filter { !$0.isCatchAll } + routes.filter(\.isCatchAll)
+                } else {
+                    let name = clusterName(host: service.hostname, subset: nil, explicitPort: port, listenerPort: port, namespace: namespace)
+                    let destination = Destination(host: service.hostname, port: port)
+                    routes = [Route(source: RouteSource(virtualService: ObjectReference(kind: "Service", namespace: service.namespace, name: service.hostname), index: 0, name: "default"),
+                                    matches: [], action: .forward([WeightedCluster(cluster: name, weight: 100, destination: destination, headers: nil)]), config: .plain)]
+                }
+                hosts.append(VirtualHost(name: "\(service.hostname):\(port)", domains: sidecarDomains(service, port: port), routes: routes, requireTLS: false))
+            }
+            let configuration = HTTPRouteConfiguration(name: "\(port)", virtualHosts: hosts)
+            let server = ServerEntry(gateway: nil, index: 0, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil, tls: nil,
+                                     httpRoutes: nil, tcpRoutes: [], tlsRoutes: [])
+            listeners.append(Listener(port: port, servers: [server], httpRoutes: configuration))
+        }
+        return listeners
+    }
+
+    /// `reviews.default.svc.cluster.local`, `reviews.default.svc`, `reviews.default`, `reviews`
+    /// (from the same namespace), the service's VIPs; with and without `:port`.
+    func sidecarDomains(_ service: RegistryService, port: UInt32) -> [String] {
+        var names = [service.hostname]
+        let suffix = ".svc.cluster.local"
+        if service.hostname.hasSuffix(suffix) {
+            let base = String(service.hostname.dropLast(suffix.count))
+            names.append(base + ".svc")
+            names.append(base)
+            if service.namespace == proxy.namespace, let short = base.split(separator: ".").first { names.append(String(short)) }
+        }
+        names.append(contentsOf: service.addresses.filter { !$0.contains("/") })
+        return names.flatMap { [$0, "\($0):\(port)"] }
+    }
+
+    // MARK: - Clusters
+
+    /// Istio's cluster name, `outbound|port|subset|host`; creates the cluster on first use.
+    mutating func clusterName(host: String, subset: String?, explicitPort: UInt32?, listenerPort: UInt32, namespace: String) -> String {
+        let service = registry.service(for: host)
+        let port: UInt32
+        if let explicitPort {
+            port = explicitPort
+        } else if let ports = service?.ports, ports.count == 1 {
+            port = ports[0].number
+        } else {
+            port = listenerPort
+        }
+        let name = "outbound|\(port)|\(subset ?? "")|\(host)"
+        if clusters[name] == nil {
+            clusters[name] = makeCluster(name: name, host: host, port: port, subset: subset, service: service)
+        }
+        return name
+    }
+
+    func makeCluster(name: String, host: String, port: UInt32, subset: String?, service: RegistryService?) -> Cluster {
+        let rule = destinationRule(for: host)
+        let subsetSpec = subset.flatMap { name in rule?.spec.subsets?.first { $0.name == name } }
+        let labels = subsetSpec?.labels ?? [:]
+        var endpoints: [ClusterEndpoint] = []
+        if let service, let servicePort = service.port(port) {
+            for instance in service.instances where labels.allSatisfy({ instance.labels[$0.key] == $0.value }) {
+                endpoints.append(ClusterEndpoint(address: instance.address, port: instance.endpointPort(for: servicePort), labels: instance.labels, weight: instance.weight))
+            }
+        }
+        var policy = Self.policy(rule?.spec.trafficPolicy, port: port)
+        if let subsetPolicy = subsetSpec?.trafficPolicy {
+            let overrides = Self.policy(subsetPolicy, port: port)
+            policy.loadBalancer = overrides.loadBalancer ?? policy.loadBalancer
+            policy.connectionPool = overrides.connectionPool ?? policy.connectionPool
+            policy.outlierDetection = overrides.outlierDetection ?? policy.outlierDetection
+            policy.tls = overrides.tls ?? policy.tls
+        }
+        policy.destinationRule = rule?.reference
+        return Cluster(name: name, serviceHost: host, port: port, subset: subset, subsetLabels: labels, endpoints: endpoints,
+                       policy: policy, serviceKnown: service?.port(port) != nil, protocolName: service?.port(port)?.protocolName)
+    }
+
+    /// A traffic policy as it applies to one port: port-level settings replace the top-level ones wholesale.
+    static func policy(_ policy: TrafficPolicy?, port: UInt32) -> ClusterPolicy {
+        guard let policy else { return .none }
+        if let portLevel = policy.portLevelSettings?.first(where: { $0.port?.number == port }) {
+            return ClusterPolicy(destinationRule: nil, loadBalancer: portLevel.loadBalancer, connectionPool: portLevel.connectionPool,
+                                 outlierDetection: portLevel.outlierDetection, tls: portLevel.tls)
+        }
+        return ClusterPolicy(destinationRule: nil, loadBalancer: policy.loadBalancer, connectionPool: policy.connectionPool,
+                             outlierDetection: policy.outlierDetection, tls: policy.tls)
+    }
+
+    /// The DestinationRule for a host as seen from the proxy: the proxy's namespace first, then
+    /// the service's, then the root namespace; the most specific host wins within each.
+    func destinationRule(for host: String) -> ConfigResource<DestinationRule>? {
+        let serviceNamespace = registry.service(for: host)?.namespace
+        let order = [proxy.namespace, serviceNamespace, "istio-system"].compactMap { $0 }
+        let candidates = snapshot.destinationRules.sorted(by: Self.olderFirst)
+        for namespace in order {
+            let inNamespace = candidates.filter { rule in
+                rule.namespace == namespace && (namespace == proxy.namespace
+                    || Self.isVisible(exportTo: rule.spec.exportTo, owner: rule.namespace, from: proxy.namespace))
+            }
+            var best: (rule: ConfigResource<DestinationRule>, specificity: Int)?
+            for rule in inNamespace {
+                guard let ruleHost = rule.spec.host.map({ ServiceRegistry.expand($0, namespace: rule.namespace) }),
+                      HostName.isSubset(host, of: ruleHost) || ruleHost == host else { continue }
+                let specificity = ruleHost.hasPrefix("*") ? ruleHost.count : Int.max
+                if best == nil || specificity > best!.specificity { best = (rule, specificity) }
+            }
+            if let best { return best.rule }
+        }
+        return nil
+    }
+}

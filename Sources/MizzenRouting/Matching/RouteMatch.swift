@@ -1,0 +1,145 @@
+package import MizzenConfig
+
+/// A compiled `HTTPMatchRequest`: every condition must hold (AND); a route's matches are OR'ed.
+package struct RouteMatch: Sendable {
+    package enum Condition: Sendable, CustomStringConvertible {
+        case uri(StringMatcher)
+        case scheme(StringMatcher)
+        case method(StringMatcher)
+        case authority(StringMatcher)
+        case header(String, StringMatcher)
+        case withoutHeader(String, StringMatcher)
+        case queryParameter(String, StringMatcher)
+        case port(UInt32)
+
+        package var description: String {
+            switch self {
+            case .uri(let matcher): return "uri \(matcher)"
+            case .scheme(let matcher): return "scheme \(matcher)"
+            case .method(let matcher): return "method \(matcher)"
+            case .authority(let matcher): return "authority \(matcher)"
+            case .header(let name, let matcher): return "header \(name) \(matcher)"
+            case .withoutHeader(let name, let matcher): return "without header \(name) \(matcher)"
+            case .queryParameter(let name, let matcher): return "query parameter \(name) \(matcher)"
+            case .port(let port): return "port \(port)"
+            }
+        }
+
+        var cost: Int {
+            switch self {
+            case .port: return 0
+            case .method(let m), .scheme(let m): return 1 + m.cost
+            case .uri(let m), .authority(let m): return 2 + m.cost
+            case .header(_, let m), .withoutHeader(_, let m): return 3 + m.cost
+            case .queryParameter(_, let m): return 5 + m.cost
+            }
+        }
+
+        /// Whether the condition holds, without building any text (the decision path).
+        func holds(_ request: RequestAttributes) -> Bool {
+            switch self {
+            case .uri(let matcher): return matcher.matches(request.path)
+            case .scheme(let matcher): return matcher.matches(request.scheme)
+            case .method(let matcher): return matcher.matches(request.method)
+            case .authority(let matcher): return matcher.matches(request.authority)
+            case .header(let name, let matcher):
+                var joined: String?
+                for header in request.headers where header.name == name {
+                    joined = joined.map { $0 + "," + header.value } ?? header.value
+                }
+                guard let joined else { return false }
+                return matcher.matches(joined)
+            case .withoutHeader(let name, let matcher):
+                var joined: String?
+                for header in request.headers where header.name == name {
+                    joined = joined.map { $0 + "," + header.value } ?? header.value
+                }
+                guard let joined else { return true }
+                return !matcher.matches(joined)
+            case .queryParameter(let name, let matcher):
+                guard let value = request.queryValue(name) else { return false }
+                return matcher.matches(value)
+            case .port(let port): return request.port == port
+            }
+        }
+
+        /// Nil when the condition holds; otherwise why not, for `explain`.
+        func failure(_ request: RequestAttributes) -> String? {
+            if holds(request) { return nil }
+            switch self {
+            case .uri(let matcher):
+                return matcher.matches(request.path) ? nil : "uri \(matcher) does not match \"\(request.path)\""
+            case .scheme(let matcher):
+                return matcher.matches(request.scheme) ? nil : "scheme \(matcher) does not match \"\(request.scheme)\""
+            case .method(let matcher):
+                return matcher.matches(request.method) ? nil : "method \(matcher) does not match \"\(request.method)\""
+            case .authority(let matcher):
+                return matcher.matches(request.authority) ? nil : "authority \(matcher) does not match \"\(request.authority)\""
+            case .header(let name, let matcher):
+                let values = request.headerValues(name)
+                if values.isEmpty { return "header \(name) is absent (wanted \(matcher))" }
+                // Envoy matches the values joined with "," when a header occurs several times.
+                return matcher.matches(values.joined(separator: ",")) ? nil : "header \(name) \(matcher) does not match \"\(values.joined(separator: ","))\""
+            case .withoutHeader(let name, let matcher):
+                let values = request.headerValues(name)
+                if values.isEmpty { return nil }
+                return matcher.matches(values.joined(separator: ",")) ? "header \(name) is present and matches \(matcher) (withoutHeaders)" : nil
+            case .queryParameter(let name, let matcher):
+                guard let value = request.queryValue(name) else { return "query parameter \(name) is absent (wanted \(matcher))" }
+                return matcher.matches(value) ? nil : "query parameter \(name) \(matcher) does not match \"\(value)\""
+            case .port(let port):
+                return request.port == port ? nil : "port \(port) is not the request's port \(request.port)"
+            }
+        }
+    }
+
+    package var name: String?
+    /// Conditions ordered cheapest first: the outcome is the same, the work is less.
+    package var conditions: [Condition]
+
+    package init(name: String?, conditions: [Condition]) {
+        self.name = name
+        self.conditions = conditions.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }.map(\.element)
+    }
+
+    /// Compiles a match request; `gatewayPort` drops nothing here (port filtering is compile-time).
+    package init(_ match: HTTPMatchRequest) throws(CompiledRegex.CompileError) {
+        var conditions: [Condition] = []
+        let ignoreCase = match.ignoreUriCase ?? false
+        if let uri = match.uri {
+            // An empty prefix, like "/", matches every path; leave it out.
+            if !(uri.prefix == "" && !ignoreCase) { conditions.append(.uri(try StringMatcher(uri, ignoreCase: ignoreCase && uri.regex == nil))) }
+        }
+        if let scheme = match.scheme { conditions.append(.scheme(try StringMatcher(scheme))) }
+        if let method = match.method { conditions.append(.method(try StringMatcher(method))) }
+        if let authority = match.authority { conditions.append(.authority(try StringMatcher(authority))) }
+        let reserved: Set<String> = ["uri", "scheme", "method", "authority"]
+        for (name, value) in (match.headers ?? [:]).sorted(by: { $0.key < $1.key }) where !reserved.contains(name.lowercased()) {
+            conditions.append(.header(name.lowercased(), try StringMatcher(value)))
+        }
+        for (name, value) in (match.withoutHeaders ?? [:]).sorted(by: { $0.key < $1.key }) where !reserved.contains(name.lowercased()) {
+            conditions.append(.withoutHeader(name.lowercased(), try StringMatcher(value)))
+        }
+        for (name, value) in (match.queryParams ?? [:]).sorted(by: { $0.key < $1.key }) {
+            conditions.append(.queryParameter(name, try StringMatcher(value)))
+        }
+        if let port = match.port, port != 0 { conditions.append(.port(port)) }
+        self.init(name: match.name, conditions: conditions)
+    }
+
+    /// The first condition that fails, or nil when the request matches.
+    package func failure(_ request: RequestAttributes) -> String? {
+        for condition in conditions {
+            if let failure = condition.failure(request) { return failure }
+        }
+        return nil
+    }
+
+    package func matches(_ request: RequestAttributes) -> Bool {
+        for condition in conditions where !condition.holds(request) { return false }
+        return true
+    }
+
+    /// A match with no conditions takes every request (Istio's catch-all).
+    package var isCatchAll: Bool { conditions.isEmpty }
+}

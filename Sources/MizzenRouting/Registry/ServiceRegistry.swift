@@ -1,0 +1,176 @@
+package import MizzenConfig
+
+/// A port of a service, as Kubernetes or a ServiceEntry declares it.
+package struct ServicePortSpec: Sendable, Hashable {
+    package var number: UInt32
+    package var name: String?
+    package var protocolName: String?
+    /// The port endpoints listen on unless an endpoint says otherwise.
+    package var targetPort: UInt32?
+}
+
+/// One backend instance of a service.
+package struct ServiceInstance: Sendable, Hashable {
+    package var address: String
+    package var labels: [String: String]
+    /// Endpoint port per service port name (ServiceEntry endpoint `ports`, Endpoints subsets).
+    package var portsByName: [String: UInt32]
+    /// Endpoint port per service port number, when the source keys by number.
+    package var portsByNumber: [UInt32: UInt32]
+    package var weight: UInt32
+    package var locality: String?
+
+    /// The port this instance serves `port` on: the endpoint's own mapping, else the service
+    /// port's targetPort, else the service port number.
+    package func endpointPort(for port: ServicePortSpec) -> UInt32 {
+        if let name = port.name, let mapped = portsByName[name] { return mapped }
+        if let mapped = portsByNumber[port.number] { return mapped }
+        return port.targetPort ?? port.number
+    }
+}
+
+/// A service known to the registry: its host name, addresses, ports and instances.
+package struct RegistryService: Sendable {
+    package enum Origin: Sendable, Hashable {
+        case kubernetes
+        case serviceEntry(resolution: ServiceEntry.Resolution)
+    }
+
+    package var hostname: String
+    package var namespace: String
+    package var addresses: [String]
+    package var ports: [ServicePortSpec]
+    package var instances: [ServiceInstance]
+    package var origin: Origin
+    package var source: ObjectReference
+    /// Namespaces that may see the service (`exportTo`); nil means every namespace.
+    package var exportTo: Set<String>?
+
+    package func port(_ number: UInt32) -> ServicePortSpec? { ports.first { $0.number == number } }
+
+    package func isVisible(from namespace: String) -> Bool {
+        guard let exportTo else { return true }
+        return exportTo.contains("*") || exportTo.contains(namespace)
+    }
+}
+
+/// Every service of a snapshot by host name: Kubernetes Services (with Endpoints and
+/// EndpointSlices) and ServiceEntries (with inline endpoints or selected WorkloadEntries).
+package struct ServiceRegistry: Sendable {
+    package private(set) var services: [String: RegistryService] = [:]
+    /// Wildcard ServiceEntry hosts, longest first.
+    package private(set) var wildcardHosts: [String] = []
+
+    package init(_ snapshot: ConfigSnapshot) {
+        for service in snapshot.services {
+            let spec = service.payload.spec
+            let hostname = "\(service.name).\(service.namespace).svc.cluster.local"
+            let ports = (spec?.ports ?? []).compactMap { port -> ServicePortSpec? in
+                guard let number = port.port, number > 0 else { return nil }
+                var target: UInt32?
+                if case .int(let value) = port.targetPort, value > 0 { target = UInt32(value) }
+                return ServicePortSpec(number: UInt32(number), name: port.name, protocolName: port.appProtocol ?? port.name.map(Self.protocolFromName), targetPort: target)
+            }
+            var addresses: [String] = []
+            if let ips = spec?.clusterIPs, !ips.isEmpty { addresses = ips } else if let ip = spec?.clusterIP { addresses = [ip] }
+            addresses.removeAll { $0 == "None" || $0.isEmpty }
+            services[hostname] = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
+                                                 instances: [], origin: .kubernetes, source: service.reference, exportTo: nil)
+        }
+        for endpoints in snapshot.endpoints {
+            let hostname = "\(endpoints.name).\(endpoints.namespace).svc.cluster.local"
+            guard services[hostname] != nil else { continue }
+            for subset in endpoints.payload.subsets ?? [] {
+                var byName: [String: UInt32] = [:]
+                var byNumber: [UInt32: UInt32] = [:]
+                for port in subset.ports ?? [] {
+                    guard let number = port.port, number > 0 else { continue }
+                    if let name = port.name { byName[name] = UInt32(number) }
+                    if let servicePort = services[hostname]?.ports.first(where: { $0.name == port.name }) { byNumber[servicePort.number] = UInt32(number) }
+                }
+                for address in subset.addresses ?? [] {
+                    guard let ip = address.ip else { continue }
+                    services[hostname]?.instances.append(ServiceInstance(address: ip, labels: [:], portsByName: byName, portsByNumber: byNumber, weight: 1, locality: nil))
+                }
+            }
+        }
+        for slice in snapshot.endpointSlices {
+            guard let serviceName = slice.labels["kubernetes.io/service-name"] else { continue }
+            let hostname = "\(serviceName).\(slice.namespace).svc.cluster.local"
+            guard services[hostname] != nil else { continue }
+            var byName: [String: UInt32] = [:]
+            for port in slice.payload.ports ?? [] {
+                if let number = port.port, number > 0 { byName[port.name ?? ""] = UInt32(number) }
+            }
+            for endpoint in slice.payload.endpoints ?? [] where endpoint.conditions?.ready != false {
+                for address in endpoint.addresses ?? [] {
+                    let instance = ServiceInstance(address: address, labels: [:], portsByName: byName, portsByNumber: [:], weight: 1, locality: endpoint.zone)
+                    if !(services[hostname]?.instances.contains(instance) ?? true) { services[hostname]?.instances.append(instance) }
+                }
+            }
+        }
+        for entry in snapshot.serviceEntries {
+            let spec = entry.spec
+            let resolution = spec.resolution ?? .none
+            let ports = (spec.ports ?? []).compactMap { port -> ServicePortSpec? in
+                guard let number = port.number else { return nil }
+                return ServicePortSpec(number: number, name: port.name, protocolName: port.protocol, targetPort: port.targetPort)
+            }
+            var instances: [ServiceInstance] = (spec.endpoints ?? []).map { Self.instance($0) }
+            if let selector = spec.workloadSelector?.labels {
+                for workload in snapshot.workloadEntries where workload.namespace == entry.namespace
+                    && selector.allSatisfy({ (workload.spec.labels ?? [:])[$0.key] == $0.value }) {
+                    instances.append(Self.instance(workload.spec))
+                }
+            }
+            let exportTo = spec.exportTo.map { entries in Set(entries.map { $0 == "." ? entry.namespace : $0 }) }
+            for host in spec.hosts ?? [] {
+                let hostname = Self.expand(host, namespace: entry.namespace)
+                var hostInstances = instances
+                if (resolution == .dns || resolution == .dnsRoundRobin), hostInstances.isEmpty, !hostname.hasPrefix("*") {
+                    // DNS resolution of the host itself when no endpoints are listed.
+                    hostInstances = [ServiceInstance(address: hostname, labels: [:], portsByName: [:], portsByNumber: [:], weight: 1, locality: nil)]
+                }
+                let service = RegistryService(hostname: hostname, namespace: entry.namespace, addresses: spec.addresses ?? [], ports: ports,
+                                              instances: hostInstances, origin: .serviceEntry(resolution: resolution), source: entry.reference, exportTo: exportTo)
+                if let existing = services[hostname], existing.origin == .kubernetes {
+                    // A ServiceEntry naming a Kubernetes service only decorates it.
+                    continue
+                } else if services[hostname] != nil {
+                    services[hostname]?.instances.append(contentsOf: hostInstances)
+                } else {
+                    services[hostname] = service
+                }
+                if hostname.hasPrefix("*") { wildcardHosts.append(hostname) }
+            }
+        }
+        wildcardHosts.sort { $0.count > $1.count }
+    }
+
+    static func instance(_ workload: WorkloadEntry) -> ServiceInstance {
+        ServiceInstance(address: workload.address ?? "", labels: workload.labels ?? [:], portsByName: workload.ports ?? [:],
+                        portsByNumber: [:], weight: max(workload.weight ?? 1, 1), locality: workload.locality)
+    }
+
+    /// The protocol a Kubernetes port name implies (`http-web`, `grpc`, `tcp-db`).
+    static func protocolFromName(_ name: String) -> String {
+        let prefix = name.split(separator: "-", maxSplits: 1).first.map(String.init) ?? name
+        return prefix.uppercased()
+    }
+
+    /// Short names expand with the namespace of the object that wrote them.
+    package static func expand(_ host: String, namespace: String) -> String {
+        ConfigAnalyzer.expand(host, namespace: namespace)
+    }
+
+    /// The service for a host: exact name first, then the most specific wildcard ServiceEntry.
+    package func service(for host: String) -> RegistryService? {
+        if let exact = services[host] { return exact }
+        for wildcard in wildcardHosts where HostName.matches(wildcard, host) { return services[wildcard] }
+        return nil
+    }
+
+    package var allServices: [RegistryService] {
+        services.values.sorted { $0.hostname < $1.hostname }
+    }
+}

@@ -1,0 +1,167 @@
+package import MizzenConfig
+
+/// What routing decided for one request.
+package struct RouteDecision: Sendable {
+    package enum Outcome: Sendable {
+        /// Forward to a cluster (chosen by weight among the route's destinations).
+        case forward(WeightedCluster)
+        case redirect(HTTPRedirect)
+        case directResponse(HTTPDirectResponse)
+        /// The server has `tls.httpsRedirect`: 301 to the https URL.
+        case httpsRedirect
+        /// No listener on the port, no virtual host for the host, or no route matched: 404 (NR).
+        case noRoute
+    }
+
+    package var outcome: Outcome
+    package var listenerPort: UInt32
+    package var server: ServerEntry?
+    package var virtualHost: VirtualHost?
+    /// Position of the route taken in the virtual host's route list.
+    package var routeIndex: Int?
+    package var route: Route?
+    package var matchIndex: Int?
+
+    package var cluster: String? {
+        if case .forward(let weighted) = outcome { return weighted.cluster }
+        return nil
+    }
+}
+
+extension RouteTable {
+    /// Decides where a request goes. `random` picks among weighted destinations (uniform over
+    /// the sum of weights); pass a fresh random number per request.
+    package func decide(_ request: RequestAttributes, random: UInt64) -> RouteDecision {
+        var trace: [String]?
+        return evaluate(request, random: random, trace: &trace)
+    }
+
+    /// The decision and, line by line, why: which server and virtual host matched, every route
+    /// tried in order with the first condition that failed, the route taken and its destinations.
+    package func explain(_ request: RequestAttributes, random: UInt64) -> (decision: RouteDecision, reasons: [String]) {
+        var trace: [String]? = []
+        let decision = evaluate(request, random: random, trace: &trace)
+        return (decision, trace ?? [])
+    }
+
+    private func evaluate(_ request: RequestAttributes, random: UInt64, trace: inout [String]?) -> RouteDecision {
+        var decision = RouteDecision(outcome: .noRoute, listenerPort: request.port)
+        guard let listener = listener(port: request.port) else {
+            trace?.append("listener: none on port \(request.port) (listening on \(listeners.map { String($0.port) }.joined(separator: ", ")))")
+            trace?.append("result: 404 no route (NR)")
+            return decision
+        }
+        let host = request.hostForLookup
+        var configuration = listener.httpRoutes
+        if let server = tlsServer(listener, request: request, host: host) {
+            decision.server = server
+            configuration = server.httpRoutes
+            trace?.append("listener: port \(listener.port), server \(server.label) (\(server.kind.rawValue), hosts \(server.hosts.joined(separator: ", ")))")
+        } else {
+            decision.server = listener.servers.first { $0.kind == .http }
+            if let server = decision.server {
+                let others = listener.servers.filter { $0.kind == .http }.count - 1
+                trace?.append("listener: port \(listener.port), server \(server.label) (http, hosts \(server.hosts.joined(separator: ", ")))\(others > 0 ? " and \(others) more sharing its routes" : "")")
+            }
+        }
+        guard let configuration else {
+            trace?.append("routes: none for this server (it carries \(decision.server?.kind.rawValue ?? "no") traffic, not HTTP)")
+            trace?.append("result: 404 no route (NR)")
+            return decision
+        }
+        guard let virtualHost = configuration.virtualHost(for: host) else {
+            let known = configuration.virtualHosts.flatMap(\.domains)
+            trace?.append("virtual host: none for \"\(host)\" in \(configuration.name) (domains: \(known.isEmpty ? "none" : known.prefix(20).joined(separator: ", ")))")
+            trace?.append("result: 404 no route (NR)")
+            return decision
+        }
+        decision.virtualHost = virtualHost
+        trace?.append("virtual host: \(virtualHost.name) (domains \(virtualHost.domains.prefix(8).joined(separator: ", ")))")
+        if virtualHost.requireTLS, request.scheme == "http" {
+            decision.outcome = .httpsRedirect
+            trace?.append("result: 301 to https (the server sets tls.httpsRedirect)")
+            return decision
+        }
+        for (index, route) in virtualHost.routes.enumerated() {
+            guard let matchIndex = route.matchIndex(request) else {
+                if trace != nil {
+                    let reasons = route.matches.enumerated().map { offset, match in
+                        "match[\(offset)]\(match.name.map { " \"\($0)\"" } ?? ""): \(match.failure(request) ?? "matches")"
+                    }
+                    trace?.append("route \(index) \(route.source): no — \(reasons.joined(separator: "; "))")
+                }
+                continue
+            }
+            decision.routeIndex = index
+            decision.route = route
+            decision.matchIndex = matchIndex
+            trace?.append("route \(index) \(route.source): yes — \(route.matches.isEmpty ? "no conditions (every request)" : "match[\(matchIndex)] holds: \(route.matches[matchIndex].conditions.map(\.description).joined(separator: " and "))")")
+            switch route.action {
+            case .redirect(let redirect):
+                decision.outcome = .redirect(redirect)
+                trace?.append("result: redirect \(redirect.redirectCode ?? 301)")
+            case .directResponse(let response):
+                decision.outcome = .directResponse(response)
+                trace?.append("result: direct response \(response.status ?? 200)")
+            case .forward(let destinations):
+                guard let chosen = Self.pick(destinations, random: random) else {
+                    trace?.append("result: 503 no destination with a non-zero weight")
+                    return decision
+                }
+                decision.outcome = .forward(chosen)
+                if trace != nil {
+                    let total = destinations.reduce(0) { $0 + UInt64($1.weight) }
+                    for destination in destinations {
+                        let share = total == 0 ? 0 : Double(destination.weight) * 100 / Double(total)
+                        trace?.append("destination: \(destination.cluster) weight \(destination.weight) (\(Self.percent(share)))\(destination.cluster == chosen.cluster ? " <- chosen" : "")")
+                    }
+                    if let cluster = clusters[chosen.cluster] {
+                        if !cluster.serviceKnown {
+                            trace?.append("cluster: \(cluster.name): no such service port in the registry (requests fail with 503)")
+                        } else {
+                            let subset = cluster.subset.map { " subset \($0) \(cluster.subsetLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))" } ?? ""
+                            trace?.append("cluster: \(cluster.name)\(subset); endpoints: \(cluster.endpoints.isEmpty ? "none" : cluster.endpoints.map { "\($0.address):\($0.port)" }.joined(separator: ", "))")
+                        }
+                        if let rule = cluster.policy.destinationRule { trace?.append("traffic policy: from \(rule)") }
+                    }
+                }
+            }
+            return decision
+        }
+        trace?.append("result: 404 no route (NR): no route of \(virtualHost.name) matches")
+        return decision
+    }
+
+    /// For TLS-terminating listeners: the server whose host names cover the SNI (or Host).
+    private func tlsServer(_ listener: Listener, request: RequestAttributes, host: String) -> ServerEntry? {
+        let terminated = listener.servers.filter { $0.kind == .https }
+        guard !terminated.isEmpty else { return nil }
+        let name = (request.serverName ?? host).lowercased()
+        if let exact = terminated.first(where: { $0.serverNames.contains(name) }) { return exact }
+        var best: (ServerEntry, Int)?
+        for server in terminated {
+            for serverName in server.serverNames where serverName.hasPrefix("*.") && name.hasSuffix(serverName.dropFirst()) {
+                if best == nil || serverName.count > best!.1 { best = (server, serverName.count) }
+            }
+        }
+        if let best { return best.0 }
+        return terminated.first { $0.serverNames.contains("*") }
+    }
+
+    /// Weighted choice: destination i gets weight_i / sum of weights.
+    package static func pick(_ destinations: [WeightedCluster], random: UInt64) -> WeightedCluster? {
+        let total = destinations.reduce(UInt64(0)) { $0 + UInt64($1.weight) }
+        guard total > 0 else { return nil }
+        var point = random % total
+        for destination in destinations {
+            if point < UInt64(destination.weight) { return destination }
+            point -= UInt64(destination.weight)
+        }
+        return destinations.last
+    }
+
+    static func percent(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? "\(Int(rounded))%" : "\(rounded)%"
+    }
+}

@@ -1,0 +1,219 @@
+package import MizzenConfig
+
+/// The compiled, immutable routing state of one proxy: listeners by port, their servers, route
+/// configurations (virtual hosts and ordered routes with compiled matchers), and clusters with
+/// their subsets, endpoints and traffic policy. Built by `RouteTable.compile`; never mutated, so
+/// it can be shared by every event loop and swapped whole.
+package final class RouteTable: Sendable {
+    package let proxy: ProxyIdentity
+    package let listeners: [Listener]
+    package let clusters: [String: Cluster]
+    /// Problems met while compiling (skipped servers, unknown delegates...): warnings, as
+    /// `istioctl analyze` would print.
+    package let problems: [String]
+    let listenerIndex: [UInt32: Int]
+
+    init(proxy: ProxyIdentity, listeners: [Listener], clusters: [String: Cluster], problems: [String]) {
+        self.proxy = proxy
+        self.listeners = listeners.sorted { $0.port < $1.port }
+        self.clusters = clusters
+        self.problems = problems
+        var index: [UInt32: Int] = [:]
+        for (position, listener) in self.listeners.enumerated() { index[listener.port] = position }
+        self.listenerIndex = index
+    }
+
+    package func listener(port: UInt32) -> Listener? {
+        listenerIndex[port].map { listeners[$0] }
+    }
+}
+
+/// A port the proxy listens on and the servers that share it.
+package struct Listener: Sendable {
+    package var port: UInt32
+    package var servers: [ServerEntry]
+    /// Routes of the plain-HTTP servers on this port, which Istio merges into one table.
+    package var httpRoutes: HTTPRouteConfiguration?
+}
+
+/// One Gateway server (or, for a sidecar, one service port) on a listener.
+package struct ServerEntry: Sendable {
+    package enum Kind: String, Sendable {
+        /// Plain HTTP (and HTTP2/gRPC cleartext): routed by `http` routes.
+        case http
+        /// TLS terminated, then `http` routes.
+        case https
+        /// TLS passed through untouched, routed by SNI with `tls` routes.
+        case tlsPassthrough = "tls-passthrough"
+        /// TLS terminated, then `tcp` routes.
+        case tlsTerminated = "tls-terminated"
+        /// Plain TCP: `tcp` routes.
+        case tcp
+    }
+
+    package var gateway: ObjectReference?
+    package var index: Int
+    package var name: String?
+    package var kind: Kind
+    package var protocolName: String
+    /// Server hosts as written (`ns/host` forms kept).
+    package var hosts: [String]
+    /// The DNS names of `hosts`, for SNI selection.
+    package var serverNames: [String]
+    package var bind: String?
+    package var tls: ServerTLSSettings?
+    /// For `https`: this server's own route configuration.
+    package var httpRoutes: HTTPRouteConfiguration?
+    package var tcpRoutes: [L4Route]
+    package var tlsRoutes: [L4Route]
+
+    package var label: String {
+        if let gateway { return "\(gateway.namespace)/\(gateway.name) servers[\(index)]" }
+        return "servers[\(index)]"
+    }
+}
+
+/// Virtual hosts by domain: an exact-name hash first, then wildcard suffixes (longest first),
+/// then `*`. Envoy's domain search order, which Istio relies on.
+package struct HTTPRouteConfiguration: Sendable {
+    package var name: String
+    package var virtualHosts: [VirtualHost]
+    let exact: [String: Int]
+    /// `(".example.com", index)` for `*.example.com`, longest suffix first.
+    let suffixes: [(suffix: String, index: Int)]
+    let catchAll: Int?
+
+    init(name: String, virtualHosts: [VirtualHost]) {
+        self.name = name
+        self.virtualHosts = virtualHosts
+        var exact: [String: Int] = [:]
+        var suffixes: [(String, Int)] = []
+        var catchAll: Int?
+        for (index, host) in virtualHosts.enumerated() {
+            for domain in host.domains {
+                if domain == "*" {
+                    if catchAll == nil { catchAll = index }
+                } else if domain.hasPrefix("*") {
+                    suffixes.append((String(domain.dropFirst()), index))
+                } else if exact[domain] == nil {
+                    exact[domain] = index
+                }
+            }
+        }
+        self.exact = exact
+        self.suffixes = suffixes.sorted { $0.0.count > $1.0.count }
+        self.catchAll = catchAll
+    }
+
+    /// The virtual host for a (lower-case, port-less) host name.
+    package func virtualHost(for host: String) -> VirtualHost? {
+        if let index = exact[host] { return virtualHosts[index] }
+        for entry in suffixes where host.hasSuffix(entry.suffix) && host.count > entry.suffix.count {
+            return virtualHosts[entry.index]
+        }
+        return catchAll.map { virtualHosts[$0] }
+    }
+}
+
+/// The routes for a set of domains.
+package struct VirtualHost: Sendable {
+    package var name: String
+    package var domains: [String]
+    package var routes: [Route]
+    /// The server answers every request with a redirect to https (`tls.httpsRedirect`).
+    package var requireTLS: Bool
+}
+
+/// Where a compiled route came from, for explanations and metrics labels.
+package struct RouteSource: Sendable, Hashable, CustomStringConvertible {
+    package var virtualService: ObjectReference
+    /// Index in the VirtualService's `http` (or `tcp`/`tls`) list.
+    package var index: Int
+    package var name: String?
+    /// For a route reached through delegation, the delegate and its index.
+    package var delegate: ObjectReference?
+    package var delegateIndex: Int?
+
+    package var description: String {
+        var text = "\(virtualService) http[\(index)]"
+        if let name { text += " \"\(name)\"" }
+        if let delegate, let delegateIndex { text += " via \(delegate) http[\(delegateIndex)]" }
+        return text
+    }
+}
+
+/// One compiled HTTP route: OR'ed matches, and what to do when one matches.
+package struct Route: Sendable {
+    package enum Action: Sendable {
+        case forward([WeightedCluster])
+        case redirect(HTTPRedirect)
+        case directResponse(HTTPDirectResponse)
+    }
+
+    package var source: RouteSource
+    /// Empty means every request.
+    package var matches: [RouteMatch]
+    package var action: Action
+    /// The route as written: timeouts, retries, faults, rewrites, headers, CORS, mirrors.
+    package var config: HTTPRoute
+
+    package var isCatchAll: Bool { matches.isEmpty || matches.contains { $0.isCatchAll } }
+
+    /// The index of the first match that takes the request (0 for a route without matches).
+    package func matchIndex(_ request: RequestAttributes) -> Int? {
+        if matches.isEmpty { return 0 }
+        for (index, match) in matches.enumerated() where match.matches(request) { return index }
+        return nil
+    }
+}
+
+/// A destination of a route and its relative weight.
+package struct WeightedCluster: Sendable {
+    package var cluster: String
+    package var weight: UInt32
+    package var destination: Destination
+    package var headers: Headers?
+}
+
+/// A TCP or TLS route: match conditions checked per connection, and weighted destinations.
+package struct L4Route: Sendable {
+    package var source: RouteSource
+    /// TLS: server names (exact or `*.` wildcard); empty for TCP.
+    package var sniHosts: [String]
+    package var destinationSubnets: [String]
+    package var port: UInt32?
+    package var destinations: [WeightedCluster]
+}
+
+/// An upstream cluster: one service port, optionally narrowed to a subset.
+package struct Cluster: Sendable {
+    package var name: String
+    package var serviceHost: String
+    package var port: UInt32
+    package var subset: String?
+    package var subsetLabels: [String: String]
+    package var endpoints: [ClusterEndpoint]
+    package var policy: ClusterPolicy
+    /// The registry knows the service; a route to an unknown one fails (Envoy: cluster not found).
+    package var serviceKnown: Bool
+    package var protocolName: String?
+}
+
+package struct ClusterEndpoint: Sendable, Hashable {
+    package var address: String
+    package var port: UInt32
+    package var labels: [String: String]
+    package var weight: UInt32
+}
+
+/// The traffic policy in force for a cluster, after Istio's merging of DestinationRule,
+/// subset and port-level settings.
+package struct ClusterPolicy: Sendable {
+    package var destinationRule: ObjectReference?
+    package var loadBalancer: LoadBalancerSettings?
+    package var connectionPool: ConnectionPoolSettings?
+    package var outlierDetection: OutlierDetection?
+    package var tls: ClientTLSSettings?
+
+    package static let none = ClusterPolicy()
+}
