@@ -59,7 +59,9 @@ extension RouteTable {
             trace?.append("listener: port \(listener.port), server \(server.label) (\(server.kind.rawValue), hosts \(server.hosts.joined(separator: ", ")))")
         } else {
             decision.server = listener.servers.first { $0.kind == .http }
-            if let server = decision.server {
+            if let server = decision.server, server.gateway == nil {
+                trace?.append("listener: port \(listener.port) (sidecar outbound: a virtual host per service)")
+            } else if let server = decision.server {
                 let others = listener.servers.filter { $0.kind == .http }.count - 1
                 trace?.append("listener: port \(listener.port), server \(server.label) (http, hosts \(server.hosts.joined(separator: ", ")))\(others > 0 ? " and \(others) more sharing its routes" : "")")
             }
@@ -96,6 +98,7 @@ extension RouteTable {
             decision.route = route
             decision.matchIndex = matchIndex
             trace?.append("route \(index) \(route.source): yes — \(route.matches.isEmpty ? "no conditions (every request)" : "match[\(matchIndex)] holds: \(route.matches[matchIndex].conditions.map(\.description).joined(separator: " and "))")")
+            if trace != nil, let features = Self.features(route.config) { trace?.append("route actions: \(features)") }
             switch route.action {
             case .redirect(let redirect):
                 decision.outcome = .redirect(redirect)
@@ -146,6 +149,30 @@ extension RouteTable {
         }
         if let best { return best.0 }
         return terminated.first { $0.serverNames.contains("*") }
+    }
+
+    /// What a route does besides choosing a destination, in words, for explanations.
+    static func features(_ route: HTTPRoute) -> String? {
+        var parts: [String] = []
+        if let delay = route.fault?.delay, let fixed = delay.fixedDelay {
+            parts.append("fault delay \(fixed) for \(percent(delay.percentage?.value ?? 0)) of requests")
+        }
+        if let abort = route.fault?.abort {
+            let status = abort.httpStatus.map { "HTTP \($0)" } ?? abort.grpcStatus.map { "gRPC \($0)" } ?? "nothing"
+            parts.append("fault abort \(status) for \(percent(abort.percentage?.value ?? 0)) of requests")
+        }
+        if let timeout = route.timeout { parts.append("timeout \(timeout)") }
+        if let retries = route.retries { parts.append("retries \(retries.attempts ?? 0)\(retries.retryOn.map { " on \($0)" } ?? "")") }
+        if let rewrite = route.rewrite {
+            if let uri = rewrite.uri { parts.append("rewrite uri to \(uri)") }
+            if let authority = rewrite.authority { parts.append("rewrite authority to \(authority)") }
+            if rewrite.uriRegexRewrite != nil { parts.append("regex rewrite of the uri") }
+        }
+        if route.headers != nil { parts.append("header edits") }
+        if route.corsPolicy != nil { parts.append("CORS policy") }
+        if let mirror = route.mirror?.host { parts.append("mirror to \(mirror)") }
+        for mirror in route.mirrors ?? [] { if let host = mirror.destination?.host { parts.append("mirror to \(host)") } }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     /// Weighted choice: destination i gets weight_i / sum of weights.
