@@ -1,0 +1,72 @@
+/// What routing decided for a TCP connection or a passed-through TLS connection.
+package struct ConnectionDecision: Sendable {
+    package var server: ServerEntry
+    package var route: L4Route
+    package var destination: WeightedCluster
+}
+
+extension RouteTable {
+    /// Routes a connection by its listener port, its TLS server name (passthrough servers) and
+    /// its destination address (`destinationSubnets`); nil when nothing takes it.
+    package func decideConnection(port: UInt32, serverName: String?, destinationAddress: String? = nil, random: UInt64) -> ConnectionDecision? {
+        guard let listener = listener(port: port) else { return nil }
+        let name = serverName?.lowercased()
+        for server in listener.servers {
+            switch server.kind {
+            case .tlsPassthrough:
+                guard let name else { continue }
+                // Exact SNI first, then the longest wildcard, as Envoy's filter-chain match does.
+                var best: (route: L4Route, specificity: Int)?
+                for route in server.tlsRoutes where Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
+                    for host in route.sniHosts {
+                        let specificity: Int
+                        if host == name { specificity = Int.max } else if host == "*" { specificity = 0 } else if host.hasPrefix("*.") && name.hasSuffix(host.dropFirst()) { specificity = host.count } else { continue }
+                        if best == nil || specificity > best!.specificity { best = (route, specificity) }
+                    }
+                }
+                if let best, let chosen = Self.pick(best.route.destinations, random: random) {
+                    return ConnectionDecision(server: server, route: best.route, destination: chosen)
+                }
+            case .tcp, .tlsTerminated:
+                if server.kind == .tlsTerminated, let name, !Self.serverNamesCover(server.serverNames, name) { continue }
+                for route in server.tcpRoutes where Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
+                    if let chosen = Self.pick(route.destinations, random: random) {
+                        return ConnectionDecision(server: server, route: route, destination: chosen)
+                    }
+                }
+            case .http, .https:
+                continue
+            }
+        }
+        return nil
+    }
+
+    static func serverNamesCover(_ serverNames: [String], _ name: String) -> Bool {
+        serverNames.contains { $0 == "*" || $0 == name || ($0.hasPrefix("*.") && name.hasSuffix($0.dropFirst())) }
+    }
+
+    /// IPv4 CIDR containment (an empty list allows everything; no address, nothing narrower).
+    static func subnetsAllow(_ subnets: [String], _ address: String?) -> Bool {
+        guard !subnets.isEmpty else { return true }
+        guard let address, let value = ipv4(address) else { return false }
+        for subnet in subnets {
+            let parts = subnet.split(separator: "/")
+            guard let base = ipv4(String(parts[0])) else { continue }
+            let bits = parts.count == 2 ? Int(parts[1]) ?? 32 : 32
+            let mask: UInt32 = bits == 0 ? 0 : ~UInt32(0) << (32 - UInt32(bits))
+            if value & mask == base & mask { return true }
+        }
+        return false
+    }
+
+    static func ipv4(_ text: String) -> UInt32? {
+        let parts = text.split(separator: ".")
+        guard parts.count == 4 else { return nil }
+        var value: UInt32 = 0
+        for part in parts {
+            guard let octet = UInt32(part), octet < 256 else { return nil }
+            value = value << 8 | octet
+        }
+        return value
+    }
+}
