@@ -358,3 +358,34 @@ struct IstioSemanticsTests {
         #expect((table.decideConnection(port: 5432, serverName: nil, destinationAddress: address, random: 0) != nil) == routed)
     }
 }
+
+/// `sourceLabels` and `sourceNamespace` choose rules for the client workload, at compile time.
+struct SourceSelectionTests {
+    static let yaml = IstioSemanticsTests.services + IstioSemanticsTests.vs("v", hosts: "[a]", gateways: "[mesh]", """
+    - match: [{sourceLabels: {app: frontend}}]
+      route: [{destination: {host: b}}]
+    - match: [{sourceNamespace: team-x}]
+      route: [{destination: {host: multi, port: {number: 80}}}]
+    - route: [{destination: {host: a}}]
+    """)
+
+    @Test(arguments: [
+        ("default", ["app": "frontend", "version": "v1"], IstioSemanticsTests.clusterB),
+        ("default", ["app": "backend"], IstioSemanticsTests.clusterA),
+        ("team-x", ["app": "backend"], "outbound|80||multi.default.svc.cluster.local"),
+    ] as [(String, [String: String], String)])
+    func rulesApplyToTheirClientWorkloads(_ namespace: String, _ labels: [String: String], _ expected: String) {
+        let table = RouteTable.compile(snapshot(yaml: Self.yaml), for: .sidecar(namespace: namespace, labels: labels))
+        #expect(table.cluster(host: "a.default.svc.cluster.local", target: "/", port: 80) == expected)
+    }
+
+    @Test func sourceLabelsDoNotApplyAtAGateway() {
+        let yaml = IstioSemanticsTests.services + IstioSemanticsTests.vs("v", hosts: "[x.example.com]", """
+        - match: [{sourceLabels: {istio: ingressgateway}}]
+          route: [{destination: {host: b}}]
+        - route: [{destination: {host: a}}]
+        """)
+        let table = RouteTable.compile(snapshot(yaml: yaml), for: IstioSemanticsTests.gateway)
+        #expect(table.cluster(host: "x.example.com", target: "/", port: 80) == IstioSemanticsTests.clusterA)
+    }
+}
