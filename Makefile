@@ -40,7 +40,9 @@ test: deps
 
 bench: deps
 	$(SWIFT) build -c release --product ConfigLoadBenchmark
+	$(SWIFT) build -c release --product RoutingBenchmark
 	$$($(SWIFT) build -c release --show-bin-path)/ConfigLoadBenchmark
+	$$($(SWIFT) build -c release --show-bin-path)/RoutingBenchmark
 
 clean:
 	rm -rf .build

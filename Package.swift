@@ -69,6 +69,12 @@ let package = Package(
             path: "Bench/ConfigLoadBenchmark",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "RoutingBenchmark",
+            dependencies: ["MizzenConfig", "MizzenRouting"],
+            path: "Bench/RoutingBenchmark",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "MizzenConfigTests",
             dependencies: ["MizzenConfig"],

@@ -137,8 +137,8 @@ extension RouteTable {
 
     /// For TLS-terminating listeners: the server whose host names cover the SNI (or Host).
     private func tlsServer(_ listener: Listener, request: RequestAttributes, host: String) -> ServerEntry? {
+        guard listener.terminatesTLS else { return nil }
         let terminated = listener.servers.filter { $0.kind == .https }
-        guard !terminated.isEmpty else { return nil }
         let name = (request.serverName ?? host).lowercased()
         if let exact = terminated.first(where: { $0.serverNames.contains(name) }) { return exact }
         var best: (ServerEntry, Int)?

@@ -29,15 +29,24 @@ package final class RouteTable: Sendable {
 }
 
 /// A port the proxy listens on and the servers that share it.
-package struct Listener: Sendable {
-    package var port: UInt32
-    package var servers: [ServerEntry]
+package final class Listener: Sendable {
+    package let port: UInt32
+    package let servers: [ServerEntry]
     /// Routes of the plain-HTTP servers on this port, which Istio merges into one table.
-    package var httpRoutes: HTTPRouteConfiguration?
+    package let httpRoutes: HTTPRouteConfiguration?
+    /// Whether a server terminates TLS here, so requests pick their server by SNI.
+    let terminatesTLS: Bool
+
+    init(port: UInt32, servers: [ServerEntry], httpRoutes: HTTPRouteConfiguration?) {
+        self.port = port
+        self.servers = servers
+        self.httpRoutes = httpRoutes
+        self.terminatesTLS = servers.contains { $0.kind == .https }
+    }
 }
 
 /// One Gateway server (or, for a sidecar, one service port) on a listener.
-package struct ServerEntry: Sendable {
+package final class ServerEntry: Sendable {
     package enum Kind: String, Sendable {
         /// Plain HTTP (and HTTP2/gRPC cleartext): routed by `http` routes.
         case http
@@ -51,21 +60,43 @@ package struct ServerEntry: Sendable {
         case tcp
     }
 
-    package var gateway: ObjectReference?
-    package var index: Int
-    package var name: String?
-    package var kind: Kind
-    package var protocolName: String
+    package let gateway: ObjectReference?
+    package let index: Int
+    package let name: String?
+    package let kind: Kind
+    package let protocolName: String
     /// Server hosts as written (`ns/host` forms kept).
-    package var hosts: [String]
+    package let hosts: [String]
     /// The DNS names of `hosts`, for SNI selection.
-    package var serverNames: [String]
-    package var bind: String?
-    package var tls: ServerTLSSettings?
+    package let serverNames: [String]
+    package let bind: String?
+    package let tls: ServerTLSSettings?
     /// For `https`: this server's own route configuration.
-    package var httpRoutes: HTTPRouteConfiguration?
-    package var tcpRoutes: [L4Route]
-    package var tlsRoutes: [L4Route]
+    package let httpRoutes: HTTPRouteConfiguration?
+    package let tcpRoutes: [L4Route]
+    package let tlsRoutes: [L4Route]
+
+    init(gateway: ObjectReference?, index: Int, name: String?, kind: Kind, protocolName: String, hosts: [String], serverNames: [String],
+         bind: String?, tls: ServerTLSSettings?, httpRoutes: HTTPRouteConfiguration?, tcpRoutes: [L4Route], tlsRoutes: [L4Route]) {
+        self.gateway = gateway
+        self.index = index
+        self.name = name
+        self.kind = kind
+        self.protocolName = protocolName
+        self.hosts = hosts
+        self.serverNames = serverNames
+        self.bind = bind
+        self.tls = tls
+        self.httpRoutes = httpRoutes
+        self.tcpRoutes = tcpRoutes
+        self.tlsRoutes = tlsRoutes
+    }
+
+    /// The same server carrying its routes.
+    func with(httpRoutes: HTTPRouteConfiguration? = nil, tcpRoutes: [L4Route] = [], tlsRoutes: [L4Route] = []) -> ServerEntry {
+        ServerEntry(gateway: gateway, index: index, name: name, kind: kind, protocolName: protocolName, hosts: hosts, serverNames: serverNames,
+                    bind: bind, tls: tls, httpRoutes: httpRoutes, tcpRoutes: tcpRoutes, tlsRoutes: tlsRoutes)
+    }
 
     package var label: String {
         if let gateway { return "\(gateway.namespace)/\(gateway.name) servers[\(index)]" }
@@ -75,9 +106,12 @@ package struct ServerEntry: Sendable {
 
 /// Virtual hosts by domain: an exact-name hash first, then wildcard suffixes (longest first),
 /// then `*`. Envoy's domain search order, which Istio relies on.
-package struct HTTPRouteConfiguration: Sendable {
-    package var name: String
-    package var virtualHosts: [VirtualHost]
+///
+/// Route configurations, virtual hosts and routes are final classes: a decision hands them out
+/// by reference (copying the structs cost a fifth of a Bookinfo decision in memmove and retains).
+package final class HTTPRouteConfiguration: Sendable {
+    package let name: String
+    package let virtualHosts: [VirtualHost]
     let exact: [String: Int]
     /// `(".example.com", index)` for `*.example.com`, longest suffix first.
     let suffixes: [(suffix: String, index: Int)]
@@ -116,12 +150,19 @@ package struct HTTPRouteConfiguration: Sendable {
 }
 
 /// The routes for a set of domains.
-package struct VirtualHost: Sendable {
-    package var name: String
-    package var domains: [String]
-    package var routes: [Route]
+package final class VirtualHost: Sendable {
+    package let name: String
+    package let domains: [String]
+    package let routes: [Route]
     /// The server answers every request with a redirect to https (`tls.httpsRedirect`).
-    package var requireTLS: Bool
+    package let requireTLS: Bool
+
+    init(name: String, domains: [String], routes: [Route], requireTLS: Bool) {
+        self.name = name
+        self.domains = domains
+        self.routes = routes
+        self.requireTLS = requireTLS
+    }
 }
 
 /// Where a compiled route came from, for explanations and metrics labels.
@@ -143,36 +184,54 @@ package struct RouteSource: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// One compiled HTTP route: OR'ed matches, and what to do when one matches.
-package struct Route: Sendable {
+package final class Route: Sendable {
     package enum Action: Sendable {
         case forward([WeightedCluster])
         case redirect(HTTPRedirect)
         case directResponse(HTTPDirectResponse)
     }
 
-    package var source: RouteSource
+    package let source: RouteSource
     /// Empty means every request.
-    package var matches: [RouteMatch]
-    package var action: Action
+    package let matches: [RouteMatch]
+    package let action: Action
     /// The route as written: timeouts, retries, faults, rewrites, headers, CORS, mirrors.
-    package var config: HTTPRoute
+    package let config: HTTPRoute
+    package let isCatchAll: Bool
 
-    package var isCatchAll: Bool { matches.isEmpty || matches.contains { $0.isCatchAll } }
+    init(source: RouteSource, matches: [RouteMatch], action: Action, config: HTTPRoute) {
+        self.source = source
+        self.matches = matches
+        self.action = action
+        self.config = config
+        self.isCatchAll = matches.isEmpty || matches.contains { $0.isCatchAll }
+    }
 
     /// The index of the first match that takes the request (0 for a route without matches).
     package func matchIndex(_ request: RequestAttributes) -> Int? {
         if matches.isEmpty { return 0 }
-        for (index, match) in matches.enumerated() where match.matches(request) { return index }
+        var index = 0
+        while index < matches.count {
+            if matches[index].matches(request) { return index }
+            index += 1
+        }
         return nil
     }
 }
 
 /// A destination of a route and its relative weight.
-package struct WeightedCluster: Sendable {
-    package var cluster: String
-    package var weight: UInt32
-    package var destination: Destination
-    package var headers: Headers?
+package final class WeightedCluster: Sendable {
+    package let cluster: String
+    package let weight: UInt32
+    package let destination: Destination
+    package let headers: Headers?
+
+    init(cluster: String, weight: UInt32, destination: Destination, headers: Headers?) {
+        self.cluster = cluster
+        self.weight = weight
+        self.destination = destination
+        self.headers = headers
+    }
 }
 
 /// A TCP or TLS route: match conditions checked per connection, and weighted destinations.

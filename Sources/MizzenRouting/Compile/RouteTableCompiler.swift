@@ -61,8 +61,7 @@ struct RouteTableCompiler {
     }
 
     mutating func compileGatewayListeners() -> [Listener] {
-        var byPort: [UInt32: Listener] = [:]
-        var plainHTTPServers: [UInt32: [ServerEntry]] = [:]
+        var serversByPort: [UInt32: [ServerEntry]] = [:]
         var claimedServerNames: [UInt32: Set<String>] = [:]
         for gateway in selectedGateways() {
             for (index, server) in (gateway.spec.servers ?? []).enumerated() {
@@ -83,11 +82,11 @@ struct RouteTableCompiler {
                     kind = .tcp
                 }
                 let serverNames = (server.hosts ?? []).map(Self.dnsName)
-                var entry = ServerEntry(gateway: gateway.reference, index: index, name: server.name, kind: kind, protocolName: parsed.rawValue,
+                let entry = ServerEntry(gateway: gateway.reference, index: index, name: server.name, kind: kind, protocolName: parsed.rawValue,
                                         hosts: server.hosts ?? [], serverNames: serverNames, bind: server.bind, tls: tls,
                                         httpRoutes: nil, tcpRoutes: [], tlsRoutes: [])
-                var listener = byPort[number] ?? Listener(port: number, servers: [], httpRoutes: nil)
-                if let first = listener.servers.first, (first.kind == .http || first.kind == .tcp) != (kind == .http || kind == .tcp) || (first.kind == .tcp) != (kind == .tcp) {
+                let existing = serversByPort[number] ?? []
+                if let first = existing.first, (first.kind == .http) != (kind == .http) || (first.kind == .tcp) != (kind == .tcp) {
                     problems.append("\(entry.label): port \(number) already serves \(first.kind.rawValue) for \(first.label); this \(kind.rawValue) server is skipped")
                     continue
                 }
@@ -99,24 +98,24 @@ struct RouteTableCompiler {
                     }
                     claimedServerNames[number, default: []].formUnion(serverNames)
                 }
+                let complete: ServerEntry
                 switch kind {
                 case .http:
-                    plainHTTPServers[number, default: []].append(entry)
+                    complete = entry
                 case .https:
-                    entry.httpRoutes = httpRouteConfiguration(name: "https.\(number).\(server.port?.name ?? "").\(gateway.name).\(gateway.namespace)", servers: [entry], port: number)
+                    complete = entry.with(httpRoutes: httpRouteConfiguration(name: "https.\(number).\(server.port?.name ?? "").\(gateway.name).\(gateway.namespace)", servers: [entry], port: number))
                 case .tlsPassthrough:
-                    entry.tlsRoutes = l4Routes(for: entry, port: number, tls: true)
+                    complete = entry.with(tlsRoutes: l4Routes(for: entry, port: number, tls: true))
                 case .tlsTerminated, .tcp:
-                    entry.tcpRoutes = l4Routes(for: entry, port: number, tls: false)
+                    complete = entry.with(tcpRoutes: l4Routes(for: entry, port: number, tls: false))
                 }
-                listener.servers.append(entry)
-                byPort[number] = listener
+                serversByPort[number, default: []].append(complete)
             }
         }
-        for (port, servers) in plainHTTPServers {
-            byPort[port]?.httpRoutes = httpRouteConfiguration(name: "http.\(port)", servers: servers, port: port)
+        return serversByPort.map { port, servers in
+            let plain = servers.filter { $0.kind == .http }
+            return Listener(port: port, servers: servers, httpRoutes: plain.isEmpty ? nil : httpRouteConfiguration(name: "http.\(port)", servers: plain, port: port))
         }
-        return Array(byPort.values)
     }
 
     /// `ns/host` → `host`.

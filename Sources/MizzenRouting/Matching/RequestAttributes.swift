@@ -44,21 +44,48 @@ package struct RequestAttributes: Sendable {
                   headers: headers, port: port, serverName: serverName)
     }
 
+    /// A header's value; several occurrences joined with "," as Envoy matches them. Nil if absent.
+    package func joinedHeader(_ name: String) -> String? {
+        var index = headers.startIndex
+        while index < headers.endIndex, headers[index].name != name { index += 1 }
+        guard index < headers.endIndex else { return nil }
+        var value = headers[index].value
+        index += 1
+        while index < headers.endIndex {
+            if headers[index].name == name { value += "," + headers[index].value }
+            index += 1
+        }
+        return value
+    }
+
     /// The values of a header, in order (several lines, not split on commas).
     package func headerValues(_ name: String) -> [String] {
         headers.compactMap { $0.name == name ? $0.value : nil }
     }
 
-    /// The host for virtual-host lookup: lower-case, without a `:port` (IPv6 brackets kept).
+    /// The host for virtual-host lookup: lower-case, without a `:port` (IPv6 brackets kept), and
+    /// without a trailing dot. Works on bytes and allocates only when it has to change something.
     package var hostForLookup: String {
-        var host = authority.lowercased()
-        if host.hasPrefix("[") {
-            if let close = host.firstIndex(of: "]") { host = String(host[...close]) }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
+        let bytes = authority.utf8
+        var end = bytes.endIndex
+        var hasUpper = false
+        var index = bytes.startIndex
+        var lastColon: String.UTF8View.Index?
+        var closingBracket: String.UTF8View.Index?
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: ":") { lastColon = index }
+            if byte == UInt8(ascii: "]") { closingBracket = index }
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { hasUpper = true }
+            index = bytes.index(after: index)
         }
-        if host.hasSuffix(".") { host.removeLast() }
-        return host
+        if let lastColon, bytes.first != UInt8(ascii: "[") || (closingBracket.map { $0 < lastColon } ?? false) {
+            end = lastColon
+        }
+        if end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: ".") { end = bytes.index(before: end) }
+        if end == bytes.endIndex && !hasUpper { return authority }
+        let host = String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)
+        return hasUpper ? host.lowercased() : host
     }
 
     /// The value of a query parameter (first occurrence), `""` for `?key`, nil when absent.

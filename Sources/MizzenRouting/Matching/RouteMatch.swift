@@ -43,19 +43,11 @@ package struct RouteMatch: Sendable {
             case .method(let matcher): return matcher.matches(request.method)
             case .authority(let matcher): return matcher.matches(request.authority)
             case .header(let name, let matcher):
-                var joined: String?
-                for header in request.headers where header.name == name {
-                    joined = joined.map { $0 + "," + header.value } ?? header.value
-                }
-                guard let joined else { return false }
-                return matcher.matches(joined)
+                guard let value = request.joinedHeader(name) else { return false }
+                return matcher.matches(value)
             case .withoutHeader(let name, let matcher):
-                var joined: String?
-                for header in request.headers where header.name == name {
-                    joined = joined.map { $0 + "," + header.value } ?? header.value
-                }
-                guard let joined else { return true }
-                return !matcher.matches(joined)
+                guard let value = request.joinedHeader(name) else { return true }
+                return !matcher.matches(value)
             case .queryParameter(let name, let matcher):
                 guard let value = request.queryValue(name) else { return false }
                 return matcher.matches(value)
