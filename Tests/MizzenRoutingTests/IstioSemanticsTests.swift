@@ -389,3 +389,37 @@ struct SourceSelectionTests {
         #expect(table.cluster(host: "x.example.com", target: "/", port: 80) == IstioSemanticsTests.clusterA)
     }
 }
+
+/// HTTPS servers on one port each keep their own routes, chosen by the TLS server name.
+struct TerminatedTLSServerTests {
+    static let yaml = IstioSemanticsTests.services.replacingOccurrences(of: """
+      - port: {number: 80, name: http, protocol: HTTP}
+        hosts: ["*"]
+    """, with: """
+      - port: {number: 443, name: https-shop, protocol: HTTPS}
+        hosts: [shop.example.com]
+        tls: {mode: SIMPLE, credentialName: shop-cert}
+      - port: {number: 443, name: https-api, protocol: HTTPS}
+        hosts: ["*.api.example.com"]
+        tls: {mode: SIMPLE, credentialName: api-cert}
+      - port: {number: 443, name: https-again, protocol: HTTPS}
+        hosts: [shop.example.com]
+        tls: {mode: SIMPLE, credentialName: other-cert}
+    """) + IstioSemanticsTests.vs("shop", hosts: "[shop.example.com]", "- route: [{destination: {host: a}}]")
+        + IstioSemanticsTests.vs("api", hosts: "[\"*.api.example.com\"]", "- route: [{destination: {host: b}}]")
+
+    @Test(arguments: [
+        ("shop.example.com", IstioSemanticsTests.clusterA), ("v1.api.example.com", IstioSemanticsTests.clusterB), ("other.example.com", nil),
+    ] as [(String, String?)])
+    func serverIsChosenBySNI(_ sni: String, _ cluster: String?) {
+        let table = RouteTable.compile(snapshot(yaml: Self.yaml), for: IstioSemanticsTests.gateway)
+        let request = RequestAttributes(scheme: "https", authority: sni, target: "/", port: 443, serverName: sni)
+        #expect(table.decide(request, random: 0).cluster == cluster)
+    }
+
+    @Test func aLaterServerForAClaimedHostIsSkippedWithAProblem() {
+        let table = RouteTable.compile(snapshot(yaml: Self.yaml), for: IstioSemanticsTests.gateway)
+        #expect(table.listener(port: 443)?.servers.count == 2)
+        #expect(table.problems.contains { $0.contains("host shop.example.com on port 443 is already served by an earlier server") })
+    }
+}
