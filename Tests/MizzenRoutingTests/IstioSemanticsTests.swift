@@ -423,3 +423,37 @@ struct TerminatedTLSServerTests {
         #expect(table.problems.contains { $0.contains("host shop.example.com on port 443 is already served by an earlier server") })
     }
 }
+
+struct DelegationAndAddressTests {
+    @Test func delegateRulesAreANDedWithTheRootMatch() {
+        let yaml = IstioSemanticsTests.services + IstioSemanticsTests.vs("root", hosts: "[shop.example.com]", """
+        - match: [{uri: {prefix: /cart}}]
+          delegate: {name: cart-team}
+        - route: [{destination: {host: a}}]
+        """) + """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: cart-team, namespace: default}
+        spec:
+          http:
+          - match: [{headers: {x-beta: {exact: "1"}}}]
+            route: [{destination: {host: b}}]
+        """
+        let table = RouteTable.compile(snapshot(yaml: yaml), for: IstioSemanticsTests.gateway)
+        #expect(table.cluster(host: "shop.example.com", target: "/cart/1", headers: [("x-beta", "1")], port: 80) == IstioSemanticsTests.clusterB)
+        #expect(table.cluster(host: "shop.example.com", target: "/other", headers: [("x-beta", "1")], port: 80) == IstioSemanticsTests.clusterA)
+        #expect(table.cluster(host: "shop.example.com", target: "/cart/1", port: 80) == IstioSemanticsTests.clusterA)
+    }
+
+    @Test func sidecarReachesAServiceByItsClusterIPAndShortForms() {
+        let yaml = IstioSemanticsTests.services.replacingOccurrences(of: "metadata: {name: a, namespace: default}\nspec: {ports: [{port: 80, name: http}]}",
+                                                                     with: "metadata: {name: a, namespace: default}\nspec: {clusterIP: 10.96.0.10, ports: [{port: 80, name: http}]}")
+        let table = RouteTable.compile(snapshot(yaml: yaml), for: .sidecar(namespace: "default", labels: [:]))
+        for host in ["10.96.0.10", "10.96.0.10:80", "a", "a:80", "a.default", "a.default.svc", "a.default.svc.cluster.local:80"] {
+            #expect(table.cluster(host: host, target: "/", port: 80) == IstioSemanticsTests.clusterA, "\(host)")
+        }
+        let other = RouteTable.compile(snapshot(yaml: yaml), for: .sidecar(namespace: "elsewhere", labels: [:]))
+        #expect(other.cluster(host: "a", target: "/", port: 80) == nil, "a bare short name resolves only in the service's namespace")
+    }
+}
