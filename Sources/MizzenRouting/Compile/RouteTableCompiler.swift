@@ -126,8 +126,13 @@ struct RouteTableCompiler {
 
     /// Whether a VirtualService names this gateway (`name`, `ns/name`, `./name`, legacy FQDN).
     static func binds(_ vs: ConfigResource<VirtualService>, to gateway: ObjectReference) -> Bool {
+        names(vs.spec.gateways ?? [], in: vs.namespace, gateway)
+    }
+
+    /// Whether one of `references`, written in `namespace`, names `gateway`.
+    static func names(_ references: [String], in namespace: String, _ gateway: ObjectReference) -> Bool {
         let key = "\(gateway.namespace)/\(gateway.name)"
-        return (vs.spec.gateways ?? []).contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == key }
+        return references.contains { ConfigAnalyzer.gatewayKey($0, namespace: namespace) == key }
     }
 
     /// `exportTo`: visible in `namespace`? Unset means everywhere.
@@ -208,7 +213,7 @@ struct RouteTableCompiler {
             if let gateways = match.gateways, !gateways.isEmpty {
                 let applies: Bool
                 if let gateway {
-                    applies = gateways.contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" }
+                    applies = Self.names(gateways, in: vs.namespace, gateway)
                 } else {
                     applies = gateways.contains("mesh")
                 }
@@ -299,8 +304,7 @@ struct RouteTableCompiler {
                 for (index, route) in (vs.spec.tls ?? []).enumerated() {
                     for match in route.match ?? [] {
                         if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
-                        if let gateways = match.gateways, !gateways.isEmpty,
-                           !gateways.contains(where: { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" }) { continue }
+                        if let gateways = match.gateways, !gateways.isEmpty, !Self.names(gateways, in: vs.namespace, gateway) { continue }
                         let sni = (match.sniHosts ?? []).map { $0.lowercased() }.filter { !claimedSNI.contains($0) }
                         guard !sni.isEmpty else { continue }
                         claimedSNI.formUnion(sni)
@@ -314,7 +318,7 @@ struct RouteTableCompiler {
                     let matches = route.match ?? []
                     let applies = matches.isEmpty || matches.contains { match in
                         (match.port == nil || match.port == 0 || match.port == port)
-                            && ((match.gateways ?? []).isEmpty || (match.gateways ?? []).contains { ConfigAnalyzer.gatewayKey($0, namespace: vs.namespace) == "\(gateway.namespace)/\(gateway.name)" })
+                            && ((match.gateways ?? []).isEmpty || Self.names(match.gateways ?? [], in: vs.namespace, gateway))
                     }
                     guard applies else { continue }
                     let destinations = weightedClusters((route.route ?? []).map { ($0.destination, $0.weight, nil) }, namespace: vs.namespace, port: port)
