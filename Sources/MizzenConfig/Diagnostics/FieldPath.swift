@@ -61,14 +61,6 @@ package struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         }
         return true
     }
-
-    /// A shape shared by every element of a list: `spec.http[].route[].weight`.
-    package var pattern: String {
-        FieldPath(components.map { component in
-            if case .index = component { return .index(-1) }
-            return component
-        }).description.replacingOccurrences(of: "[-1]", with: "[]")
-    }
 }
 
 extension String {
@@ -83,31 +75,5 @@ extension String {
             }
         }
         return out
-    }
-
-    package func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.range(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        result += rest
-        return result
-    }
-}
-
-extension Substring {
-    fileprivate func range(of target: String) -> Range<Substring.Index>? {
-        var index = startIndex
-        while index < endIndex {
-            if self[index...].hasPrefix(target) {
-                return index..<self.index(index, offsetBy: target.count)
-            }
-            index = self.index(after: index)
-        }
-        return nil
     }
 }

@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// Turns YAML documents into typed, validated objects and collects every diagnostic.
 struct SnapshotBuilder {
     let loader: ConfigLoader
@@ -68,23 +70,23 @@ struct SnapshotBuilder {
             }
             switch kind {
             case "Gateway":
-                add(IstioResource<Gateway>.self, \.gateways, root: root, source: source, reference: reference, apiVersion: apiVersion) { spec, _, meta, problems in
+                add(IstioResource<Gateway>.self, \.gateways, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, meta, problems in
                     GatewayValidator.validate(spec, name: meta.name ?? "", into: &problems)
                 }
             case "VirtualService":
-                add(IstioResource<VirtualService>.self, \.virtualServices, root: root, source: source, reference: reference, apiVersion: apiVersion) { spec, namespace, _, problems in
-                    VirtualServiceValidator.validate(spec, namespace: namespace, into: &problems)
+                add(IstioResource<VirtualService>.self, \.virtualServices, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
+                    VirtualServiceValidator.validate(spec, namespace: reference.namespace, into: &problems)
                 }
             case "DestinationRule":
-                add(IstioResource<DestinationRule>.self, \.destinationRules, root: root, source: source, reference: reference, apiVersion: apiVersion) { spec, namespace, _, problems in
-                    DestinationRuleValidator.validate(spec, namespace: namespace, into: &problems)
+                add(IstioResource<DestinationRule>.self, \.destinationRules, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
+                    DestinationRuleValidator.validate(spec, namespace: reference.namespace, into: &problems)
                 }
             case "ServiceEntry":
-                add(IstioResource<ServiceEntry>.self, \.serviceEntries, root: root, source: source, reference: reference, apiVersion: apiVersion) { spec, namespace, _, problems in
-                    ServiceEntryValidator.validate(spec, namespace: namespace, into: &problems)
+                add(IstioResource<ServiceEntry>.self, \.serviceEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
+                    ServiceEntryValidator.validate(spec, namespace: reference.namespace, into: &problems)
                 }
             case "WorkloadEntry":
-                add(IstioResource<WorkloadEntry>.self, \.workloadEntries, root: root, source: source, reference: reference, apiVersion: apiVersion) { spec, _, _, problems in
+                add(IstioResource<WorkloadEntry>.self, \.workloadEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
                     WorkloadEntryValidator.validate(spec, FieldPath.root / "spec", servicePorts: nil, allowFQDN: true, into: &problems)
                 }
             default:
@@ -95,19 +97,19 @@ struct SnapshotBuilder {
 
         switch (apiVersion, kind) {
         case ("v1", "Service"):
-            addKubernetes(KubernetesService.self, \.services, root: root, source: source, reference: reference, apiVersion: apiVersion) { object, problems in
+            add(KubernetesService.self, \.services, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.service(object, into: &problems)
             }
         case ("v1", "Endpoints"):
-            addKubernetes(KubernetesEndpoints.self, \.endpoints, root: root, source: source, reference: reference, apiVersion: apiVersion) { object, problems in
+            add(KubernetesEndpoints.self, \.endpoints, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.endpoints(object, into: &problems)
             }
         case ("discovery.k8s.io/v1", "EndpointSlice"):
-            addKubernetes(KubernetesEndpointSlice.self, \.endpointSlices, root: root, source: source, reference: reference, apiVersion: apiVersion) { object, problems in
+            add(KubernetesEndpointSlice.self, \.endpointSlices, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.endpointSlice(object, into: &problems)
             }
         case ("v1", "Secret"):
-            addKubernetes(KubernetesSecret.self, \.secrets, root: root, source: source, reference: reference, apiVersion: apiVersion) { object, problems in
+            add(KubernetesSecret.self, \.secrets, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.secret(object, into: &problems)
             }
         default:
@@ -121,43 +123,29 @@ struct SnapshotBuilder {
                                       message: "skipped: \(apiVersion) \(reference.kind) is not a kind Mizzen reads"))
     }
 
-    /// Decodes, checks metadata, validates and (if valid) stores an Istio object.
-    mutating func add<Spec: ConfigModel>(
-        _ type: IstioResource<Spec>.Type,
-        _ keyPath: WritableKeyPath<ConfigSnapshot, [ConfigResource<Spec>]>,
+    /// Decodes, checks metadata, validates and (if valid) stores one object. `payload` picks
+    /// what the snapshot keeps: the `spec` of an Istio object, the whole Kubernetes object.
+    mutating func add<Object: TopLevelObject, Payload>(
+        _ type: Object.Type,
+        _ keyPath: WritableKeyPath<ConfigSnapshot, [ConfigResource<Payload>]>,
         root: YAMLNode, source: ObjectSource, reference: ObjectReference, apiVersion: String,
-        validate: (Spec, String, ObjectMeta, inout Problems) -> Void
+        payload: (Object) -> Payload?,
+        validate: (Payload, ObjectMeta, inout Problems) -> Void
     ) {
         let (decoded, decodingProblems) = ObjectDecoder.decode(type, from: root)
         var errors = report(decodingProblems, reference: reference, file: source.file)
         var problems = Problems()
         let metadata = decoded?.metadata ?? ObjectMeta()
         checkMetadata(metadata, into: &problems)
-        if let spec = decoded?.spec {
-            validate(spec, reference.namespace, metadata, &problems)
-        } else if root["spec"] == nil {
+        let content = decoded.flatMap(payload)
+        if let content {
+            validate(content, metadata, &problems)
+        } else if decoded != nil, root["spec"] == nil {
             problems.error(FieldPath.root / "spec", "is required")
         }
         errors += report(problems, reference: reference, source: source)
-        guard errors == 0, let spec = decoded?.spec else { return }
-        store(ConfigResource(reference: reference, apiVersion: apiVersion, metadata: metadata, payload: spec, source: source, loadIndex: loadIndex), keyPath)
-    }
-
-    mutating func addKubernetes<Object: ConfigModel>(
-        _ type: Object.Type,
-        _ keyPath: WritableKeyPath<ConfigSnapshot, [ConfigResource<Object>]>,
-        root: YAMLNode, source: ObjectSource, reference: ObjectReference, apiVersion: String,
-        validate: (Object, inout Problems) -> Void
-    ) {
-        let (decoded, decodingProblems) = ObjectDecoder.decode(type, from: root)
-        var errors = report(decodingProblems, reference: reference, file: source.file)
-        var problems = Problems()
-        let metadata = ObjectDecoder.decode(ObjectMeta.self, from: root["metadata"] ?? root).value ?? ObjectMeta()
-        checkMetadata(metadata, into: &problems)
-        if let decoded { validate(decoded, &problems) }
-        errors += report(problems, reference: reference, source: source)
-        guard errors == 0, let decoded else { return }
-        store(ConfigResource(reference: reference, apiVersion: apiVersion, metadata: metadata, payload: decoded, source: source, loadIndex: loadIndex), keyPath)
+        guard errors == 0, let content else { return }
+        store(ConfigResource(reference: reference, apiVersion: apiVersion, metadata: metadata, payload: content, source: source, loadIndex: loadIndex), keyPath)
     }
 
     mutating func store<Payload>(_ resource: ConfigResource<Payload>, _ keyPath: WritableKeyPath<ConfigSnapshot, [ConfigResource<Payload>]>) {

@@ -1,5 +1,5 @@
 /// Kubernetes core/v1 `Service`: the registry's view of a service (cluster IP, ports, selector).
-package struct KubernetesService: ConfigModel {
+package struct KubernetesService: TopLevelObject {
     package var apiVersion: String?
     package var kind: String?
     package var metadata: ObjectMeta?
@@ -40,7 +40,7 @@ package struct KubernetesService: ConfigModel {
 }
 
 /// Kubernetes core/v1 `Endpoints`.
-package struct KubernetesEndpoints: ConfigModel {
+package struct KubernetesEndpoints: TopLevelObject {
     package var apiVersion: String?
     package var kind: String?
     package var metadata: ObjectMeta?
@@ -68,7 +68,7 @@ package struct KubernetesEndpoints: ConfigModel {
 }
 
 /// Kubernetes discovery.k8s.io/v1 `EndpointSlice`.
-package struct KubernetesEndpointSlice: ConfigModel {
+package struct KubernetesEndpointSlice: TopLevelObject {
     package var apiVersion: String?
     package var kind: String?
     package var metadata: ObjectMeta?
@@ -102,7 +102,7 @@ package struct KubernetesEndpointSlice: ConfigModel {
 }
 
 /// Kubernetes core/v1 `Secret` (TLS material for `credentialName`).
-package struct KubernetesSecret: ConfigModel {
+package struct KubernetesSecret: TopLevelObject {
     package var apiVersion: String?
     package var kind: String?
     package var metadata: ObjectMeta?

@@ -17,8 +17,13 @@ package struct ObjectMeta: ConfigModel {
     package var managedFields: OpaqueValue?
 }
 
+/// A whole object as a document holds it: every kind has `metadata`.
+package protocol TopLevelObject: ConfigModel {
+    var metadata: ObjectMeta? { get }
+}
+
 /// The envelope of every Istio object: type, metadata and a typed spec.
-package struct IstioResource<Spec: ConfigModel>: ConfigModel {
+package struct IstioResource<Spec: ConfigModel>: TopLevelObject {
     package var apiVersion: String?
     package var kind: String?
     package var metadata: ObjectMeta?

@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// The syntax rules Istio's validation (istio/istio pkg/config/validation) applies to names,
 /// hosts, addresses, ports and durations, as pure functions returning a message or nil.
 package enum Rules {
@@ -103,16 +105,14 @@ package enum Rules {
         }
         guard text.contains(":"), text.utf8.count <= 45 else { return false }
         var groups = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        var embeddedV4 = false
         if let last = groups.last, last.contains(".") {
+            // An embedded IPv4 address stands for the last two groups.
             guard isIPv4(last) else { return false }
             groups.removeLast()
             groups.append("0")
             groups.append("0")
-            embeddedV4 = true
         }
-        _ = embeddedV4
-        let doubleColons = String(text).replacingOccurrences(of: "::", with: "\u{1}").filter { $0 == "\u{1}" }.count
+        let doubleColons = text.components(separatedBy: "::").count - 1
         guard doubleColons <= 1 else { return false }
         if doubleColons == 0 {
             guard groups.count == 8 else { return false }
