@@ -18,12 +18,15 @@ struct RouteTableCompiler {
     var problems: [String] = []
     /// VirtualServices oldest first (creation time, then name, then namespace, then load order).
     let virtualServices: [ConfigResource<VirtualService>]
+    /// DestinationRules by namespace, oldest first: built once, looked up for every cluster.
+    let destinationRulesByNamespace: [String: [ConfigResource<DestinationRule>]]
 
     init(snapshot: ConfigSnapshot, proxy: ProxyIdentity) {
         self.snapshot = snapshot
         self.proxy = proxy
         self.registry = ServiceRegistry(snapshot)
         self.virtualServices = snapshot.virtualServices.sorted(by: Self.olderFirst)
+        self.destinationRulesByNamespace = Dictionary(grouping: snapshot.destinationRules.sorted(by: Self.olderFirst), by: \.namespace)
     }
 
     static func olderFirst<P>(_ a: ConfigResource<P>, _ b: ConfigResource<P>) -> Bool {
@@ -449,14 +452,10 @@ struct RouteTableCompiler {
     func destinationRule(for host: String) -> ConfigResource<DestinationRule>? {
         let serviceNamespace = registry.service(for: host)?.namespace
         let order = [proxy.namespace, serviceNamespace, "istio-system"].compactMap { $0 }
-        let candidates = snapshot.destinationRules.sorted(by: Self.olderFirst)
         for namespace in order {
-            let inNamespace = candidates.filter { rule in
-                rule.namespace == namespace && (namespace == proxy.namespace
-                    || Self.isVisible(exportTo: rule.spec.exportTo, owner: rule.namespace, from: proxy.namespace))
-            }
             var best: (rule: ConfigResource<DestinationRule>, specificity: Int)?
-            for rule in inNamespace {
+            for rule in destinationRulesByNamespace[namespace] ?? [] {
+                guard namespace == proxy.namespace || Self.isVisible(exportTo: rule.spec.exportTo, owner: rule.namespace, from: proxy.namespace) else { continue }
                 guard let ruleHost = rule.spec.host.map({ ServiceRegistry.expand($0, namespace: rule.namespace) }),
                       HostName.isSubset(host, of: ruleHost) || ruleHost == host else { continue }
                 let specificity = ruleHost.hasPrefix("*") ? ruleHost.count : Int.max

@@ -58,11 +58,6 @@ package struct RequestAttributes: Sendable {
         return value
     }
 
-    /// The values of a header, in order (several lines, not split on commas).
-    package func headerValues(_ name: String) -> [String] {
-        headers.compactMap { $0.name == name ? $0.value : nil }
-    }
-
     /// The host for virtual-host lookup: lower-case, without a `:port` (IPv6 brackets kept), and
     /// without a trailing dot. Works on bytes and allocates only when it has to change something.
     package var hostForLookup: String {

@@ -55,32 +55,24 @@ package struct RouteMatch: Sendable {
             }
         }
 
-        /// Nil when the condition holds; otherwise why not, for `explain`.
+        /// Nil when the condition holds; otherwise why not, for `explain` (not the decision path).
         func failure(_ request: RequestAttributes) -> String? {
             if holds(request) { return nil }
             switch self {
-            case .uri(let matcher):
-                return matcher.matches(request.path) ? nil : "uri \(matcher) does not match \"\(request.path)\""
-            case .scheme(let matcher):
-                return matcher.matches(request.scheme) ? nil : "scheme \(matcher) does not match \"\(request.scheme)\""
-            case .method(let matcher):
-                return matcher.matches(request.method) ? nil : "method \(matcher) does not match \"\(request.method)\""
-            case .authority(let matcher):
-                return matcher.matches(request.authority) ? nil : "authority \(matcher) does not match \"\(request.authority)\""
+            case .uri(let matcher): return "uri \(matcher) does not match \"\(request.path)\""
+            case .scheme(let matcher): return "scheme \(matcher) does not match \"\(request.scheme)\""
+            case .method(let matcher): return "method \(matcher) does not match \"\(request.method)\""
+            case .authority(let matcher): return "authority \(matcher) does not match \"\(request.authority)\""
             case .header(let name, let matcher):
-                let values = request.headerValues(name)
-                if values.isEmpty { return "header \(name) is absent (wanted \(matcher))" }
-                // Envoy matches the values joined with "," when a header occurs several times.
-                return matcher.matches(values.joined(separator: ",")) ? nil : "header \(name) \(matcher) does not match \"\(values.joined(separator: ","))\""
+                guard let value = request.joinedHeader(name) else { return "header \(name) is absent (wanted \(matcher))" }
+                return "header \(name) \(matcher) does not match \"\(value)\""
             case .withoutHeader(let name, let matcher):
-                let values = request.headerValues(name)
-                if values.isEmpty { return nil }
-                return matcher.matches(values.joined(separator: ",")) ? "header \(name) is present and matches \(matcher) (withoutHeaders)" : nil
+                return "header \(name) is present and matches \(matcher) (withoutHeaders)"
             case .queryParameter(let name, let matcher):
                 guard let value = request.queryValue(name) else { return "query parameter \(name) is absent (wanted \(matcher))" }
-                return matcher.matches(value) ? nil : "query parameter \(name) \(matcher) does not match \"\(value)\""
+                return "query parameter \(name) \(matcher) does not match \"\(value)\""
             case .port(let port):
-                return request.port == port ? nil : "port \(port) is not the request's port \(request.port)"
+                return "port \(port) is not the request's port \(request.port)"
             }
         }
     }

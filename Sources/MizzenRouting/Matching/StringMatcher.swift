@@ -14,9 +14,9 @@ package enum StringMatcher: Sendable, CustomStringConvertible {
     /// Compiles a match; nil when the StringMatch sets nothing (which means "present").
     package init(_ match: StringMatch, ignoreCase: Bool = false) throws(CompiledRegex.CompileError) {
         if let exact = match.exact {
-            self = ignoreCase ? .exactIgnoringCase(exact.lowercased()) : .exact(exact)
+            self = ignoreCase ? .exactIgnoringCase(Self.asciiLowercased(exact)) : .exact(exact)
         } else if let prefix = match.prefix {
-            self = ignoreCase ? .prefixIgnoringCase(prefix.lowercased()) : .prefix(prefix)
+            self = ignoreCase ? .prefixIgnoringCase(Self.asciiLowercased(prefix)) : .prefix(prefix)
         } else if let regex = match.regex {
             // `*` under (without)headers means "present" in Istio, not a regex.
             self = regex == "*" ? .present : .regex(try CompiledRegex(regex))
@@ -31,9 +31,28 @@ package enum StringMatcher: Sendable, CustomStringConvertible {
         case .prefix(let prefix): return value.hasPrefix(prefix)
         case .regex(let regex): return regex.matches(value)
         case .present: return true
-        case .exactIgnoringCase(let expected): return value.lowercased() == expected
-        case .prefixIgnoringCase(let prefix): return value.lowercased().hasPrefix(prefix)
+        case .exactIgnoringCase(let expected): return Self.startsIgnoringASCIICase(value, expected, wholly: true)
+        case .prefixIgnoringCase(let prefix): return Self.startsIgnoringASCIICase(value, prefix, wholly: false)
         }
+    }
+
+    static func asciiLowercased(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    /// Compares bytes with ASCII letters folded, as Envoy's `ignore_case` does, without making a
+    /// lower-cased copy of the value per request. `lowered` is already lower-case.
+    static func startsIgnoringASCIICase(_ value: String, _ lowered: String, wholly: Bool) -> Bool {
+        let valueBytes = value.utf8, expected = lowered.utf8
+        guard wholly ? valueBytes.count == expected.count : valueBytes.count >= expected.count else { return false }
+        var position = valueBytes.startIndex
+        for byte in expected {
+            var actual = valueBytes[position]
+            if actual >= UInt8(ascii: "A"), actual <= UInt8(ascii: "Z") { actual += 32 }
+            guard actual == byte else { return false }
+            position = valueBytes.index(after: position)
+        }
+        return true
     }
 
     /// Cheap matchers run before regexes when a route has several conditions.
