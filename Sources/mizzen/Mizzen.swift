@@ -2,6 +2,8 @@ import ArgumentParser
 import Logging
 import MizzenApp
 import MizzenConfig
+import MizzenProxy
+import NIOCore
 import MizzenRouting
 import Foundation
 
@@ -12,10 +14,14 @@ import Glibc
 @main
 enum Entry {
     /// Runs the command; usage errors exit 2 (not ArgumentParser's 64), as `validate` documents.
-    static func main() {
+    static func main() async {
         do {
             var command = try Mizzen.parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {
@@ -31,7 +37,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self]
     )
 }
 
@@ -182,5 +188,133 @@ struct Routes: ParsableCommand {
             if parts.count == 2 { labels[parts[0]] = parts[1] }
         }
         return labels
+    }
+}
+
+/// Options shared by the commands that run the proxy.
+struct ProxyOptions: ParsableArguments {
+    @Option(help: "Address the listeners bind to.")
+    var bind: String = "0.0.0.0"
+
+    @Option(name: .customLong("port-map"), help: "Gateway port to local port, e.g. 80=8080,443=8443 (run unprivileged; 0 picks a free port).")
+    var portMap: String?
+
+    @Option(help: "Event loops (threads); default: one per core.")
+    var concurrency: Int?
+
+    @Option(help: "Path normalisation before matching: none, base, merge-slashes, decode-and-merge-slashes.")
+    var pathNormalization: String = PathNormalization.mergeSlashes.rawValue
+
+    @Option(help: "Largest request header section in bytes (431 beyond).")
+    var maxRequestHeadersBytes: Int = ProxyLimits().maxRequestHeadersBytes
+
+    @Option(help: "Most request headers (431 beyond).")
+    var maxRequestHeaders: Int = ProxyLimits().maxRequestHeadersCount
+
+    @Option(help: "Largest request body in bytes (413 beyond); default unlimited.")
+    var maxRequestBodyBytes: Int?
+
+    @Option(help: "Seconds a request's header section may take to arrive (408 beyond).")
+    var requestHeadersTimeout: Double = 10
+
+    @Option(help: "Seconds an idle downstream connection is kept.")
+    var idleTimeout: Double = 3600
+
+    @Option(help: "Seconds to connect to an upstream.")
+    var connectTimeout: Double = 10
+
+    @Option(help: "HTTP/2 concurrent streams per connection.")
+    var http2MaxConcurrentStreams: Int = ProxyLimits().http2MaxConcurrentStreams
+
+    @Option(help: "HTTP/2 stream resets a client may send per 30 s before GOAWAY.")
+    var http2MaxResets: Int = ProxyLimits().http2MaxResetsPerWindow
+
+    @Option(help: "Seconds to drain requests in flight on SIGTERM.")
+    var drainTimeout: Double = 5
+
+    @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "notice"
+
+    func validate() throws {
+        guard PathNormalization(rawValue: pathNormalization) != nil else {
+            throw ValidationError("--path-normalization must be one of \(PathNormalization.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        _ = try parsedPortMap()
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func parsedPortMap() throws -> [UInt32: Int] {
+        var map: [UInt32: Int] = [:]
+        for pair in (portMap ?? "").split(separator: ",") {
+            let parts = pair.split(separator: "=")
+            guard parts.count == 2, let from = UInt32(parts[0]), let to = Int(parts[1]), to >= 0, to < 65536 else {
+                throw ValidationError("--port-map entries are GATEWAYPORT=LOCALPORT, got '\(pair)'")
+            }
+            map[from] = to
+        }
+        return map
+    }
+
+    var limits: ProxyLimits {
+        var limits = ProxyLimits()
+        limits.pathNormalization = PathNormalization(rawValue: pathNormalization) ?? .mergeSlashes
+        limits.maxRequestHeadersBytes = maxRequestHeadersBytes
+        limits.maxRequestHeadersCount = maxRequestHeaders
+        limits.maxRequestBodyBytes = maxRequestBodyBytes
+        limits.requestHeadersTimeout = .nanoseconds(Int64(requestHeadersTimeout * 1e9))
+        limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
+        limits.upstreamConnectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        limits.http2MaxConcurrentStreams = http2MaxConcurrentStreams
+        limits.http2MaxResetsPerWindow = http2MaxResets
+        limits.drainTimeout = .nanoseconds(Int64(drainTimeout * 1e9))
+        return limits
+    }
+
+    var threads: Int { concurrency ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    func makeLogger(_ label: String) -> Logger {
+        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        return logger
+    }
+}
+
+struct Gateway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the ingress gateway: listeners from the Gateway servers that select it, routes from the VirtualServices bound to them.",
+        discussion: """
+        Example: mizzen gateway --config Gateways/bookinfo --port-map 80=8080
+        SIGTERM or SIGINT drains and stops; SIGHUP reloads the configuration.
+        """
+    )
+
+    @Option(name: .long, help: "Configuration files or directories (repeatable).")
+    var config: [String]
+
+    @Option(help: "Directory of mounted TLS Secrets for credentialName: DIR/NAME/tls.crt, tls.key, ca.crt.")
+    var credentials: String?
+
+    @Option(name: [.short, .long], help: "Namespace of this gateway proxy (and of objects that name none).")
+    var namespace: String = "istio-system"
+
+    @Option(help: "Labels of this gateway proxy (k=v,...); default istio=ingressgateway.")
+    var labels: String = "istio=ingressgateway"
+
+    @OptionGroup var proxy: ProxyOptions
+
+    func run() async throws {
+        var labelMap: [String: String] = [:]
+        for pair in labels.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--labels entries are k=v, got '\(pair)'") }
+            labelMap[parts[0]] = parts[1]
+        }
+        let mode = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
+                               proxy: .gateway(namespace: namespace, labels: labelMap), credentialsDirectory: credentials,
+                               binding: ListenerBinding(host: proxy.bind, portMap: try proxy.parsedPortMap()),
+                               threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.gateway"))
+        let status = await mode.run()
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -509,7 +509,34 @@ package enum VirtualServiceValidator {
     }
 }
 
-enum Base64 {
+package enum Base64 {
+    /// The bytes standard base64 text stands for, or nil if it is not base64.
+    package static func decode(_ text: String) -> [UInt8]? {
+        guard let count = decodedCount(text) else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(count)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 {
+            let value: UInt32
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(byte - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(byte - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"): value = 62
+            case UInt8(ascii: "/"): value = 63
+            default: continue
+            }
+            accumulator = accumulator << 6 | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        return output
+    }
+
     /// The decoded length of standard base64 text, or nil if it is not base64.
     static func decodedCount(_ text: String) -> Int? {
         let bytes = text.utf8.filter { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") }

@@ -1,0 +1,152 @@
+internal import Foundation
+package import Logging
+package import MizzenConfig
+package import MizzenProxy
+package import MizzenRouting
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mizzen gateway`: load the configuration, compile the route table for this gateway proxy,
+/// bind the listeners the selecting Gateway servers declare, and serve until SIGTERM/SIGINT,
+/// then drain. SIGHUP reloads the configuration and swaps the table in whole.
+package struct GatewayMode: Sendable {
+    package var paths: [String]
+    package var loader: ConfigLoader
+    package var proxy: ProxyIdentity
+    package var credentialsDirectory: String?
+    package var binding: ListenerBinding
+    package var threads: Int
+    package var limits: ProxyLimits
+    package var logger: Logger
+
+    package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, binding: ListenerBinding,
+                 threads: Int, limits: ProxyLimits, logger: Logger) {
+        self.paths = paths
+        self.loader = loader
+        self.proxy = proxy
+        self.credentialsDirectory = credentialsDirectory
+        self.binding = binding
+        self.threads = threads
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// A running gateway: its engine and listeners, for the demo and tests in-process.
+    package struct Running: Sendable {
+        package var engine: ProxyEngine
+        package var listeners: ListenerManager
+        package var configuration: PublishedConfiguration
+    }
+
+    package enum StartError: Error, CustomStringConvertible {
+        case unreadable(String)
+        case noListener(String)
+
+        package var description: String {
+            switch self {
+            case .unreadable(let text): text
+            case .noListener(let text): text
+            }
+        }
+    }
+
+    /// Loads and compiles the configuration; problems are logged, invalid objects left out.
+    func compile(generation: Int) throws -> PublishedConfiguration {
+        let result = loader.load(paths: paths)
+        for diagnostic in result.ioErrors {
+            logger.error("\(diagnostic.description)")
+        }
+        if !result.ioErrors.isEmpty { throw StartError.unreadable("configuration cannot be read") }
+        for diagnostic in result.diagnostics where diagnostic.severity == .error {
+            logger.error("\(diagnostic.description) (object left out)")
+        }
+        let table = RouteTable.compile(result.snapshot, for: proxy)
+        for problem in table.problems { logger.warning("\(problem)") }
+        let tls = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
+        for problem in tls.problems { logger.error("\(problem)") }
+        return PublishedConfiguration(table: table, tls: tls, generation: generation)
+    }
+
+    package func start() async throws -> Running {
+        let configuration = try compile(generation: 1)
+        let engine = ProxyEngine(threads: threads, limits: limits, initial: configuration, logger: logger)
+        let listeners = ListenerManager(engine: engine, binding: binding)
+        let ports = configuration.table.listeners.map(\.port)
+        let problems = await listeners.reconcile(listenerPorts: ports)
+        for problem in problems { logger.error("\(problem)") }
+        let bound = await listeners.boundPorts
+        if ports.isEmpty {
+            logger.warning("no Gateway server selects this proxy (\(proxy)); nothing to listen on")
+        } else if bound.isEmpty {
+            await engine.shutdown()
+            throw StartError.noListener("no listener could be bound")
+        }
+        for (port, actual) in bound.sorted(by: { $0.key < $1.key }) {
+            let listener = configuration.table.listener(port: port)
+            let kinds = Set(listener?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
+            logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
+        }
+        return Running(engine: engine, listeners: listeners, configuration: configuration)
+    }
+
+    /// Serves until a stop signal; returns the exit status.
+    package func run() async -> Int32 {
+        let running: Running
+        do {
+            running = try await start()
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        let signals = SignalStream()
+        var generation = 1
+        for await signal in signals.stream {
+            if signal == SIGHUP {
+                generation += 1
+                do {
+                    let configuration = try compile(generation: generation)
+                    running.engine.publish(configuration)
+                    let problems = await running.listeners.reconcile(listenerPorts: configuration.table.listeners.map(\.port))
+                    for problem in problems { logger.error("\(problem)") }
+                    logger.notice("configuration reloaded (generation \(generation))")
+                } catch {
+                    logger.error("reload failed, still serving the previous configuration: \(error)")
+                }
+                continue
+            }
+            logger.notice("signal \(signal): draining")
+            break
+        }
+        await running.listeners.closeAll()
+        let deadline = ContinuousClock.now + .milliseconds(Int(limits.drainTimeout.nanoseconds / 1_000_000))
+        while ContinuousClock.now < deadline, await running.engine.activeRequests() > 0 {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        await running.engine.shutdown()
+        return 0
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP as an async stream (Dispatch signal sources).
+/// Unchecked: the sources are only kept alive here, never touched after `init`.
+final class SignalStream: @unchecked Sendable {
+    let stream: AsyncStream<Int32>
+    private let sources: [any DispatchSourceSignal]
+
+    init() {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+}

@@ -1,0 +1,78 @@
+import NIOHTTP1
+
+/// Header rules of a forwarding proxy (RFC 9110 §7.6.1 and Envoy's edge behaviour).
+enum HeaderRules {
+    /// Connection-specific headers never forwarded, in either direction.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
+        "proxy-authenticate", "proxy-authorization", "http2-settings",
+    ]
+
+    /// Removes hop-by-hop headers, and those the `Connection` header names. `keepUpgrade` keeps
+    /// `Upgrade`/`Connection: upgrade` for a WebSocket handshake; `keepTrailersTE` keeps
+    /// `te: trailers` (gRPC needs it end to end).
+    static func removeHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, keepTrailersTE: Bool) {
+        var named: [String] = []
+        for value in headers[canonicalForm: "connection"] {
+            let token = value.lowercased()
+            if token != "close" && token != "keep-alive" && token != "upgrade" { named.append(String(token)) }
+        }
+        let upgradeValue = keepUpgrade ? headers.first(name: "upgrade") : nil
+        let teTrailers = keepTrailersTE && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
+        var needsRemoval = !named.isEmpty
+        if !needsRemoval {
+            for (name, _) in headers where hopByHop.contains(name.lowercased()) {
+                needsRemoval = true
+                break
+            }
+        }
+        guard needsRemoval else { return }
+        var kept = HTTPHeaders()
+        kept.reserveCapacity(headers.count)
+        for (name, value) in headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            kept.add(name: name, value: value)
+        }
+        if let upgradeValue {
+            kept.add(name: "connection", value: "upgrade")
+            kept.add(name: "upgrade", value: upgradeValue)
+        }
+        if teTrailers { kept.add(name: "te", value: "trailers") }
+        headers = kept
+    }
+
+    /// Removes Envoy's internal `x-envoy-*` headers from a request that came from outside
+    /// (Envoy does so at the edge: a client must not steer retries or timeouts).
+    static func removeInternal(_ headers: inout HTTPHeaders) {
+        var found = false
+        for (name, _) in headers where name.utf8.count > 8 && name.lowercased().hasPrefix("x-envoy-") {
+            found = true
+            break
+        }
+        guard found else { return }
+        var kept = HTTPHeaders()
+        for (name, value) in headers where !name.lowercased().hasPrefix("x-envoy-") {
+            kept.add(name: name, value: value)
+        }
+        headers = kept
+    }
+
+    /// A random version-4 UUID, lower-case, for `x-request-id`.
+    static func requestID<R: RandomNumberGenerator>(using random: inout R) -> String {
+        let high = random.next() & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000
+        let low = random.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(36)
+        for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+            if index == 8 || index == 12 { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(digits[Int((high >> UInt64(shift)) & 0xF)])
+        }
+        for (index, shift) in stride(from: 60, through: 0, by: -4).enumerated() {
+            if index == 0 || index == 4 { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(digits[Int((low >> UInt64(shift)) & 0xF)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,47 @@
+package import MizzenRouting
+package import NIOCore
+
+/// Every limit and timeout of the data plane. Defaults follow Envoy's (and Istio's gateway
+/// settings where Istio changes them); each is a command-line flag of `mizzen gateway`.
+package struct ProxyLimits: Sendable {
+    /// Total size of a request's header section, request line included (Envoy
+    /// `max_request_headers_kb`: 60 KiB). Over it: 431.
+    package var maxRequestHeadersBytes: Int = 60 * 1024
+    /// Number of request headers (Envoy `max_headers_count`: 100). Over it: 431.
+    package var maxRequestHeadersCount: Int = 100
+    /// Request bodies over this size are refused with 413; nil: unlimited (Envoy buffers nothing
+    /// by default, so there is no limit unless a feature buffers).
+    package var maxRequestBodyBytes: Int? = nil
+    /// Time allowed for a request's whole header section to arrive, from the first byte
+    /// (Envoy `request_headers_timeout`; slowloris). Over it: 408 and close.
+    package var requestHeadersTimeout: TimeAmount = .seconds(10)
+    /// A downstream connection with no request in flight is closed after this (Envoy
+    /// `idle_timeout`, 1 h; Istio's gateway keeps Envoy's default).
+    package var idleTimeout: TimeAmount = .seconds(3600)
+    /// A stream (request) with no activity in either direction is reset (Envoy
+    /// `stream_idle_timeout`, 5 min).
+    package var streamIdleTimeout: TimeAmount = .seconds(300)
+    /// Connecting to an upstream (Istio `connectTimeout` default 10 s).
+    package var upstreamConnectTimeout: TimeAmount = .seconds(10)
+    /// HTTP/2: concurrent streams per downstream connection (Envoy 2^31-1; Istio gateway 100
+    /// via `SETTINGS_MAX_CONCURRENT_STREAMS` is common; we advertise 100).
+    package var http2MaxConcurrentStreams: Int = 100
+    /// HTTP/2: largest frame payload we accept (the protocol's default, 16 KiB).
+    package var http2MaxFrameSize: Int = 16_384
+    /// HTTP/2: HPACK dynamic table size and the largest decoded header list (an HPACK bomb
+    /// expands past it and is refused).
+    package var http2MaxHeaderListSize: Int = 60 * 1024
+    /// HTTP/2: RST_STREAM frames a client may send per 30 s window before the connection is
+    /// closed with GOAWAY (CVE-2023-44487, rapid reset).
+    package var http2MaxResetsPerWindow: Int = 200
+    /// Idle upstream connections kept per endpoint and event loop.
+    package var maxIdleUpstreamConnections: Int = 64
+    /// Idle upstream connections are closed after this.
+    package var upstreamIdleTimeout: TimeAmount = .seconds(60)
+    /// How long graceful drain waits for requests in flight.
+    package var drainTimeout: TimeAmount = .seconds(5)
+    /// Path normalisation before matching (and forwarding).
+    package var pathNormalization: PathNormalization = .mergeSlashes
+
+    package init() {}
+}

@@ -1,0 +1,112 @@
+package import Logging
+package import MizzenRouting
+package import NIOCore
+package import NIOPosix
+
+/// What every event loop serves from: a compiled route table and the TLS contexts of its
+/// servers. Built off the loops, published whole.
+package struct PublishedConfiguration: Sendable {
+    package var table: RouteTable
+    package var tls: ServerTLSContexts
+    package var generation: Int
+
+    package init(table: RouteTable, tls: ServerTLSContexts, generation: Int) {
+        self.table = table
+        self.tls = tls
+        self.generation = generation
+    }
+}
+
+/// The state one event loop owns: the configuration it serves, its upstream connection pools,
+/// its load balancers. Only ever touched on that loop, so nothing in it is locked.
+package final class LoopState {
+    package let eventLoop: any EventLoop
+    package private(set) var configuration: PublishedConfiguration
+    let limits: ProxyLimits
+    let logger: Logger
+    let upstreams: UpstreamPools
+    private var balancers: [String: LoadBalancer] = [:]
+    private var balancerGeneration: Int
+    var random = SystemRandomNumberGenerator()
+    /// Requests in flight on this loop, for graceful drain.
+    var activeRequests = 0
+
+    init(eventLoop: any EventLoop, configuration: PublishedConfiguration, limits: ProxyLimits, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.limits = limits
+        self.logger = logger
+        self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits)
+        self.balancerGeneration = configuration.generation
+    }
+
+    func publish(_ configuration: PublishedConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// The load balancer of a cluster of the current table; rebuilt when a new table arrives
+    /// (endpoint sets and policies come with the table).
+    func balancer(for cluster: Cluster) -> LoadBalancer {
+        if balancerGeneration != configuration.generation {
+            balancers.removeAll(keepingCapacity: true)
+            balancerGeneration = configuration.generation
+        }
+        if let balancer = balancers[cluster.name] { return balancer }
+        let balancer = LoadBalancer(endpoints: cluster.endpoints, settings: cluster.policy.loadBalancer, seed: random.next())
+        balancers[cluster.name] = balancer
+        return balancer
+    }
+}
+
+@available(*, unavailable)
+extension LoopState: Sendable {}
+
+/// The data plane: the event loops, the state each owns, and the configuration they serve.
+package final class ProxyEngine: Sendable {
+    package let group: MultiThreadedEventLoopGroup
+    package let limits: ProxyLimits
+    package let logger: Logger
+    private let states: [ObjectIdentifier: NIOLoopBound<LoopState>]
+
+    package init(threads: Int, limits: ProxyLimits, initial: PublishedConfiguration, logger: Logger) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        self.group = group
+        self.limits = limits
+        self.logger = logger
+        var states: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
+        for loop in group.makeIterator() {
+            // Each loop's state is created on its own thread so that NIOLoopBound's check holds.
+            let bound = try! loop.submit {
+                NIOLoopBound(LoopState(eventLoop: loop, configuration: initial, limits: limits, logger: logger), eventLoop: loop)
+            }.wait()
+            states[ObjectIdentifier(loop)] = bound
+        }
+        self.states = states
+    }
+
+    /// The state of the loop the caller runs on.
+    func state(for eventLoop: any EventLoop) -> LoopState {
+        states[ObjectIdentifier(eventLoop)]!.value
+    }
+
+    /// Hands a new configuration to every loop; requests in flight finish on the one they
+    /// started with (they hold their own references to its routes and clusters).
+    package func publish(_ configuration: PublishedConfiguration) {
+        for (_, bound) in states {
+            bound.eventLoop.execute { bound.value.publish(configuration) }
+        }
+    }
+
+    /// Requests in flight over all loops.
+    package func activeRequests() async -> Int {
+        var total = 0
+        for (_, bound) in states {
+            total += (try? await bound.eventLoop.submit { bound.value.activeRequests }.get()) ?? 0
+        }
+        return total
+    }
+
+    package func shutdown() async {
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,149 @@
+/// Envoy's response flags: the short code an access log and the `response_flags` metric label
+/// carry for a request the proxy could not complete normally.
+package enum ResponseFlag: String, Sendable {
+    /// No route matched the request.
+    case noRoute = "NR"
+    /// The route names a cluster the proxy does not know.
+    case noClusterFound = "NC"
+    /// No healthy endpoint in the cluster.
+    case noHealthyUpstream = "UH"
+    /// Connecting to the upstream failed.
+    case upstreamConnectionFailure = "UF"
+    /// A circuit breaker overflowed.
+    case upstreamOverflow = "UO"
+    /// The upstream reset the stream.
+    case upstreamRemoteReset = "UR"
+    /// The upstream closed the connection before the response was complete.
+    case upstreamConnectionTermination = "UC"
+    /// Retries were exhausted.
+    case upstreamRetryLimitExceeded = "URX"
+    /// The upstream answered with something that is not HTTP.
+    case upstreamProtocolError = "UPE"
+    /// The upstream did not answer in time.
+    case upstreamRequestTimeout = "UT"
+    /// The downstream closed before the response was complete.
+    case downstreamConnectionTermination = "DC"
+    /// The downstream sent something that is not valid HTTP.
+    case downstreamProtocolError = "DPE"
+    /// The request was served by a direct response, redirect or other local reply.
+    case localReply = "-"
+}
+
+/// Why the proxy answered a request itself, or gave up on it: the status a client sees, the
+/// response flag, and a short plain-text body as Envoy writes it.
+///
+/// One struct wrapping a private code, with static factories (async-http-client's
+/// `HTTPClientError`); `description` is bounded and safe for a metric label.
+package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Which side caused it (pingora's `ErrorSource`).
+    package enum Source: Sendable, Hashable {
+        case downstream, upstream, `internal`
+    }
+
+    private enum Code: Hashable, Sendable {
+        case noRoute, noCluster, noHealthyUpstream, connectFailure, overflow
+        case upstreamReset, upstreamClosed, upstreamProtocol, upstreamTimeout
+        case badRequest(String), headersTooLarge, bodyTooLarge, requestTimeout, notImplemented(String), versionNotSupported
+    }
+
+    private let code: Code
+
+    package static let noRoute = ProxyError(code: .noRoute)
+    package static let noCluster = ProxyError(code: .noCluster)
+    package static let noHealthyUpstream = ProxyError(code: .noHealthyUpstream)
+    package static let connectFailure = ProxyError(code: .connectFailure)
+    package static let overflow = ProxyError(code: .overflow)
+    package static let upstreamReset = ProxyError(code: .upstreamReset)
+    package static let upstreamClosed = ProxyError(code: .upstreamClosed)
+    package static let upstreamProtocol = ProxyError(code: .upstreamProtocol)
+    package static let upstreamTimeout = ProxyError(code: .upstreamTimeout)
+    package static let headersTooLarge = ProxyError(code: .headersTooLarge)
+    package static let bodyTooLarge = ProxyError(code: .bodyTooLarge)
+    package static let requestTimeout = ProxyError(code: .requestTimeout)
+    package static let versionNotSupported = ProxyError(code: .versionNotSupported)
+    /// A malformed request; `reason` is a short fixed phrase (never request bytes).
+    package static func badRequest(_ reason: String) -> ProxyError { ProxyError(code: .badRequest(reason)) }
+    package static func notImplemented(_ reason: String) -> ProxyError { ProxyError(code: .notImplemented(reason)) }
+
+    package var status: UInt {
+        switch code {
+        case .noRoute: 404
+        case .noCluster, .noHealthyUpstream, .connectFailure, .overflow, .upstreamReset, .upstreamClosed: 503
+        case .upstreamProtocol: 502
+        case .upstreamTimeout: 504
+        case .badRequest: 400
+        case .headersTooLarge: 431
+        case .bodyTooLarge: 413
+        case .requestTimeout: 408
+        case .notImplemented: 501
+        case .versionNotSupported: 505
+        }
+    }
+
+    package var flag: ResponseFlag {
+        switch code {
+        case .noRoute: .noRoute
+        case .noCluster: .noClusterFound
+        case .noHealthyUpstream: .noHealthyUpstream
+        case .connectFailure: .upstreamConnectionFailure
+        case .overflow: .upstreamOverflow
+        case .upstreamReset: .upstreamRemoteReset
+        case .upstreamClosed: .upstreamConnectionTermination
+        case .upstreamProtocol: .upstreamProtocolError
+        case .upstreamTimeout: .upstreamRequestTimeout
+        case .badRequest, .headersTooLarge, .bodyTooLarge, .requestTimeout, .notImplemented, .versionNotSupported: .downstreamProtocolError
+        }
+    }
+
+    package var source: Source {
+        switch code {
+        case .noRoute, .noCluster, .noHealthyUpstream, .overflow: .internal
+        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamProtocol, .upstreamTimeout: .upstream
+        case .badRequest, .headersTooLarge, .bodyTooLarge, .requestTimeout, .notImplemented, .versionNotSupported: .downstream
+        }
+    }
+
+    /// Whether a retry policy may try again (before any response byte reached the client).
+    package var isRetryable: Bool {
+        switch code {
+        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamTimeout: true
+        default: false
+        }
+    }
+
+    /// The body of the local reply, as Envoy words it.
+    package var body: String {
+        switch code {
+        case .noRoute: "no route"
+        case .noCluster: "cluster not found"
+        case .noHealthyUpstream: "no healthy upstream"
+        case .connectFailure: "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+        case .overflow: "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+        case .upstreamReset: "upstream connect error or disconnect/reset before headers. reset reason: remote reset"
+        case .upstreamClosed: "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
+        case .upstreamProtocol: "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
+        case .upstreamTimeout: "upstream request timeout"
+        case .badRequest(let reason): "bad request: \(reason)"
+        case .headersTooLarge: "request header fields too large"
+        case .bodyTooLarge: "payload too large"
+        case .requestTimeout: "request timeout"
+        case .notImplemented(let reason): "not implemented: \(reason)"
+        case .versionNotSupported: "http version not supported"
+        }
+    }
+
+    /// The gRPC status a gRPC client gets instead of the HTTP status (Envoy's mapping,
+    /// `Grpc::Utility::httpToGrpcStatus`).
+    package var grpcStatus: Int {
+        switch status {
+        case 400: 13
+        case 401: 16
+        case 403: 7
+        case 404: 12
+        case 429, 502, 503, 504: 14
+        default: 2
+        }
+    }
+
+    package var description: String { "\(status) \(flag.rawValue) \(body)" }
+}

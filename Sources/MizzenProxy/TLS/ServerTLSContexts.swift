@@ -1,0 +1,145 @@
+package import MizzenConfig
+package import MizzenRouting
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+package import NIOSSL
+
+/// A terminating TLS server's ready-made context and the checks to make after the handshake.
+package final class ServerTLS: Sendable {
+    package let context: NIOSSLContext
+    /// `tls.subjectAltNames`: a client certificate must carry one of them (MUTUAL, and
+    /// OPTIONAL_MUTUAL when a certificate is presented).
+    package let requiredSubjectAltNames: [String]
+    package let mode: ServerTLSMode
+
+    init(context: NIOSSLContext, requiredSubjectAltNames: [String], mode: ServerTLSMode) {
+        self.context = context
+        self.requiredSubjectAltNames = requiredSubjectAltNames
+        self.mode = mode
+    }
+}
+
+/// The TLS contexts of every terminating server of a route table, built off the event loops
+/// (they read files) and published with the table.
+package struct ServerTLSContexts: Sendable {
+    private var byServer: [ObjectIdentifier: ServerTLS] = [:]
+    /// Servers whose TLS could not be set up; they are left out (Envoy rejects such a filter
+    /// chain and keeps the rest of the listener), each with the reason.
+    package private(set) var problems: [String] = []
+
+    package init() {}
+
+    package func tls(for server: ServerEntry) -> ServerTLS? {
+        byServer[ObjectIdentifier(server)]
+    }
+
+    /// Builds a context for every https and tls-terminated server of `table`.
+    ///
+    /// `credentialsDirectory` holds mounted Kubernetes TLS Secrets: `DIR/NAME/tls.crt`, `tls.key`
+    /// and `ca.crt` (or a separate `NAME-cacert/ca.crt`, as Istio's gateway accepts).
+    package static func build(for table: RouteTable, credentialsDirectory: String?) -> ServerTLSContexts {
+        var result = ServerTLSContexts()
+        for listener in table.listeners {
+            for server in listener.servers where server.kind == .https || server.kind == .tlsTerminated {
+                guard let settings = server.tls else { continue }
+                do {
+                    let tls = try makeContext(settings, alpn: server.kind == .https ? ["h2", "http/1.1"] : [],
+                                              credentialsDirectory: credentialsDirectory)
+                    result.byServer[ObjectIdentifier(server)] = tls
+                } catch {
+                    result.problems.append("\(server.label) port \(listener.port): TLS not set up, server skipped: \(error)")
+                }
+            }
+        }
+        return result
+    }
+
+    struct SetupError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func makeContext(_ settings: ServerTLSSettings, alpn: [String], credentialsDirectory: String?) throws -> ServerTLS {
+        let mode = settings.mode ?? .simple
+        var certificatePath = settings.serverCertificate
+        var keyPath = settings.privateKey
+        var caPath = settings.caCertificates
+        if let name = settings.credentialName ?? settings.credentialNames?.first {
+            guard let directory = credentialsDirectory else {
+                throw SetupError(description: "credentialName \"\(name)\" needs --credentials DIR (DIR/\(name)/tls.crt, tls.key, ca.crt)")
+            }
+            let secret = name.split(separator: "/").last.map(String.init) ?? name
+            let base = "\(directory)/\(secret)"
+            certificatePath = firstExisting(["\(base)/tls.crt", "\(base)/cert"])
+            keyPath = firstExisting(["\(base)/tls.key", "\(base)/key"])
+            guard certificatePath != nil, keyPath != nil else {
+                throw SetupError(description: "credential \"\(name)\": no \(base)/tls.crt and tls.key")
+            }
+            if mode == .mutual || mode == .optionalMutual {
+                let caName = settings.caCertCredentialName.map { "\(directory)/\($0)" } ?? "\(base)-cacert"
+                caPath = firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(caName)/ca.crt", "\(caName)/cacert"])
+            }
+        } else if let first = settings.tlsCertificates?.first {
+            certificatePath = first.serverCertificate
+            keyPath = first.privateKey
+            caPath = caPath ?? first.caCertificates
+        }
+        guard let certificatePath, let keyPath else {
+            throw SetupError(description: "no certificate: set credentialName or serverCertificate and privateKey")
+        }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw SetupError(description: "cannot read certificate \(certificatePath): \(error)")
+        }
+        do {
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw SetupError(description: "cannot read private key \(keyPath): \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = tlsVersion(settings.minProtocolVersion) ?? .tlsv12
+        configuration.maximumTLSVersion = tlsVersion(settings.maxProtocolVersion)
+        if let suites = settings.cipherSuites, !suites.isEmpty {
+            configuration.cipherSuites = suites.joined(separator: ":")
+        }
+        configuration.applicationProtocols = alpn
+        switch mode {
+        case .mutual, .optionalMutual:
+            guard let caPath else {
+                throw SetupError(description: "\(mode.rawValue) needs caCertificates (or ca.crt in the credential)")
+            }
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+            } catch {
+                throw SetupError(description: "cannot read CA certificates \(caPath): \(error)")
+            }
+            configuration.certificateVerification = mode == .mutual ? .noHostnameVerification : .optionalVerification
+        default:
+            configuration.certificateVerification = .none
+        }
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            return ServerTLS(context: context, requiredSubjectAltNames: settings.subjectAltNames ?? [], mode: mode)
+        } catch {
+            throw SetupError(description: "TLS settings refused: \(error)")
+        }
+    }
+
+    static func tlsVersion(_ version: TLSProtocolVersion?) -> TLSVersion? {
+        switch version {
+        case .v1_0: .tlsv1
+        case .v1_1: .tlsv11
+        case .v1_2: .tlsv12
+        case .v1_3: .tlsv13
+        case .auto, nil: nil
+        }
+    }
+
+    static func firstExisting(_ paths: [String]) -> String? {
+        paths.first { access($0, R_OK) == 0 }
+    }
+}
