@@ -25,14 +25,9 @@ build: deps
 
 run: build
 	@bin=$$($(SWIFT) build --show-bin-path)/mizzen; set -e; \
-	echo "== mizzen validate $(CONFIG)"; $$bin validate $(CONFIG); \
-	echo; echo "== mizzen routes --config $(CONFIG)"; $$bin routes --config $(CONFIG); \
-	echo; echo "== where does jason's reviews request go?"; \
-	$$bin routes --config $(CONFIG) --request 'GET http://reviews.default.svc.cluster.local:8080/reviews/0' -H 'end-user: jason'; \
-	echo; echo "== and anyone else's?"; \
-	$$bin routes --config $(CONFIG) --request 'GET http://reviews.default.svc.cluster.local:8080/reviews/0'; \
-	echo; echo "== ratings for jason, seen from productpage's sidecar (the 7 s fault)"; \
-	$$bin routes --config $(CONFIG) --sidecar default --request 'GET http://ratings:9080/ratings/0' -H 'end-user: jason'
+	echo "== mizzen validate $(CONFIG)"; $$bin validate $(CONFIG); echo; \
+	echo "== mizzen demo (Bookinfo stand-ins + the gateway; Ctrl-C stops)"; \
+	exec $$bin demo --config $(CONFIG)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -37,7 +37,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self, Gateway.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self, Demo.self]
     )
 }
 
@@ -315,6 +315,32 @@ struct Gateway: AsyncParsableCommand {
                                binding: ListenerBinding(host: proxy.bind, portMap: try proxy.parsedPortMap()),
                                threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.gateway"))
         let status = await mode.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Bookinfo on this machine: stand-in services on loopback and a gateway serving Gateways/bookinfo.",
+        discussion: "Prints the curl lines that show the routing (reviews v2 for end-user jason, v1 for everyone else)."
+    )
+
+    @Option(name: .long, help: "The Bookinfo configuration (files or directories).")
+    var config: [String] = ["Gateways/bookinfo"]
+
+    @Option(help: "Local port for the Gateway's port 8080.")
+    var port: Int = 8080
+
+    @OptionGroup var proxy: ProxyOptions
+
+    func run() async throws {
+        var portMap = try proxy.parsedPortMap()
+        portMap[8080] = portMap[8080] ?? port
+        let gateway = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
+                                  proxy: .defaultGateway, credentialsDirectory: nil,
+                                  binding: ListenerBinding(host: proxy.bind == "0.0.0.0" ? "127.0.0.1" : proxy.bind, portMap: portMap),
+                                  threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.demo"))
+        let status = await DemoMode(gateway: gateway, gatewayPort: portMap[8080] ?? port).run()
         if status != 0 { throw ExitCode(status) }
     }
 }
