@@ -4,7 +4,7 @@ SWIFT ?= swift
 PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config
 CONFIG ?= Gateways/bookinfo
 
-.PHONY: build run test bench deps clean
+.PHONY: build run test bench deps pydeps clean
 
 deps:
 	@missing=""; for p in $(PACKAGES); do \
@@ -29,7 +29,11 @@ run: build
 	echo "== mizzen demo (Bookinfo stand-ins + the gateway; Ctrl-C stops)"; \
 	exec $$bin demo --config $(CONFIG)
 
-test: deps
+# Python peers of the end-to-end tests (grpcio client/server, h2 for the rapid-reset flood).
+pydeps:
+	@python3 -c "import grpc, h2" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r Tests/MizzenSystemTests/Peers/requirements.txt </dev/null
+
+test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

@@ -110,8 +110,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MizzenProxyTests",
+            dependencies: ["MizzenProxy", "MizzenRouting", "MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MizzenSystemTests",
             dependencies: [],
+            exclude: ["Peers"],
             swiftSettings: strictSettings
         ),
     ],

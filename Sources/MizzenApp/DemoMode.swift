@@ -126,12 +126,13 @@ final class StandInHandler: ChannelInboundHandler {
             if let user { text += " end-user=\(user)" }
             text += "\n"
             if standIn.service == "productpage" && head.uri.hasPrefix("/productpage") {
+                let page = text
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 Self.fetchReviews(eventLoop: context.eventLoop, gatewayPort: gatewayPort, user: user).whenComplete { result in
                     let (handler, context) = bound.value
                     switch result {
-                    case .success(let reviews): handler.respond(context: context, head: head, text: text + "reviews: " + reviews)
-                    case .failure(let error): handler.respond(context: context, head: head, text: text + "reviews: unavailable (\(error))\n")
+                    case .success(let reviews): handler.respond(context: context, head: head, text: page + "reviews: " + reviews)
+                    case .failure(let error): handler.respond(context: context, head: head, text: page + "reviews: unavailable (\(error))\n")
                     }
                 }
             } else {

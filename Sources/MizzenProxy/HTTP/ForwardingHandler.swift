@@ -1,3 +1,4 @@
+import Logging
 import MizzenConfig
 import MizzenRouting
 import NIOCore
@@ -6,7 +7,7 @@ import NIOHTTP1
 /// Serves the requests of one downstream HTTP/1 connection (in order) or one HTTP/2 stream:
 /// validates, routes, answers locally or forwards to an upstream, streaming bodies both ways
 /// with back-pressure.
-final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
+final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -43,6 +44,8 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
     private var pendingRead = false
     private var requestBodyBytes = 0
     private var upstreamWantsClose = false
+    /// The upstream's 101 to a WebSocket upgrade, until its `.end` arrives.
+    private var tunnelHead: HTTPResponseHead?
 
     init(loop: LoopState, connection: DownstreamConnection, guardHandler: HTTP1ConnectionGuard?) {
         self.loop = loop
@@ -82,9 +85,8 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
             case .forwarding(let lease):
                 lease.handler.write(.end(trailers))
                 lease.handler.flush()
-                if responseEnded { finishExchange() }
             case .answered:
-                if responseEnded { finishExchange() }
+                if responseEnded { finishExchange(closeIfDone: true) }
             default:
                 break
             }
@@ -183,6 +185,7 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         let request: ValidatedRequest
         switch RequestHeadValidator.validate(head, connection: connection, limits: loop.limits) {
         case .failure(let error):
+            loop.logger.debug("refused \(head.method.rawValue) \(head.uri.prefix(200)): \(error)")
             // A malformed head: refuse and, on HTTP/1, close (its framing cannot be trusted).
             keepAlive = false
             if let guardHandler, error.status == 400 || error.status == 431 || error.status == 505 || error.status == 501 {
@@ -232,7 +235,7 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         let pools = loop.upstreams
         let hashKey = balancer.hashPolicy.flatMap { policy in
             policy.key(header: { request.attributes.joinedHeader($0) },
-                       cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers[canonicalForm: "cookie"].map(String.init)),
+                       cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
                        sourceAddress: connection.remoteIP,
                        query: { request.attributes.queryValue($0) })
         }
@@ -320,7 +323,9 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         switch part {
         case .head(var head):
             if head.status == .switchingProtocols, validated?.isUpgrade == true, lease.isHTTP1 {
-                startTunnel(head: head, lease: lease, context: context)
+                // Pass the 101 on now; the codecs come out once the decoder has finished with
+                // this response (its `.end` follows).
+                tunnelHead = head
                 return
             }
             if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) || head.version.minor == 0 {
@@ -339,12 +344,14 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         case .body(let buffer):
             context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
-            responseEnded = true
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if let head = tunnelHead {
+                tunnelHead = nil
+                startTunnel(head: head, lease: lease, context: context)
+                return
+            }
             // Reuse the upstream only if the request went out whole and neither side said close.
             lease.release(reusable: requestEnded && !upstreamWantsClose)
-            state = .answered
-            if requestEnded { finishExchange() }
+            writeFinal(.end(trailers))
         }
     }
 
@@ -381,17 +388,14 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
     /// gRPC code in trailers-only form).
     private func answerGRPC(_ error: ProxyError) {
         guard let context else { return }
-        state = .answered
         responseStarted = true
-        responseEnded = true
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/grpc")
         var trailers = HTTPHeaders()
         trailers.add(name: "grpc-status", value: String(error.grpcStatus))
         trailers.add(name: "grpc-message", value: error.body)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: .ok, headers: headers))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-        if requestEnded { finishExchange() }
+        writeFinal(.end(trailers))
     }
 
     private var responseVersion: HTTPVersion {
@@ -400,9 +404,7 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
 
     private func respond(status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {
         guard let context else { return }
-        state = .answered
         responseStarted = true
-        responseEnded = true
         var headers = headers
         if !keepAlive && !connection.isHTTP2 { headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers))), promise: nil)
@@ -411,8 +413,7 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
             buffer.writeString(body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        if requestEnded { finishExchange() }
+        writeFinal(.end(nil))
     }
 
     private func redirect(status: HTTPResponseStatus, location: String) {
@@ -481,9 +482,29 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         }
     }
 
-    /// Request and response both complete: ready for the next request, or close.
-    private func finishExchange() {
+    /// Writes the response's last part. When the request has ended too, the exchange is over
+    /// *before* the write: the pipelining handler hands the next queued request on from inside
+    /// that write, and it must find this handler idle.
+    private func writeFinal(_ end: HTTPServerResponsePart) {
         guard let context else { return }
+        responseEnded = true
+        let complete = requestEnded
+        if complete {
+            finishExchange()
+        } else {
+            state = .answered
+        }
+        let closeAfter = complete && !keepAlive && !connection.isHTTP2
+        if closeAfter {
+            context.writeAndFlush(wrapOutboundOut(end)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+        }
+    }
+
+    /// Request and response both complete: ready for the next request (or, when the request
+    /// ends after its response, close if the connection is not kept alive).
+    private func finishExchange(closeIfDone: Bool = false) {
         loop.activeRequests -= 1
         state = .idle
         requestHead = nil
@@ -492,8 +513,8 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         if connection.isHTTP2 { return }
         if keepAlive {
             guardHandler?.requestCompleted()
-        } else {
-            context.close(promise: nil)
+        } else if closeIfDone {
+            context?.close(promise: nil)
         }
     }
 
@@ -515,10 +536,11 @@ final class ForwardingHandler: ChannelDuplexHandler, UpstreamResponseReceiver {
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
         let downstream = context.channel
         let upstream = lease.channel
+        lease.detach()
         do {
             let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair()
             let upstreamPipeline = upstream.pipeline.syncOperations
-            try upstreamPipeline.removeHandler(name: "upstream").assumeIsolated().whenComplete { _ in }
+            _ = upstreamPipeline.removeHandler(name: "upstream")
             try upstreamPipeline.addHandler(upstreamGlue)
             _ = upstreamPipeline.removeHandler(name: "http-request-encoder")
             _ = upstreamPipeline.removeHandler(name: "http-response-decoder")

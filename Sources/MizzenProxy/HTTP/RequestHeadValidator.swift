@@ -28,9 +28,10 @@ enum RequestHeadValidator {
         }
         // Framing: only `chunked` is understood; HTTP/1.0 has no Transfer-Encoding at all
         // (RFC 9112 §6.1); Content-Length must be one decimal number.
-        let transferEncodings = head.headers[canonicalForm: "transfer-encoding"]
+        // (HTTP/2: the frame codec itself marks a body without content-length as chunked; a
+        // client's own transfer-encoding was already refused by HTTP/2's header validation.)
+        let transferEncodings = isHTTP2 ? [] : head.headers[canonicalForm: "transfer-encoding"]
         if !transferEncodings.isEmpty {
-            if isHTTP2 { return .failure(.badRequest("transfer-encoding in HTTP/2")) }
             if head.version.minor == 0 { return .failure(.badRequest("transfer-encoding in HTTP/1.0")) }
             if transferEncodings.count != 1 || transferEncodings[0].lowercased() != "chunked" {
                 return .failure(.notImplemented("transfer-encoding"))

@@ -24,6 +24,8 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // The partner may have held a read while this side was not there to take the bytes.
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -6,7 +6,7 @@ import NIOPosix
 /// Forwards a downstream connection's bytes to an upstream endpoint chosen by a TCP or TLS
 /// route: holds what arrives while connecting (for passthrough, the ClientHello that SNI was
 /// read from), then joins the two channels with a `GlueHandler` pair and steps aside.
-final class TCPProxyHandler: ChannelDuplexHandler {
+final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer

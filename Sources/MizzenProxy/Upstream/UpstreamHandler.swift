@@ -15,7 +15,7 @@ protocol UpstreamResponseReceiver: AnyObject {
 /// The last handler of an upstream HTTP/1 connection or HTTP/2 stream channel: passes response
 /// parts to the current receiver and holds upstream reads while the downstream is not writable
 /// (the GlueHandler pattern of swift-nio-examples' connect-proxy).
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart

@@ -30,6 +30,16 @@ final class UpstreamLease {
 
     var isHTTP1: Bool { connection != nil }
 
+    /// The connection leaves the pool for good (it became a WebSocket tunnel); it is neither
+    /// reused nor closed here.
+    func detach() {
+        guard !released else { return }
+        released = true
+        handler.receiver = nil
+        handler.onClose = nil
+        pools?.finished(key)
+    }
+
     /// Ends the exchange. A connection goes back to the idle list only when the request and
     /// the response both ended cleanly and both sides keep it alive; anything else closes it so
     /// that a half-written request can never be followed by another one.

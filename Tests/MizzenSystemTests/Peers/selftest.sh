@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Checks the peer programs against each other on loopback, without Mizzen.
+#
+#   selftest.sh
+#
+# Needs python3 with grpcio and h2 (requirements.txt), openssl and curl.
+# Uses nghttpd (Debian nghttp2-server) for the rapid-reset check when present.
+# Ends with the line "N passed, N failed"; exit status 0 only when none failed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() {  # check NAME COMMAND...
+    local name=$1; shift
+    if "$@" >"$WORK/check.out" 2>&1; then
+        passed=$((passed + 1)); echo "ok   $name"
+    else
+        failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     /' "$WORK/check.out" | tail -20
+    fi
+}
+
+start() {  # start VAR PROGRAM ARGS... : runs a peer, waits for READY, sets VAR to its port
+    local var=$1; shift
+    local out="$WORK/$var.out"
+    python3 "$HERE/$1" "${@:2}" --parent-pid $$ >"$out" 2>"$WORK/$var.err" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        if grep -q '^READY ' "$out"; then
+            printf -v "$var" '%s' "$(awk '/^READY /{print $2}' "$out")"
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "selftest: $1 did not get ready" >&2; cat "$WORK/$var.err" >&2
+    exit 1
+}
+
+json_has() {  # json_has 'python expression over d' < json
+    python3 -c "import json,sys; d=json.loads(sys.stdin.readline()); sys.exit(0 if ($1) else 1)"
+}
+export -f json_has
+
+bash "$HERE/certs.sh" "$WORK/pki" || { echo "selftest: certs.sh failed"; exit 1; }
+PKI=$WORK/pki
+
+start UP upstream.py --name up1 --log "$WORK/up.log"
+start UPTLS upstream.py --name uptls --tls-cert "$PKI/bookinfo.crt" --tls-key "$PKI/bookinfo.key"
+start GRPC grpc_echo.py --name g1
+start TCP tcp_echo.py --banner hello
+start TLSECHO tcp_echo.py --tls-cert "$PKI/passthrough.crt" --tls-key "$PKI/passthrough.key"
+
+# upstream.py
+check "upstream echo JSON" bash -c "curl -sf http://127.0.0.1:$UP/some/path?q=1 | json_has 'd[\"upstream\"]==\"up1\" and d[\"path\"]==\"/some/path?q=1\"'"
+check "upstream x-upstream header" bash -c "curl -sfI http://127.0.0.1:$UP/ | grep -qi '^x-upstream: up1'"
+check "upstream /bytes" bash -c "curl -sf http://127.0.0.1:$UP/bytes/300000 | python3 -c 'import sys; d=sys.stdin.buffer.read(); sys.exit(0 if d==bytes(i%251 for i in range(300000)) else 1)'"
+check "upstream /chunked" bash -c "curl -sf -D $WORK/h http://127.0.0.1:$UP/chunked/300001 | python3 -c 'import sys; d=sys.stdin.buffer.read(); sys.exit(0 if d==bytes(i%251 for i in range(300001)) else 1)' && grep -qi 'transfer-encoding: chunked' $WORK/h"
+head -c 2500000 /dev/urandom >"$WORK/body.bin"
+SUM=$(sha256sum "$WORK/body.bin" | cut -d' ' -f1)
+check "upstream chunked upload sha256" bash -c "curl -sf -H 'Transfer-Encoding: chunked' --data-binary @$WORK/body.bin http://127.0.0.1:$UP/up | grep -q '\"body_length\": 2500000, \"body_sha256\": \"$SUM\"'"
+check "upstream content-length upload sha256" bash -c "curl -sf --data-binary @$WORK/body.bin http://127.0.0.1:$UP/up | grep -q '\"body_sha256\": \"$SUM\"'"
+check "upstream /status/503" bash -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$UP/status/503)\" = 503"
+check "upstream /delay/300" bash -c "curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:$UP/delay/300 | python3 -c 'import sys; sys.exit(0 if float(sys.stdin.read())>=0.3 else 1)'"
+check "upstream /headers-large" bash -c "curl -sf -D - -o /dev/null http://127.0.0.1:$UP/headers-large | grep -q '^x-large: a\{16384\}'"
+check "upstream keep-alive" bash -c "curl -sf -o /dev/null -o /dev/null -w '%{num_connects}\n' http://127.0.0.1:$UP/a http://127.0.0.1:$UP/b | tr '\n' ' ' | grep -q '^1 0 \$'"
+check "upstream log lines" bash -c "grep -q '\"event\":\"connection\"' $WORK/up.log && grep -q '\"event\":\"request\"' $WORK/up.log"
+check "upstream HTTPS" bash -c "curl -sf --cacert $PKI/ca.crt --resolve bookinfo.example.com:$UPTLS:127.0.0.1 https://bookinfo.example.com:$UPTLS/ | grep -q uptls"
+
+# ws_client.py against upstream.py
+check "ws_client -> upstream" python3 "$HERE/ws_client.py" --port "$UP" --path /ws --messages 10
+check "ws_client wss -> upstream TLS" python3 "$HERE/ws_client.py" --port "$UPTLS" --tls --ca "$PKI/ca.crt" --authority bookinfo.example.com
+check "ws_client fails on a non-WebSocket server" bash -c "! python3 $HERE/ws_client.py --port $TCP --timeout 3"
+
+# gRPC
+check "grpc_client -> grpc_echo" python3 "$HERE/grpc_client.py" --target "127.0.0.1:$GRPC"
+check "grpc_client --authority" python3 "$HERE/grpc_client.py" --target "127.0.0.1:$GRPC" --authority grpc.example.com say
+check "grpc_client fails on a dead port" bash -c "! python3 $HERE/grpc_client.py --target 127.0.0.1:1 --timeout 2"
+
+# tcp_echo.py
+check "tcp_echo banner + echo" python3 - "$TCP" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+assert f.readline() == b"hello\n"
+s.sendall(b"x" * 100000)
+got = b""
+while len(got) < 100000:
+    got += s.recv(65536)
+assert got == b"x" * 100000
+EOF
+check "tcp_echo TLS reports SNI (openssl s_client)" bash -c "(echo ping; sleep 0.5) | timeout 10 openssl s_client -connect 127.0.0.1:$TLSECHO -servername passthrough.example.net -CAfile $PKI/ca.crt -verify_return_error -quiet -no_ign_eof 2>/dev/null | head -1 | grep -qx 'SNI passthrough.example.net'"
+check "tcp_echo TLS without SNI" bash -c "(echo ping; sleep 0.5) | timeout 10 openssl s_client -connect 127.0.0.1:$TLSECHO -noservername -quiet -no_ign_eof 2>/dev/null | head -1 | grep -qx 'SNI -'"
+
+# certs.sh
+check "certs: client SAN" bash -c "openssl x509 -in $PKI/client.crt -noout -ext subjectAltName | grep -q 'URI:spiffe://cluster.local/ns/default/sa/client, DNS:client.example.com'"
+check "certs: untrusted client does not verify" bash -c "! openssl verify -CAfile $PKI/ca.crt $PKI/untrusted-client.crt"
+check "certs: idempotent" bash -c "before=\$(sha256sum $PKI/ca.crt) && bash $HERE/certs.sh $PKI && test \"\$before\" = \"\$(sha256sum $PKI/ca.crt)\""
+
+# h2_rapid_reset.py
+check "h2_rapid_reset (grpc_echo, no GOAWAY)" bash -c "python3 $HERE/h2_rapid_reset.py --port $GRPC --authority a --streams 200 | json_has 'd[\"streams_sent\"]==200 and d[\"ping_acked\"]'"
+if command -v nghttpd >/dev/null; then
+    NGPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$WORK/www"
+    nghttpd --no-tls -a 127.0.0.1 -d "$WORK/www" "$NGPORT" >/dev/null 2>&1 &
+    PIDS+=($!)
+    sleep 0.5
+    check "h2_rapid_reset (nghttpd sends GOAWAY)" bash -c "python3 $HERE/h2_rapid_reset.py --port $NGPORT --authority a --streams 5000 | json_has 'd[\"goaway_received\"]'"
+else
+    echo "skip h2_rapid_reset against nghttpd (not installed)"
+fi
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]

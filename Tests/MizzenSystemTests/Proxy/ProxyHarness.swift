@@ -1,0 +1,285 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real processes for end-to-end tests: the built `mizzen` binary, the Python peers in
+/// `Tests/MizzenSystemTests/Peers`, curl and openssl. Every process is killed when its owner
+/// goes away, and every wait has a deadline.
+enum Harness {
+    static let packageRoot = ValidateCommandTests.packageRoot
+    static let peers = packageRoot.appendingPathComponent("Tests/MizzenSystemTests/Peers")
+
+    /// A fresh temporary directory.
+    static func temporaryDirectory(_ label: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mizzen-\(label)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// Test certificates, made once per test run with the openssl CLI (Peers/certs.sh).
+    static let certificates: URL = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mizzen-certs-\(getpid())")
+        let result = try? run("/bin/bash", [peers.appendingPathComponent("certs.sh").path, directory.path], timeout: 60)
+        precondition(result?.status == 0, "certs.sh failed: \(result?.stderr ?? "did not run")")
+        return directory
+    }()
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a command to completion (killed after `timeout` seconds).
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], timeout: Double = 30, stdin: Data? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+        process.currentDirectoryURL = packageRoot
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(stdin)
+            try? input.fileHandleForWriting.close()
+        }
+        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+        let outData = LockedData(), errData = LockedData()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { outData.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { errData.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
+        process.waitUntilExit()
+        group.wait()
+        killer.cancel()
+        return Output(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// curl with a deadline; `-s` and a 20 s max time are always added.
+    static func curl(_ arguments: [String], timeout: Double = 25) throws -> Output {
+        try run("curl", ["-s", "--max-time", "20"] + arguments, timeout: timeout)
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    func append(_ value: Data) { lock.lock(); data.append(value); lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A long-running process (a peer or the gateway) whose output is collected as it comes;
+/// terminated (then killed) on `stop` or deinit.
+final class BackgroundProcess: @unchecked Sendable {
+    let process = Process()
+    let stdout = LockedData()
+    let stderr = LockedData()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+        process.currentDirectoryURL = Harness.packageRoot
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        out.fileHandleForReading.readabilityHandler = { [stdout] handle in stdout.append(handle.availableData) }
+        err.fileHandleForReading.readabilityHandler = { [stderr] handle in stderr.append(handle.availableData) }
+        try process.run()
+    }
+
+    var output: String { String(decoding: stdout.get(), as: UTF8.self) }
+    var errors: String { String(decoding: stderr.get(), as: UTF8.self) }
+
+    /// Waits until `predicate` holds on the collected stdout+stderr, or the deadline passes.
+    func waitFor(timeout: Double = 20, _ predicate: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if predicate(output + errors) { return true }
+            if !process.isRunning { return predicate(output + errors) }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Resident memory of the process now, in KiB (VmRSS), and the peak (VmHWM).
+    func memory() -> (rss: Int, peak: Int) {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return (0, 0) }
+        func field(_ name: String) -> Int {
+            for line in status.split(separator: "\n") where line.hasPrefix(name) {
+                return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+            }
+            return 0
+        }
+        return (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// CPU seconds the process has used (user + system).
+    func cpuSeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// A Python peer from Tests/MizzenSystemTests/Peers: started, and its `READY <port>` awaited.
+final class Peer: @unchecked Sendable {
+    let background: BackgroundProcess
+    let port: Int
+
+    init(_ script: String, _ arguments: [String] = []) throws {
+        background = try BackgroundProcess("python3", [Harness.peers.appendingPathComponent(script).path] + arguments + ["--parent-pid", String(getpid())])
+        var port = 0
+        _ = background.waitFor(timeout: 20) { text in
+            for line in text.split(separator: "\n") where line.hasPrefix("READY ") {
+                port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0
+                return true
+            }
+            return false
+        }
+        guard port > 0 else {
+            throw HarnessError("peer \(script) did not start: \(background.output) \(background.errors)")
+        }
+        self.port = port
+    }
+
+    func stop() { background.stop() }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `mizzen gateway` on a configuration written for the test, every listener on a free port.
+final class GatewayProcess: @unchecked Sendable {
+    let background: BackgroundProcess
+    let directory: URL
+    /// Local port per Gateway port.
+    private(set) var ports: [UInt32: Int] = [:]
+
+    /// `yaml` is the configuration; `gatewayPorts` the Gateway ports it declares (each mapped to
+    /// a free local port).
+    init(yaml: String, gatewayPorts: [UInt32], extraArguments: [String] = []) throws {
+        directory = try Harness.temporaryDirectory("gateway")
+        try yaml.write(to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let portMap = gatewayPorts.map { "\($0)=0" }.joined(separator: ",")
+        background = try BackgroundProcess(ValidateCommandTests.binary.path,
+                                           ["gateway", "--config", directory.path, "--bind", "127.0.0.1", "--port-map", portMap,
+                                            "--concurrency", "2", "--log-level", "info"] + extraArguments)
+        var found: [UInt32: Int] = [:]
+        _ = background.waitFor(timeout: 30) { text in
+            found = [:]
+            // "listening on 127.0.0.1:PORT (gateway port N, ...)"
+            for line in text.split(separator: "\n") {
+                guard let range = line.range(of: "listening on 127.0.0.1:") else { continue }
+                let rest = line[range.upperBound...]
+                let local = Int(rest.prefix { $0.isNumber }) ?? 0
+                if let gatewayRange = rest.range(of: "gateway port ") {
+                    let gatewayPort = UInt32(rest[gatewayRange.upperBound...].prefix { $0.isNumber }) ?? 0
+                    found[gatewayPort] = local
+                }
+            }
+            return found.count == gatewayPorts.count
+        }
+        guard found.count == gatewayPorts.count else {
+            throw HarnessError("gateway did not start: \(background.errors)")
+        }
+        ports = found
+    }
+
+    func port(_ gatewayPort: UInt32) -> Int { ports[gatewayPort] ?? 0 }
+
+    func stop() { background.stop() }
+
+    deinit {
+        background.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Raw bytes over a TCP socket: what a hostile client sends, and everything the proxy answers
+/// until it closes or the deadline passes.
+enum RawSocket {
+    static func exchange(port: Int, _ request: [UInt8], timeout: Double = 5, pauseAfterBytes: Int? = nil) -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return [] }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sent = 0
+        while sent < request.count {
+            let written = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { break }
+            sent += written
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response.append(contentsOf: buffer[0..<count])
+        }
+        return response
+    }
+
+    /// The status code of the first response in `bytes`, or nil when there is none.
+    static func status(_ bytes: [UInt8]) -> Int? {
+        let text = String(decoding: bytes.prefix(64), as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.") else { return nil }
+        let parts = text.split(separator: " ")
+        return parts.count > 1 ? Int(parts[1]) : nil
+    }
+}
+
+/// The request log an `upstream.py` peer writes: one JSON object per request or connection.
+struct UpstreamLog {
+    let url: URL
+
+    init() throws {
+        url = try Harness.temporaryDirectory("upstream-log").appendingPathComponent("requests.jsonl")
+        FileManager.default.createFile(atPath: url.path, contents: nil)
+    }
+
+    var entries: [[String: Any]] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    var requests: [[String: Any]] { entries.filter { $0["event"] == nil } }
+    var connections: Int { entries.filter { ($0["event"] as? String) == "connection" }.count }
+}
