@@ -65,6 +65,7 @@ package struct GatewayMode: Sendable {
         }
         let table = RouteTable.compile(result.snapshot, for: proxy)
         for problem in table.problems { logger.warning("\(problem)") }
+        for line in PendingFeatures.report(table) { logger.warning("\(line)") }
         let tls = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
         for problem in tls.problems { logger.error("\(problem)") }
         return PublishedConfiguration(table: table, tls: tls, generation: generation)

@@ -294,11 +294,11 @@ struct DataPlaneTests {
         let port = f.gateway.port(8444)
         let output = try Harness.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "passthrough.example.net",
                                                  "-CAfile", f.certs.appendingPathComponent("ca.crt").path, "-quiet"],
-                                     timeout: 15, stdin: Data("ping through\n".utf8))
+                                     timeout: 4, stdin: Data("ping through\n".utf8))
         #expect(output.stdout.contains("SNI passthrough.example.net"), "the backend terminated TLS itself: \(output.stdout) \(output.stderr.prefix(400))")
         #expect(output.stdout.contains("ping through"))
         let unknown = try Harness.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "other.example.net", "-quiet"],
-                                      timeout: 15, stdin: Data("x\n".utf8))
+                                      timeout: 4, stdin: Data("x\n".utf8))
         #expect(!unknown.stdout.contains("SNI"), "an SNI no route takes is closed")
     }
 
@@ -357,5 +357,29 @@ struct DataPlaneTests {
         try? FileManager.default.removeItem(at: file)
         let memory = f.gateway.background.memory()
         #expect(memory.peak < 64 * 1024, "peak RSS \(memory.peak) KiB")
+    }
+}
+
+/// HTTP/2 abuse: a rapid-reset flood (CVE-2023-44487) gets a GOAWAY and costs bounded memory
+/// and CPU; the gateway keeps serving afterwards.
+@Suite(.serialized)
+struct HTTP2AbuseTests {
+    @Test func rapidResetFloodIsCutOffWithGoaway() throws {
+        let f = try DataPlaneTests.setUp()
+        let port = f.gateway.port(8080)
+        let before = f.gateway.background.memory()
+        let cpuBefore = f.gateway.background.cpuSeconds()
+        let result = try Harness.run("python3", [Harness.peers.appendingPathComponent("h2_rapid_reset.py").path, "--host", "127.0.0.1",
+                                                 "--port", String(port), "--authority", "flood.test", "--streams", "20000", "--timeout", "20"],
+                                     timeout: 40)
+        let summary = DataPlaneTests.json(result.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        #expect(summary["goaway_received"] as? Bool == true, "\(result.stdout) \(result.stderr)")
+        let after = f.gateway.background.memory()
+        let cpu = f.gateway.background.cpuSeconds() - cpuBefore
+        #expect(after.rss - before.rss < 32 * 1024, "RSS grew from \(before.rss) to \(after.rss) KiB")
+        #expect(cpu < 10, "the flood cost \(cpu) s of CPU")
+        // Still serving.
+        let ok = try Harness.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/after-flood"])
+        #expect(ok.stdout == "200")
     }
 }
