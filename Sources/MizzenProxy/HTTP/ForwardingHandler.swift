@@ -44,6 +44,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var pendingRead = false
     private var requestBodyBytes = 0
     private var upstreamWantsClose = false
+    /// Stream idle timeout (Envoy `stream_idle_timeout`): a request with no activity either way
+    /// for that long is ended (408 before its body has arrived, 504 after).
+    private var idleTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.now()
     /// The upstream's 101 to a WebSocket upgrade, until its `.end` arrives.
     private var tunnelHead: HTTPResponseHead?
 
@@ -60,6 +64,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Downstream events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
         switch unwrapInboundIn(data) {
         case .head(let head):
             receivedHead(head, context: context)
@@ -174,6 +179,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         guardHandler?.requestHeadReceived()
         loop.activeRequests += 1
+        armIdleTimer(after: loop.limits.streamIdleTimeout)
         requestHead = head
         requestEnded = false
         responseStarted = false
@@ -199,6 +205,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             request = value
         }
         validated = request
+        if let expect = head.headers.first(name: "expect"), !connection.isHTTP2, expect.lowercased() != "100-continue" {
+            keepAlive = false
+            respond(status: .expectationFailed, headers: ["content-length": "0"], body: "")
+            return
+        }
         if request.expectsContinue {
             // Envoy answers 100 itself and does not pass `Expect` on.
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -320,6 +331,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard let context, case .forwarding(let lease) = state else { return }
+        lastActivity = .now()
         switch part {
         case .head(var head):
             if head.status == .switchingProtocols, validated?.isUpgrade == true, lease.isHTTP1 {
@@ -369,6 +381,46 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             answer(error)
         }
         resumeDownstreamReads()
+    }
+
+    private func armIdleTimer(after delay: TimeAmount) {
+        guard let context else { return }
+        idleTimer?.cancel()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            self?.idleTimerFired()
+        }
+    }
+
+    private func idleTimerFired() {
+        switch state {
+        case .connecting, .forwarding, .answered:
+            break
+        default:
+            return
+        }
+        let timeout = loop.limits.streamIdleTimeout
+        let idle = NIODeadline.now() - lastActivity
+        if idle < timeout {
+            armIdleTimer(after: timeout - idle)
+            return
+        }
+        loop.logger.debug("stream idle timeout")
+        if case .forwarding(let lease) = state { lease.release(reusable: false) }
+        keepAlive = false
+        if !responseStarted {
+            if requestEnded {
+                state = .connecting
+                answer(.upstreamTimeout)
+            } else if let guardHandler {
+                state = .answered
+                guardHandler.refuse(status: 408, reason: "Request Timeout", body: "stream timeout")
+            } else {
+                state = .connecting
+                answer(.requestTimeout)
+            }
+        }
+        if case .answered = state, requestEnded { return }
+        context?.close(promise: nil)
     }
 
     // MARK: Local answers
@@ -509,6 +561,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         state = .idle
         requestHead = nil
         validated = nil
+        responseStarted = false
+        responseEnded = false
+        requestEnded = false
+        idleTimer?.cancel()
+        idleTimer = nil
         pending.removeAll()
         if connection.isHTTP2 { return }
         if keepAlive {

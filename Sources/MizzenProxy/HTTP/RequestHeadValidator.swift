@@ -121,8 +121,21 @@ enum RequestHeadValidator {
         return nil
     }
 
-    /// RFC 3986 authority characters (reg-name, IPv6 literal, port); no user info, no spaces.
+    /// RFC 3986 authority characters (reg-name, IPv6 literal, port); no user info, no spaces;
+    /// a port, when present, is a decimal number up to 65535.
     static func isValidAuthority(_ authority: String) -> Bool {
+        guard isValidAuthorityCharacters(authority) else { return false }
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            let port = authority[authority.index(after: colon)...]
+            if authority.first != "[" && authority[..<colon].contains(":") { return false }
+            if !port.isEmpty {
+                guard port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(port), value <= 65535 else { return false }
+            }
+        }
+        return true
+    }
+
+    static func isValidAuthorityCharacters(_ authority: String) -> Bool {
         for byte in authority.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
