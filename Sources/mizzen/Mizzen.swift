@@ -217,6 +217,9 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds a request's header section may take to arrive (408 beyond).")
     var requestHeadersTimeout: Double = 10
 
+    @Option(help: "Seconds a request may go without activity in either direction (408 or 504 beyond).")
+    var streamIdleTimeout: Double = 300
+
     @Option(help: "Seconds an idle downstream connection is kept.")
     var idleTimeout: Double = 3600
 
@@ -264,6 +267,7 @@ struct ProxyOptions: ParsableArguments {
         limits.maxRequestBodyBytes = maxRequestBodyBytes
         limits.requestHeadersTimeout = .nanoseconds(Int64(requestHeadersTimeout * 1e9))
         limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
+        limits.streamIdleTimeout = .nanoseconds(Int64(streamIdleTimeout * 1e9))
         limits.upstreamConnectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
         limits.http2MaxConcurrentStreams = http2MaxConcurrentStreams
         limits.http2MaxResetsPerWindow = http2MaxResets

@@ -194,7 +194,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             loop.logger.debug("refused \(head.method.rawValue) \(head.uri.prefix(200)): \(error)")
             // A malformed head: refuse and, on HTTP/1, close (its framing cannot be trusted).
             keepAlive = false
-            if let guardHandler, error.status == 400 || error.status == 431 || error.status == 505 || error.status == 501 {
+            if let guardHandler, error.source == .downstream {
                 state = .answered
                 guardHandler.refuse(status: Int(error.status), reason: Self.reasonPhrase(error.status), body: error.body)
                 return

@@ -280,6 +280,6 @@ struct UpstreamLog {
         }
     }
 
-    var requests: [[String: Any]] { entries.filter { $0["event"] == nil } }
+    var requests: [[String: Any]] { entries.filter { ($0["event"] as? String) == "request" } }
     var connections: Int { entries.filter { ($0["event"] as? String) == "connection" }.count }
 }
