@@ -32,7 +32,7 @@ struct DataPlaneTests {
                                                "--tls-key", certs.appendingPathComponent("passthrough.key").path])
             let yaml = Self.configuration(certs: certs, upstream: upstream.port, upstreamB: upstreamB.port, grpc: grpc.port,
                                           tcpEcho: tcpEcho.port, tlsEcho: tlsEcho.port)
-            gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080, 8081, 8443, 9443, 9444, 8444, 9000],
+            gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080, 8081, 8443, 9443, 9444, 9445, 9446, 8444, 9000],
                                          extraArguments: ["--credentials", certs.appendingPathComponent("credentials").path])
         }
 
@@ -69,6 +69,12 @@ struct DataPlaneTests {
                   mode: MUTUAL
                   credentialName: bookinfo-credential
                   subjectAltNames: [spiffe://cluster.local/ns/default/sa/someone-else]
+              - port: {number: 9445, name: https-optional-mutual, protocol: HTTPS}
+                hosts: [bookinfo.example.com]
+                tls: {mode: OPTIONAL_MUTUAL, credentialName: bookinfo-credential}
+              - port: {number: 9446, name: https-tls13, protocol: HTTPS}
+                hosts: [bookinfo.example.com]
+                tls: {mode: SIMPLE, credentialName: bookinfo-credential, minProtocolVersion: TLSV1_3}
               - port: {number: 8444, name: tls-passthrough, protocol: TLS}
                 hosts: [passthrough.example.net]
                 tls: {mode: PASSTHROUGH}
@@ -101,6 +107,27 @@ struct DataPlaneTests {
                 labels: {version: a}
               - name: b
                 labels: {version: b}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: sticky, namespace: default}
+            spec:
+              hosts: [sticky.test]
+              location: MESH_EXTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              endpoints:
+              - {address: 127.0.0.1, ports: {http: \(upstream)}}
+              - {address: 127.0.0.1, ports: {http: \(upstreamB)}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: sticky, namespace: default}
+            spec:
+              host: sticky.test
+              trafficPolicy:
+                loadBalancer:
+                  consistentHash: {httpHeaderName: x-user}
             ---
             apiVersion: networking.istio.io/v1
             kind: ServiceEntry
@@ -153,6 +180,8 @@ struct DataPlaneTests {
                 route: [{destination: {host: grpc.test, port: {number: 50051}}}]
               - match: [{uri: {prefix: /mizzen.test.Down/}}]
                 route: [{destination: {host: down.test, port: {number: 50051}}}]
+              - match: [{uri: {prefix: /sticky/}}]
+                route: [{destination: {host: sticky.test, port: {number: 80}}}]
               - match: [{headers: {x-pick: {exact: b}}}]
                 route: [{destination: {host: upstream.test, subset: b, port: {number: 80}}}]
               - route: [{destination: {host: upstream.test, subset: a, port: {number: 80}}}]
@@ -287,6 +316,37 @@ struct DataPlaneTests {
                                          "-w", "%{http_code}", "--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key",
                                          "https://bookinfo.example.com:\(sanPort)/mtls"])
         #expect(wrongSAN.stdout == "000")
+    }
+
+    @Test func optionalMutualAndProtocolVersions() throws {
+        let f = try Self.setUp()
+        let certs = f.certs.path
+        let optional = f.gateway.port(9445)
+        let base = ["--cacert", "\(certs)/ca.crt", "--resolve", "bookinfo.example.com:\(optional):127.0.0.1", "-o", "/dev/null", "-w", "%{http_code}"]
+        let url = "https://bookinfo.example.com:\(optional)/optional"
+        #expect(try Harness.curl(base + [url]).stdout == "200", "OPTIONAL_MUTUAL serves clients without a certificate")
+        #expect(try Harness.curl(base + ["--cert", "\(certs)/client.crt", "--key", "\(certs)/client.key", url]).stdout == "200")
+        #expect(try Harness.curl(base + ["--cert", "\(certs)/untrusted-client.crt", "--key", "\(certs)/untrusted-client.key", url]).stdout == "000",
+                "a presented certificate must still verify")
+        let tls13 = f.gateway.port(9446)
+        let tlsBase = ["--cacert", "\(certs)/ca.crt", "--resolve", "bookinfo.example.com:\(tls13):127.0.0.1", "-o", "/dev/null", "-w", "%{http_code}"]
+        let tlsURL = "https://bookinfo.example.com:\(tls13)/v13"
+        #expect(try Harness.curl(tlsBase + ["--tls-max", "1.2", tlsURL]).stdout == "000", "minProtocolVersion TLSV1_3 refuses TLS 1.2")
+        #expect(try Harness.curl(tlsBase + ["--tlsv1.3", tlsURL]).stdout == "200")
+    }
+
+    @Test func consistentHashKeepsAUserOnOneEndpoint() throws {
+        let f = try Self.setUp()
+        let port = f.gateway.port(8080)
+        var byUser: [String: Set<String>] = [:]
+        for user in ["ann", "bob", "cid", "dee", "eve", "fay", "gus", "hal"] {
+            for _ in 0..<4 {
+                let result = try Harness.curl(["-H", "x-user: \(user)", "http://127.0.0.1:\(port)/sticky/\(user)"])
+                byUser[user, default: []].insert(Self.json(result.stdout)["upstream"] as? String ?? "none")
+            }
+        }
+        #expect(byUser.values.allSatisfy { $0.count == 1 }, "each user sticks to one endpoint: \(byUser)")
+        #expect(Set(byUser.values.flatMap { $0 }).count == 2, "users spread over both endpoints: \(byUser)")
     }
 
     @Test func tlsPassthroughRoutesBySNIWithoutTerminating() throws {

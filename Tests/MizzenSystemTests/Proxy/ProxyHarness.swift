@@ -224,7 +224,7 @@ final class GatewayProcess: @unchecked Sendable {
 /// Raw bytes over a TCP socket: what a hostile client sends, and everything the proxy answers
 /// until it closes or the deadline passes.
 enum RawSocket {
-    static func exchange(port: Int, _ request: [UInt8], timeout: Double = 5, pauseAfterBytes: Int? = nil) -> [UInt8] {
+    static func exchange(port: Int, _ request: [UInt8], timeout: Double = 5) -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
