@@ -442,4 +442,18 @@ struct HTTP2AbuseTests {
         let ok = try Harness.curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/after-flood"])
         #expect(ok.stdout == "200")
     }
+
+    @Test func oversizedHeaderListsAreRefusedAndTheConnectionsAfterAreServed() throws {
+        let f = try DataPlaneTests.setUp()
+        let result = try Harness.run("python3", [Harness.peers.appendingPathComponent("h2_limits.py").path, "--port", String(f.gateway.port(8080))],
+                                     timeout: 30)
+        let summary = DataPlaneTests.json(result.stdout)
+        for name in ["large_header", "many_headers"] {
+            let outcome = summary[name] as? [String: Any] ?? [:]
+            let refused = outcome["goaway"] is Int || outcome["reset"] is Int || (outcome["status"] as? String) == "431"
+            #expect(refused, "\(name): \(outcome)")
+            #expect(outcome["status"] as? String != "200", "\(name) must not be served")
+        }
+        #expect((summary["normal"] as? [String: Any])?["status"] as? String == "200", "\(result.stdout) \(result.stderr)")
+    }
 }
