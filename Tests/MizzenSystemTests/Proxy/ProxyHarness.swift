@@ -78,8 +78,40 @@ final class LockedData: @unchecked Sendable {
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
 
+/// Every background process a test started, killed when the test process exits: suite
+/// fixtures live in `static let`s, which are never deinitialised.
+enum BackgroundProcessRegistry {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var pids: Set<Int32> = []
+    nonisolated(unsafe) private static var installed = false
+
+    static func register(_ pid: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        pids.insert(pid)
+        if !installed {
+            installed = true
+            atexit { BackgroundProcessRegistry.killAll() }
+        }
+    }
+
+    static func unregister(_ pid: Int32) {
+        lock.lock()
+        pids.remove(pid)
+        lock.unlock()
+    }
+
+    static func killAll() {
+        lock.lock()
+        let all = pids
+        pids.removeAll()
+        lock.unlock()
+        for pid in all { kill(pid, SIGKILL) }
+    }
+}
+
 /// A long-running process (a peer or the gateway) whose output is collected as it comes;
-/// terminated (then killed) on `stop` or deinit.
+/// terminated (then killed) on `stop`, deinit, or when the test process exits.
 final class BackgroundProcess: @unchecked Sendable {
     let process = Process()
     let stdout = LockedData()
@@ -96,6 +128,7 @@ final class BackgroundProcess: @unchecked Sendable {
         out.fileHandleForReading.readabilityHandler = { [stdout] handle in stdout.append(handle.availableData) }
         err.fileHandleForReading.readabilityHandler = { [stderr] handle in stderr.append(handle.availableData) }
         try process.run()
+        BackgroundProcessRegistry.register(process.processIdentifier)
     }
 
     var output: String { String(decoding: stdout.get(), as: UTF8.self) }
@@ -134,6 +167,7 @@ final class BackgroundProcess: @unchecked Sendable {
     }
 
     func stop() {
+        BackgroundProcessRegistry.unregister(process.processIdentifier)
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
