@@ -18,17 +18,13 @@ extension RouteTable {
                 // Exact SNI first, then the longest wildcard, as Envoy's filter-chain match does.
                 var best: (route: L4Route, specificity: Int)?
                 for route in server.tlsRoutes where Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
-                    for host in route.sniHosts {
-                        let specificity: Int
-                        if host == name { specificity = Int.max } else if host == "*" { specificity = 0 } else if host.hasPrefix("*.") && name.hasSuffix(host.dropFirst()) { specificity = host.count } else { continue }
-                        if best == nil || specificity > best!.specificity { best = (route, specificity) }
-                    }
+                    if let rank = ServerNameMatch.bestRank(route.sniHosts, name), rank > (best?.specificity ?? -1) { best = (route, rank) }
                 }
                 if let best, let chosen = Self.pick(best.route.destinations, random: random) {
                     return ConnectionDecision(server: server, route: best.route, destination: chosen)
                 }
             case .tcp, .tlsTerminated:
-                if server.kind == .tlsTerminated, let name, !Self.serverNamesCover(server.serverNames, name) { continue }
+                if server.kind == .tlsTerminated, let name, ServerNameMatch.bestRank(server.serverNames, name) == nil { continue }
                 for route in server.tcpRoutes where Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
                     if let chosen = Self.pick(route.destinations, random: random) {
                         return ConnectionDecision(server: server, route: route, destination: chosen)
@@ -39,10 +35,6 @@ extension RouteTable {
             }
         }
         return nil
-    }
-
-    static func serverNamesCover(_ serverNames: [String], _ name: String) -> Bool {
-        serverNames.contains { $0 == "*" || $0 == name || ($0.hasPrefix("*.") && name.hasSuffix($0.dropFirst())) }
     }
 
     /// IPv4 CIDR containment (an empty list allows everything; no address, nothing narrower).

@@ -138,17 +138,7 @@ extension RouteTable {
     /// For TLS-terminating listeners: the server whose host names cover the SNI (or Host).
     private func tlsServer(_ listener: Listener, request: RequestAttributes, host: String) -> ServerEntry? {
         guard listener.terminatesTLS else { return nil }
-        let terminated = listener.servers.filter { $0.kind == .https }
-        let name = (request.serverName ?? host).lowercased()
-        if let exact = terminated.first(where: { $0.serverNames.contains(name) }) { return exact }
-        var best: (ServerEntry, Int)?
-        for server in terminated {
-            for serverName in server.serverNames where serverName.hasPrefix("*.") && name.hasSuffix(serverName.dropFirst()) {
-                if best == nil || serverName.count > best!.1 { best = (server, serverName.count) }
-            }
-        }
-        if let best { return best.0 }
-        return terminated.first { $0.serverNames.contains("*") }
+        return listener.terminatingServer(serverName: (request.serverName ?? host).lowercased(), includingTCP: false)
     }
 
     /// What a route does besides choosing a destination, in words, for explanations.

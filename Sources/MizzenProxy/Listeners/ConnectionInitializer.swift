@@ -43,7 +43,7 @@ enum ConnectionInitializer {
             try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision))
         } else {
             try sync.addHandler(ProtocolSniffer { [unowned channel] isHTTP2 in
-                let connection = DownstreamConnection(listenerPort: listenerPort, remoteAddress: channel.remoteAddress,
+                let connection = DownstreamConnection(listenerPort: listenerPort, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress,
                                                       serverName: nil, tlsServer: nil, isHTTP2: isHTTP2)
                 if isHTTP2 {
                     try configureHTTP2(channel: channel, connection: connection, loop: loop)
@@ -66,7 +66,9 @@ enum ConnectionInitializer {
             try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision), position: .after(try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)))
             return
         }
-        guard let server = selectTerminatingServer(listener, serverName: serverName), let tls = configuration.tls.tls(for: server) else {
+        guard let server = listener.terminatingServer(serverName: serverName, includingTCP: true)
+                ?? (serverName == nil ? listener.servers.first { $0.kind == .https || $0.kind == .tlsTerminated } : nil),
+              let tls = configuration.tls.tls(for: server) else {
             loop.logger.debug("tls: no server for SNI \(serverName ?? "(none)") on port \(listener.port)")
             channel.close(promise: nil)
             return
@@ -82,7 +84,7 @@ enum ConnectionInitializer {
             return
         }
         let connectionFor: (Bool) -> DownstreamConnection = { [unowned channel] isHTTP2 in
-            DownstreamConnection(listenerPort: listener.port, remoteAddress: channel.remoteAddress, serverName: serverName, tlsServer: server, isHTTP2: isHTTP2)
+            DownstreamConnection(listenerPort: listener.port, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress, serverName: serverName, tlsServer: server, isHTTP2: isHTTP2)
         }
         let alpn = NIOTypedApplicationProtocolNegotiationHandler<Void> { [unowned channel] result in
             do {
@@ -97,25 +99,6 @@ enum ConnectionInitializer {
             return channel.eventLoop.makeSucceededVoidFuture()
         }
         try sync.addHandler(alpn)
-    }
-
-    /// The terminating server for a server name: exact host, then the longest wildcard, then
-    /// `*`; without SNI, a server whose hosts include `*` (Envoy's filter chain without
-    /// server names), else the first.
-    static func selectTerminatingServer(_ listener: Listener, serverName: String?) -> ServerEntry? {
-        let candidates = listener.servers.filter { $0.kind == .https || $0.kind == .tlsTerminated }
-        guard let name = serverName else {
-            return candidates.first { $0.serverNames.contains("*") } ?? candidates.first
-        }
-        var best: (server: ServerEntry, score: Int)?
-        for server in candidates {
-            for host in server.serverNames {
-                let score: Int
-                if host == name { score = Int.max } else if host == "*" { score = 0 } else if host.hasPrefix("*."), name.hasSuffix(host.dropFirst()) { score = host.count } else { continue }
-                if best == nil || score > best!.score { best = (server, score) }
-            }
-        }
-        return best?.server
     }
 
     static func configureHTTP1(channel: any Channel, connection: DownstreamConnection, loop: LoopState) throws {
