@@ -9,18 +9,22 @@ package struct PublishedConfiguration: Sendable {
     package var table: RouteTable
     package var tls: ServerTLSContexts
     package var generation: Int
+    /// Each cluster's load-balancing plan (endpoints, weights, hash ring or Maglev table), built
+    /// here, off the event loops, once for all of them: a Maglev table takes milliseconds, which
+    /// a request must not wait for on a loop.
+    let balancerPlans: [String: LoadBalancerPlan]
 
     package init(table: RouteTable, tls: ServerTLSContexts, generation: Int) {
         self.table = table
         self.tls = tls
         self.generation = generation
+        self.balancerPlans = table.clusters.mapValues { LoadBalancerPlan(endpoints: $0.endpoints, settings: $0.policy.loadBalancer) }
     }
 }
 
 /// The state one event loop owns: the configuration it serves, its upstream connection pools,
 /// its load balancers. Only ever touched on that loop, so nothing in it is locked.
 package final class LoopState {
-    package let eventLoop: any EventLoop
     package private(set) var configuration: PublishedConfiguration
     let limits: ProxyLimits
     let logger: Logger
@@ -32,7 +36,6 @@ package final class LoopState {
     var activeRequests = 0
 
     init(eventLoop: any EventLoop, configuration: PublishedConfiguration, limits: ProxyLimits, logger: Logger) {
-        self.eventLoop = eventLoop
         self.configuration = configuration
         self.limits = limits
         self.logger = logger
@@ -44,17 +47,31 @@ package final class LoopState {
         self.configuration = configuration
     }
 
-    /// The load balancer of a cluster of the current table; rebuilt when a new table arrives
-    /// (endpoint sets and policies come with the table).
+    /// This loop's balancer of a cluster of the current table (its own rotation and random
+    /// state over the shared plan); replaced when a new table arrives.
     func balancer(for cluster: Cluster) -> LoadBalancer {
         if balancerGeneration != configuration.generation {
             balancers.removeAll(keepingCapacity: true)
             balancerGeneration = configuration.generation
         }
         if let balancer = balancers[cluster.name] { return balancer }
-        let balancer = LoadBalancer(endpoints: cluster.endpoints, settings: cluster.policy.loadBalancer, seed: random.next())
+        let plan = configuration.balancerPlans[cluster.name] ?? LoadBalancerPlan(endpoints: cluster.endpoints, settings: cluster.policy.loadBalancer)
+        let balancer = LoadBalancer(plan: plan, seed: random.next())
         balancers[cluster.name] = balancer
         return balancer
+    }
+
+    /// An endpoint of `cluster` by its load balancer; `hashKey` gives the consistent-hash key
+    /// for the cluster's hash policy (nil: none, a random pick). Least-request counts this
+    /// loop's requests in flight to each endpoint.
+    func pickEndpoint(_ cluster: Cluster, http2: Bool, hashKey: (HashPolicy) -> UInt64?) -> ClusterEndpoint? {
+        let balancer = balancer(for: cluster)
+        let key = balancer.hashPolicy.flatMap(hashKey)
+        let pools = upstreams
+        let index = balancer.pick(hashKey: key, isAvailable: { _ in true }, activeRequests: { index in
+            pools.activeRequests(UpstreamKey(cluster.endpoints[index], http2: http2))
+        })
+        return index.map { cluster.endpoints[$0] }
     }
 }
 

@@ -48,6 +48,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// for that long is ended (408 before its body has arrived, 504 after).
     private var idleTimer: Scheduled<Void>?
     private var lastActivity = NIODeadline.now()
+    /// A `Set-Cookie` for the response: the cookie a consistent-hash policy generated.
+    private var setCookie: String?
     /// The upstream's 101 to a WebSocket upgrade, until its `.end` arrives.
     private var tunnelHead: HTTPResponseHead?
 
@@ -205,14 +207,16 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             request = value
         }
         validated = request
-        if let expect = head.headers.first(name: "expect"), !connection.isHTTP2, expect.lowercased() != "100-continue" {
+        switch request.expectation {
+        case .unsupported:
             keepAlive = false
             respond(status: .expectationFailed, headers: ["content-length": "0"], body: "")
             return
-        }
-        if request.expectsContinue {
+        case .continue:
             // Envoy answers 100 itself and does not pass `Expect` on.
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        case .none:
+            break
         }
 
         let configuration = loop.configuration
@@ -241,24 +245,26 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             answer(.noHealthyUpstream)
             return
         }
-        let balancer = loop.balancer(for: cluster)
         let wantsHTTP2 = Self.speaksHTTP2(cluster) && !request.isUpgrade
-        let pools = loop.upstreams
-        let hashKey = balancer.hashPolicy.flatMap { policy in
-            policy.key(header: { request.attributes.joinedHeader($0) },
-                       cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
-                       sourceAddress: connection.remoteIP,
-                       query: { request.attributes.queryValue($0) })
+        var generatedCookie: HashPolicy.GeneratedCookie?
+        let endpoint = loop.pickEndpoint(cluster, http2: wantsHTTP2) { policy in
+            if let key = policy.key(header: { request.attributes.joinedHeader($0) },
+                                    cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
+                                    sourceAddress: connection.remoteIP,
+                                    query: { request.attributes.queryValue($0) }) {
+                return key
+            }
+            // A cookie policy with a ttl and no cookie yet: the proxy makes one (Envoy's
+            // generated cookie), hashes on it, and sets it on the response.
+            generatedCookie = policy.generatedCookie(remoteAddress: connection.remoteAddressText, localAddress: connection.localAddressText)
+            return generatedCookie?.hash
         }
-        guard let index = balancer.pick(hashKey: hashKey, isAvailable: { _ in true }, activeRequests: { index in
-            let endpoint = cluster.endpoints[index]
-            return pools.activeRequests(UpstreamKey(address: endpoint.address, port: Int(endpoint.port), http2: wantsHTTP2))
-        }) else {
+        guard let endpoint else {
             answer(.noHealthyUpstream)
             return
         }
-        let endpoint = cluster.endpoints[index]
-        let key = UpstreamKey(address: endpoint.address, port: Int(endpoint.port), http2: wantsHTTP2)
+        setCookie = generatedCookie?.setCookie
+        let key = UpstreamKey(endpoint, http2: wantsHTTP2)
 
         var headers = head.headers
         HeaderRules.removeHopByHop(&headers, keepUpgrade: request.isUpgrade, keepTrailersTE: true)
@@ -281,6 +287,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if !headers.contains(name: "host") {
             headers.add(name: "host", value: request.attributes.authority)
         }
+        let pools = loop.upstreams
         let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: request.forwardTarget, headers: headers)
         pending.append(.head(upstreamHead))
         state = .connecting
@@ -329,6 +336,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if isWritable { resumeDownstreamReads() }
     }
 
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard let context, case .forwarding(let lease) = state else { return }
         lastActivity = .now()
@@ -351,10 +362,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 if !head.headers.contains(name: "content-length") { keepAlive = false }
             }
             if !keepAlive && !connection.isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            if let setCookie { head.headers.add(name: "set-cookie", value: setCookie) }
             responseStarted = true
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: connection.isHTTP2 ? .http2 : version, status: head.status, headers: head.headers))), promise: nil)
         case .body(let buffer):
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             if let head = tunnelHead {
                 tunnelHead = nil
@@ -377,7 +389,6 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             loop.activeRequests -= 1
             context?.close(promise: nil)
         } else {
-            state = .connecting  // so that `answer` applies
             answer(error)
         }
         resumeDownstreamReads()
@@ -409,13 +420,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         keepAlive = false
         if !responseStarted {
             if requestEnded {
-                state = .connecting
                 answer(.upstreamTimeout)
             } else if let guardHandler {
                 state = .answered
                 guardHandler.refuse(status: 408, reason: "Request Timeout", body: "stream timeout")
             } else {
-                state = .connecting
                 answer(.requestTimeout)
             }
         }
@@ -564,6 +573,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         responseStarted = false
         responseEnded = false
         requestEnded = false
+        setCookie = nil
         idleTimer?.cancel()
         idleTimer = nil
         pending.removeAll()

@@ -2,36 +2,55 @@ import NIOHTTP1
 
 /// Header rules of a forwarding proxy (RFC 9110 §7.6.1 and Envoy's edge behaviour).
 enum HeaderRules {
-    /// Connection-specific headers never forwarded, in either direction.
-    static let hopByHop: Set<String> = [
+    /// Connection-specific headers never forwarded, in either direction (lower case).
+    static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
         "proxy-authenticate", "proxy-authorization", "http2-settings",
     ]
 
+    /// ASCII case-insensitive comparison with a lower-case name, without lower-casing (and so
+    /// allocating) the header name: this runs for every header of every request and response.
+    static func equalsIgnoringCase(_ name: String, _ lower: String) -> Bool {
+        name.utf8.count == lower.utf8.count && hasPrefixIgnoringCase(name, lower)
+    }
+
+    static func hasPrefixIgnoringCase(_ name: String, _ lowerPrefix: String) -> Bool {
+        var iterator = name.utf8.makeIterator()
+        for expected in lowerPrefix.utf8 {
+            guard let byte = iterator.next() else { return false }
+            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+            if folded != expected { return false }
+        }
+        return true
+    }
+
+    static func isHopByHop(_ name: String) -> Bool {
+        hopByHop.contains { equalsIgnoringCase(name, $0) }
+    }
+
     /// Removes hop-by-hop headers, and those the `Connection` header names. `keepUpgrade` keeps
     /// `Upgrade`/`Connection: upgrade` for a WebSocket handshake; `keepTrailersTE` keeps
-    /// `te: trailers` (gRPC needs it end to end).
+    /// `te: trailers` (gRPC needs it end to end). Copies the headers only when one must go.
     static func removeHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, keepTrailersTE: Bool) {
+        var needsRemoval = false
+        var hasConnection = false
+        for (name, _) in headers where isHopByHop(name) {
+            needsRemoval = true
+            if equalsIgnoringCase(name, "connection") { hasConnection = true }
+        }
+        guard needsRemoval else { return }
         var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            let token = value.lowercased()
-            if token != "close" && token != "keep-alive" && token != "upgrade" { named.append(String(token)) }
+        if hasConnection {
+            for value in headers[canonicalForm: "connection"] {
+                let token = value.lowercased()
+                if token != "close" && token != "keep-alive" && token != "upgrade" { named.append(token) }
+            }
         }
         let upgradeValue = keepUpgrade ? headers.first(name: "upgrade") : nil
         let teTrailers = keepTrailersTE && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
-        var needsRemoval = !named.isEmpty
-        if !needsRemoval {
-            for (name, _) in headers where hopByHop.contains(name.lowercased()) {
-                needsRemoval = true
-                break
-            }
-        }
-        guard needsRemoval else { return }
         var kept = HTTPHeaders()
         kept.reserveCapacity(headers.count)
-        for (name, value) in headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) { continue }
+        for (name, value) in headers where !isHopByHop(name) && !named.contains(where: { equalsIgnoringCase(name, $0) }) {
             kept.add(name: name, value: value)
         }
         if let upgradeValue {
@@ -45,14 +64,9 @@ enum HeaderRules {
     /// Removes Envoy's internal `x-envoy-*` headers from a request that came from outside
     /// (Envoy does so at the edge: a client must not steer retries or timeouts).
     static func removeInternal(_ headers: inout HTTPHeaders) {
-        var found = false
-        for (name, _) in headers where name.utf8.count > 8 && name.lowercased().hasPrefix("x-envoy-") {
-            found = true
-            break
-        }
-        guard found else { return }
+        guard headers.contains(where: { hasPrefixIgnoringCase($0.name, "x-envoy-") }) else { return }
         var kept = HTTPHeaders()
-        for (name, value) in headers where !name.lowercased().hasPrefix("x-envoy-") {
+        for (name, value) in headers where !hasPrefixIgnoringCase(name, "x-envoy-") {
             kept.add(name: name, value: value)
         }
         headers = kept

@@ -8,7 +8,66 @@ struct ValidatedRequest {
     var forwardTarget: String
     var isUpgrade: Bool
     var isGRPC: Bool
-    var expectsContinue: Bool
+    var expectation: Expectation
+
+    /// The request's `Expect`: 100-continue is answered at the proxy (Envoy), anything else 417.
+    enum Expectation {
+        case none, `continue`, unsupported
+    }
+}
+
+/// The request headers `RequestHeadValidator` decides on, gathered in one pass. A value with
+/// commas counts as several (`Content-Length: 5, 5` is two lengths, as RFC 9110 lists them).
+struct FramingFields {
+    var transferEncoding: String?
+    var transferEncodingCount = 0
+    var contentLength: String?
+    var contentLengthCount = 0
+    var host: String?
+    var hostCount = 0
+    var connectionUpgrade = false
+    var upgradeWebSocket = false
+    var contentType: String?
+    var expect: String?
+
+    mutating func note(_ name: String, _ value: String) {
+        switch name.utf8.count {
+        case 4 where HeaderRules.equalsIgnoringCase(name, "host"):
+            host = String(Substring(value).trimmingASCIISpaces())
+            hostCount += Self.listCount(value)
+        case 6 where HeaderRules.equalsIgnoringCase(name, "expect"):
+            expect = value
+        case 7 where HeaderRules.equalsIgnoringCase(name, "upgrade"):
+            upgradeWebSocket = upgradeWebSocket || value.lowercased().contains("websocket")
+        case 10 where HeaderRules.equalsIgnoringCase(name, "connection"):
+            connectionUpgrade = connectionUpgrade || value.split(separator: ",").contains { token in
+                HeaderRules.equalsIgnoringCase(String(token.trimmingASCIISpaces()), "upgrade")
+            }
+        case 12 where HeaderRules.equalsIgnoringCase(name, "content-type"):
+            contentType = value
+        case 14 where HeaderRules.equalsIgnoringCase(name, "content-length"):
+            contentLength = String(Substring(value).trimmingASCIISpaces())
+            contentLengthCount += Self.listCount(value)
+        case 17 where HeaderRules.equalsIgnoringCase(name, "transfer-encoding"):
+            transferEncoding = String(Substring(value).trimmingASCIISpaces())
+            transferEncodingCount += Self.listCount(value)
+        default:
+            break
+        }
+    }
+
+    static func listCount(_ value: String) -> Int {
+        value.utf8.reduce(1) { $0 + ($1 == UInt8(ascii: ",") ? 1 : 0) }
+    }
+}
+
+extension Substring {
+    func trimmingASCIISpaces() -> Substring {
+        var result = self
+        while result.first == " " || result.first == "\t" { result = result.dropFirst() }
+        while result.last == " " || result.last == "\t" { result = result.dropLast() }
+        return result
+    }
 }
 
 /// The checks every request head passes before routing: the smuggling and ambiguity cases an
@@ -26,23 +85,31 @@ enum RequestHeadValidator {
         if head.method == .CONNECT {
             return .failure(.notImplemented("CONNECT"))
         }
+        // One pass over the headers: the framing, host and upgrade fields this function checks,
+        // and the (name, value) list routing matches on. (Several `[canonicalForm:]` lookups
+        // would each scan the headers and allocate.)
+        var fields = FramingFields()
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers {
+            headers.append((name, value))
+            fields.note(name, value)
+        }
         // Framing: only `chunked` is understood; HTTP/1.0 has no Transfer-Encoding at all
         // (RFC 9112 §6.1); Content-Length must be one decimal number.
         // (HTTP/2: the frame codec itself marks a body without content-length as chunked; a
         // client's own transfer-encoding was already refused by HTTP/2's header validation.)
-        let transferEncodings = isHTTP2 ? [] : head.headers[canonicalForm: "transfer-encoding"]
-        if !transferEncodings.isEmpty {
+        if !isHTTP2, let transferEncoding = fields.transferEncoding {
             if head.version.minor == 0 { return .failure(.badRequest("transfer-encoding in HTTP/1.0")) }
-            if transferEncodings.count != 1 || transferEncodings[0].lowercased() != "chunked" {
+            if fields.transferEncodingCount != 1 || !HeaderRules.equalsIgnoringCase(transferEncoding, "chunked") {
                 return .failure(.notImplemented("transfer-encoding"))
             }
-            if head.headers.contains(name: "content-length") {
+            if fields.contentLength != nil {
                 return .failure(.badRequest("content-length with transfer-encoding"))
             }
         }
-        let lengths = head.headers[canonicalForm: "content-length"]
-        if lengths.count > 1 { return .failure(.badRequest("several content-length values")) }
-        if let length = lengths.first {
+        if fields.contentLengthCount > 1 { return .failure(.badRequest("several content-length values")) }
+        if let length = fields.contentLength {
             guard !length.isEmpty, length.utf8.count <= 18, length.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
                 return .failure(.badRequest("invalid content-length"))
             }
@@ -51,10 +118,9 @@ enum RequestHeadValidator {
             }
         }
         // Host: exactly one, well formed; an absolute-form target must agree with it.
-        let hosts = head.headers[canonicalForm: "host"]
-        if hosts.count > 1 { return .failure(.badRequest("several host headers")) }
-        var authority = hosts.first.map(String.init) ?? ""
-        if hosts.isEmpty && !isHTTP2 && head.version.minor >= 1 {
+        if fields.hostCount > 1 { return .failure(.badRequest("several host headers")) }
+        var authority = fields.host ?? ""
+        if authority.isEmpty && !isHTTP2 && head.version.minor >= 1 {
             return .failure(.badRequest("missing host"))
         }
         if !isValidAuthority(authority) { return .failure(.badRequest("invalid host")) }
@@ -67,7 +133,7 @@ enum RequestHeadValidator {
                 let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
                 let uriAuthority = rest[..<slash]
                 if !isValidAuthority(String(uriAuthority)) || uriAuthority.isEmpty { return .failure(.badRequest("invalid request target")) }
-                if hosts.isEmpty {
+                if authority.isEmpty {
                     authority = String(uriAuthority)
                 } else if uriAuthority.lowercased() != authority.lowercased() {
                     return .failure(.badRequest("absolute-form target disagrees with host"))
@@ -95,19 +161,18 @@ enum RequestHeadValidator {
             return .failure(.badRequest("control character in query"))
         }
         let forwardTarget = query.isEmpty ? pathString : pathString + "?" + query
-        var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers { headers.append((name, value)) }
         let attributes = RequestAttributes(method: head.method.rawValue, scheme: connection.isTLS ? "https" : "http", authority: authority,
                                            path: pathString, query: String(query), headers: headers,
                                            port: connection.listenerPort, serverName: connection.serverName)
-        let connectionTokens = head.headers[canonicalForm: "connection"].map { $0.lowercased() }
-        let isUpgrade = !isHTTP2 && connectionTokens.contains("upgrade")
-            && head.headers.first(name: "upgrade").map { $0.lowercased().contains("websocket") } == true
-        let contentType = head.headers.first(name: "content-type") ?? ""
-        let isGRPC = contentType.hasPrefix("application/grpc")
-        let expectsContinue = !isHTTP2 && head.headers.first(name: "expect")?.lowercased() == "100-continue"
-        return .success(ValidatedRequest(attributes: attributes, forwardTarget: forwardTarget, isUpgrade: isUpgrade, isGRPC: isGRPC, expectsContinue: expectsContinue))
+        let isUpgrade = !isHTTP2 && fields.connectionUpgrade && fields.upgradeWebSocket
+        let isGRPC = fields.contentType?.hasPrefix("application/grpc") == true
+        let expectation: ValidatedRequest.Expectation
+        switch fields.expect {
+        case nil: expectation = .none
+        case _? where isHTTP2: expectation = .none  // no interim responses on our HTTP/2 path
+        case let value?: expectation = HeaderRules.equalsIgnoringCase(value, "100-continue") ? .continue : .unsupported
+        }
+        return .success(ValidatedRequest(attributes: attributes, forwardTarget: forwardTarget, isUpgrade: isUpgrade, isGRPC: isGRPC, expectation: expectation))
     }
 
     /// Where `://` starts in an absolute-form target.

@@ -49,26 +49,16 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        let balancer = loop.balancer(for: cluster)
         let remoteIP = context.channel.remoteAddress?.ipAddress
-        let hashKey = balancer.hashPolicy.flatMap { policy in
+        guard let endpoint = loop.pickEndpoint(cluster, http2: false, hashKey: { policy in
             policy.key(header: { _ in nil }, cookie: { _ in nil }, sourceAddress: remoteIP, query: { _ in nil })
-        }
-        guard let index = balancer.pick(hashKey: hashKey, isAvailable: { _ in true }, activeRequests: { _ in 0 }) else {
+        }) else {
             context.close(promise: nil)
             return
         }
-        let endpoint = cluster.endpoints[index]
-        let bootstrap = ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(loop.limits.upstreamConnectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits)
             .channelOption(.allowRemoteHalfClosure, value: true)
-        let future: EventLoopFuture<any Channel>
-        if let address = try? SocketAddress(ipAddress: endpoint.address, port: Int(endpoint.port)) {
-            future = bootstrap.connect(to: address)
-        } else {
-            future = bootstrap.connect(host: endpoint.address, port: Int(endpoint.port))
-        }
+        let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port))
         let downstream = context.channel
         future.assumeIsolated().whenComplete { [self] result in
             switch result {

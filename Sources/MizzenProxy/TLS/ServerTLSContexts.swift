@@ -12,12 +12,10 @@ package final class ServerTLS: Sendable {
     /// `tls.subjectAltNames`: a client certificate must carry one of them (MUTUAL, and
     /// OPTIONAL_MUTUAL when a certificate is presented).
     package let requiredSubjectAltNames: [String]
-    package let mode: ServerTLSMode
 
-    init(context: NIOSSLContext, requiredSubjectAltNames: [String], mode: ServerTLSMode) {
+    init(context: NIOSSLContext, requiredSubjectAltNames: [String]) {
         self.context = context
         self.requiredSubjectAltNames = requiredSubjectAltNames
-        self.mode = mode
     }
 }
 
@@ -123,7 +121,7 @@ package struct ServerTLSContexts: Sendable {
         }
         do {
             let context = try NIOSSLContext(configuration: configuration)
-            return ServerTLS(context: context, requiredSubjectAltNames: settings.subjectAltNames ?? [], mode: mode)
+            return ServerTLS(context: context, requiredSubjectAltNames: settings.subjectAltNames ?? [])
         } catch {
             throw SetupError(description: "TLS settings refused: \(error)")
         }

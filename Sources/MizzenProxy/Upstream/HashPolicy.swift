@@ -14,7 +14,7 @@ package struct HashPolicy: Sendable, Hashable {
         case cookie(name: String, path: String?, ttl: IstioDuration?, attributes: [Attribute])
         /// The downstream IP address, without port.
         case sourceIP
-        /// A query parameter's first value, as written (not percent-decoded, as in Envoy).
+        /// A query parameter's first value.
         case queryParameter(name: String)
     }
 
@@ -57,7 +57,9 @@ package struct HashPolicy: Sendable, Hashable {
     ///   - header: a header's value by lower-case name; several values joined with `,`.
     ///   - cookie: a cookie's value by name (see `cookieLookup(cookieHeaders:)`).
     ///   - sourceAddress: the downstream IP address as text, without port.
-    ///   - query: a query parameter's first value by name (see `queryParameter(named:inPath:)`).
+    ///   - query: a query parameter's first value by name (the proxy passes
+    ///     `RequestAttributes.queryValue`, the parser route matching uses; values are hashed
+    ///     percent-decoded, where Envoy hashes them as sent: affinity is the same either way).
     package func key(header: (String) -> String?, cookie: (String) -> String?, sourceAddress: String?, query: (String) -> String?) -> UInt64? {
         switch source {
         case .header(let name):
@@ -159,25 +161,5 @@ package struct HashPolicy: Sendable, Hashable {
             }
             return nil
         }
-    }
-
-    /// A query parameter's first value in a request target (`/path?a=1&b=2#frag`), as Envoy's
-    /// query-string parsing reads it: parameters split on `&`, a name without `=` having an
-    /// empty value, nothing percent-decoded.
-    package static func queryParameter(named name: String, inPath path: String) -> Substring? {
-        let bytes = path.utf8
-        guard let question = bytes.firstIndex(of: UInt8(ascii: "?")) else { return nil }
-        let queryEnd = bytes[question...].firstIndex(of: UInt8(ascii: "#")) ?? bytes.endIndex
-        var start = bytes.index(after: question)
-        while start < queryEnd {
-            let end = bytes[start..<queryEnd].firstIndex(of: UInt8(ascii: "&")) ?? queryEnd
-            let equals = bytes[start..<end].firstIndex(of: UInt8(ascii: "="))
-            if bytes[start..<(equals ?? end)].elementsEqual(name.utf8) {
-                guard let equals else { return path[end..<end] }
-                return path[bytes.index(after: equals)..<end]
-            }
-            start = end == queryEnd ? end : bytes.index(after: end)
-        }
-        return nil
     }
 }

@@ -8,6 +8,9 @@ protocol UpstreamResponseReceiver: AnyObject {
     /// The upstream stream ended abnormally (closed, reset, protocol error) before `.end`.
     func upstreamFailed(_ error: ProxyError)
     func upstreamWritabilityChanged(isWritable: Bool)
+    /// The upstream read burst is over: flush what was written downstream (one flush per read
+    /// burst, not per body chunk).
+    func upstreamReadComplete()
     /// Whether the downstream can take more bytes now; when not, upstream reads wait.
     var downstreamIsWritable: Bool { get }
 }
@@ -23,8 +26,6 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     weak var receiver: (any UpstreamResponseReceiver)?
     /// Called when the channel closes or fails, for the pool's bookkeeping.
     var onClose: (() -> Void)?
-    /// Set when the response ended; the owner decides about reuse.
-    var onResponseEnd: (() -> Void)?
     private(set) var context: ChannelHandlerContext?
     private var pendingRead = false
     private var failed = false
@@ -49,7 +50,6 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if case .end = part {
             let receiver = self.receiver
             self.receiver = nil
-            onResponseEnd?()
             receiver?.upstreamReceived(part)
         } else if let receiver {
             receiver.upstreamReceived(part)
@@ -57,6 +57,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Bytes from an idle connection (no request in flight): nothing can use them.
             context.close(promise: nil)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        receiver?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,3 +1,4 @@
+import MizzenRouting
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -8,6 +9,33 @@ struct UpstreamKey: Hashable {
     var address: String
     var port: Int
     var http2: Bool
+
+    init(_ endpoint: ClusterEndpoint, http2: Bool) {
+        address = endpoint.address
+        port = Int(endpoint.port)
+        self.http2 = http2
+    }
+}
+
+/// Opening a connection to an upstream endpoint, for the HTTP pools and the TCP proxy alike.
+enum UpstreamConnector {
+    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits) -> ClientBootstrap {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(limits.upstreamConnectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+    }
+
+    /// Connects; IP literals (Kubernetes endpoints, STATIC ServiceEntries) skip the resolver.
+    /// Failure is always `ProxyError.connectFailure` (503 UF).
+    static func connect(_ bootstrap: ClientBootstrap, address: String, port: Int) -> EventLoopFuture<any Channel> {
+        let future: EventLoopFuture<any Channel>
+        if let socketAddress = try? SocketAddress(ipAddress: address, port: port) {
+            future = bootstrap.connect(to: socketAddress)
+        } else {
+            future = bootstrap.connect(host: address, port: port)
+        }
+        return future.flatMapErrorThrowing { _ in throw ProxyError.connectFailure }
+    }
 }
 
 /// One exchange's hold on an upstream: an HTTP/1 connection taken from the pool or an HTTP/2
@@ -168,17 +196,11 @@ final class UpstreamPools {
     }
 
     private func bootstrap() -> ClientBootstrap {
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.upstreamConnectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        UpstreamConnector.bootstrap(eventLoop, limits: limits)
     }
 
     private func connect(_ bootstrap: ClientBootstrap, _ key: UpstreamKey) -> EventLoopFuture<any Channel> {
-        // IP literals (Kubernetes endpoints, STATIC ServiceEntries) skip the resolver.
-        if let address = try? SocketAddress(ipAddress: key.address, port: key.port) {
-            return bootstrap.connect(to: address).flatMapErrorThrowing { _ in throw ProxyError.connectFailure }
-        }
-        return bootstrap.connect(host: key.address, port: key.port).flatMapErrorThrowing { _ in throw ProxyError.connectFailure }
+        UpstreamConnector.connect(bootstrap, address: key.address, port: key.port)
     }
 
     private func connectHTTP1(_ key: UpstreamKey) -> EventLoopFuture<UpstreamHTTP1Connection> {

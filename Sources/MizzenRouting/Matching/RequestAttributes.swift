@@ -22,7 +22,7 @@ package struct RequestAttributes: Sendable {
         self.authority = authority
         self.path = path
         self.query = query
-        self.headers = headers.map { ($0.name.lowercased(), $0.value) }
+        self.headers = headers.map { (Self.lowercasedName($0.name), $0.value) }
         self.port = port
         self.serverName = serverName
     }
@@ -42,6 +42,15 @@ package struct RequestAttributes: Sendable {
         }
         self.init(method: method, scheme: scheme, authority: authority, path: String(path), query: String(query),
                   headers: headers, port: port, serverName: serverName)
+    }
+
+    /// A header name in lower case; the name itself when it already is (HTTP/2 names always
+    /// are), so the common case copies nothing.
+    package static func lowercasedName(_ name: String) -> String {
+        for byte in name.utf8 where byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") {
+            return name.lowercased()
+        }
+        return name
     }
 
     /// A header's value; several occurrences joined with "," as Envoy matches them. Nil if absent.
