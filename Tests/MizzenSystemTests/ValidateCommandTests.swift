@@ -16,26 +16,11 @@ struct ValidateCommandTests {
         return packageRoot.appendingPathComponent(".build/debug/mizzen")
     }
 
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = Harness.Output
 
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+    /// The built `mizzen` with `arguments`, run from the package root.
+    static func run(_ arguments: [String]) throws -> Run {
+        try Harness.run(binary.path, arguments, timeout: 120)
     }
 
     static func temporaryFile(_ name: String, _ contents: String) throws -> URL {

@@ -12,14 +12,13 @@ Prints exactly one line "READY <port>" on stdout once listening.
 """
 
 import argparse
-import os
-import signal
 import sys
-import threading
 import time
 from concurrent import futures
 
 import grpc
+
+import peerlib
 
 SERVICE = "mizzen.test.Echo"
 
@@ -62,34 +61,16 @@ def make_handler(name):
     })
 
 
-def watch_parent(pid):
-    def loop():
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-    threading.Thread(target=loop, daemon=True).start()
-
-
 def main():
     parser = argparse.ArgumentParser(description="gRPC echo server (service mizzen.test.Echo, raw bytes).")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
+    peerlib.add_server_arguments(parser)
     parser.add_argument("--name", default="grpc-echo", help="value of the x-upstream initial metadata")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve gRPC over TLS with this certificate (chain)")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
     parser.add_argument("--workers", type=int, default=16, help="handler threads (default 16)")
-    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (checked every second)")
     args = parser.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    if args.parent_pid:
-        watch_parent(args.parent_pid)
+    peerlib.exit_with_parent(args)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
                          options=[("grpc.so_reuseport", 0)])

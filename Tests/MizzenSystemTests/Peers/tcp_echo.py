@@ -11,13 +11,13 @@ Prints exactly one line "READY <port>" on stdout once listening.
 
 import argparse
 import json
-import os
-import signal
 import socket
 import ssl
 import sys
 import threading
 import time
+
+import peerlib
 
 
 class Log:
@@ -72,23 +72,9 @@ def handle(sock, peer, args, tls_context, log):
             pass
 
 
-def watch_parent(pid):
-    def loop():
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-    threading.Thread(target=loop, daemon=True).start()
-
-
 def main():
     parser = argparse.ArgumentParser(description="TCP/TLS echo server.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
+    peerlib.add_server_arguments(parser)
     parser.add_argument("--banner", help="line written to every new connection before echoing")
     parser.add_argument("--name", default="tcp-echo", help="name recorded in the --log lines")
     parser.add_argument("--log", metavar="FILE", help="append one JSON line per connection event")
@@ -97,13 +83,9 @@ def main():
     parser.add_argument("--alpn", help="comma-separated ALPN protocols to accept with TLS (default: none)")
     parser.add_argument("--idle-timeout", type=float, default=120.0,
                         help="seconds a connection may sit idle before it is closed (0: never; default 120)")
-    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (checked every second)")
     args = parser.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    if args.parent_pid:
-        watch_parent(args.parent_pid)
+    peerlib.exit_with_parent(args)
 
     tls_context = None
     if args.tls_cert or args.tls_key:

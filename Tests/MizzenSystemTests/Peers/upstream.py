@@ -26,8 +26,6 @@ import argparse
 import base64
 import hashlib
 import json
-import os
-import signal
 import socket
 import ssl
 import struct
@@ -35,6 +33,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+import peerlib
 
 CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
@@ -522,36 +522,18 @@ class Server:
             thread.start()
 
 
-def watch_parent(pid):
-    def loop():
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:
-                pass
-    threading.Thread(target=loop, daemon=True).start()
-
-
 def main():
     parser = argparse.ArgumentParser(description="HTTP/1.1 + WebSocket echo upstream for Mizzen tests.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
+    peerlib.add_server_arguments(parser)
     parser.add_argument("--name", default="upstream", help="name echoed in bodies and the x-upstream header")
     parser.add_argument("--log", metavar="FILE", help="append one JSON line per connection and per request")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
     parser.add_argument("--idle-timeout", type=float, default=120.0,
                         help="seconds a connection may sit idle before it is closed (0: never; default 120)")
-    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (checked every second)")
     args = parser.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
-    if args.parent_pid:
-        watch_parent(args.parent_pid)
+    peerlib.exit_with_parent(args)
     server = Server(args)
     print("READY %d" % server.port, flush=True)
     server.serve_forever()
