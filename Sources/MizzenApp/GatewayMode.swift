@@ -17,17 +17,23 @@ package struct GatewayMode: Sendable {
     package var loader: ConfigLoader
     package var proxy: ProxyIdentity
     package var credentialsDirectory: String?
+    /// ISTIO_MUTUAL upstream TLS: cert-chain.pem, key.pem, root-cert.pem.
+    package var workloadCertificates: String?
     package var binding: ListenerBinding
     package var threads: Int
     package var limits: ProxyLimits
     package var logger: Logger
 
-    package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, binding: ListenerBinding,
-                 threads: Int, limits: ProxyLimits, logger: Logger) {
+    /// Cluster counters and outlier state, kept across reloads.
+    let runtimes = ClusterRuntimes()
+
+    package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, workloadCertificates: String? = nil,
+                 binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger) {
         self.paths = paths
         self.loader = loader
         self.proxy = proxy
         self.credentialsDirectory = credentialsDirectory
+        self.workloadCertificates = workloadCertificates
         self.binding = binding
         self.threads = threads
         self.limits = limits
@@ -68,7 +74,10 @@ package struct GatewayMode: Sendable {
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
         let tls = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
         for problem in tls.problems { logger.error("\(problem)") }
-        return PublishedConfiguration(table: table, tls: tls, generation: generation)
+        let upstreams = UpstreamSettings.build(for: table, runtimes: runtimes, credentialsDirectory: credentialsDirectory,
+                                               workloadCertificates: workloadCertificates)
+        for problem in upstreams.problems { logger.error("\(problem)") }
+        return PublishedConfiguration(table: table, tls: tls, generation: generation, upstreamSettings: upstreams)
     }
 
     package func start() async throws -> Running {

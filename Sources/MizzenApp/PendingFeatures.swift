@@ -1,10 +1,8 @@
 import MizzenConfig
 import MizzenRouting
 
-/// Route and cluster settings the configuration carries but this data plane does not act on
-/// yet (the traffic-management features: rewrites, header edits, CORS, timeouts, retries,
-/// faults, mirroring, connection pools, outlier detection, upstream TLS). The gateway says so
-/// once at start, per route and per cluster, rather than pretend.
+/// Route and cluster settings the configuration carries but this data plane does not act on.
+/// The gateway says so once at start, per route and per cluster, rather than pretend.
 enum PendingFeatures {
     static func report(_ table: RouteTable) -> [String] {
         var lines: [String] = []
@@ -19,16 +17,14 @@ enum PendingFeatures {
                         guard seenRoutes.insert(key).inserted else { continue }
                         let config = route.config
                         var pending: [String] = []
-                        if config.rewrite != nil { pending.append("rewrite") }
-                        if config.headers != nil { pending.append("headers") }
-                        if config.corsPolicy != nil { pending.append("corsPolicy") }
-                        if config.timeout != nil { pending.append("timeout") }
-                        if config.retries != nil { pending.append("retries") }
-                        if config.fault != nil { pending.append("fault") }
-                        if config.mirror != nil || config.mirrors != nil { pending.append("mirror") }
-                        if config.route?.contains(where: { $0.headers != nil }) == true { pending.append("route[].headers") }
+                        if config.retries?.retryRemoteLocalities == true { pending.append("retries.retryRemoteLocalities (endpoints carry no locality)") }
+                        if config.retries?.retryOn?.split(separator: ",").contains("retriable-headers") == true {
+                            pending.append("retries.retryOn retriable-headers (no retriable headers can be configured through Istio)")
+                        }
+                        if config.fault?.abort?.http2Error != nil { pending.append("fault.abort.http2Error") }
+                        if config.fault?.delay?.exponentialDelay != nil { pending.append("fault.delay.exponentialDelay (applied as a fixed delay)") }
                         if !pending.isEmpty {
-                            lines.append("\(key): \(pending.joined(separator: ", ")) not applied yet by this data plane (requests are routed without them)")
+                            lines.append("\(key): \(pending.joined(separator: ", ")) not applied by this data plane")
                         }
                     }
                 }
@@ -36,11 +32,16 @@ enum PendingFeatures {
         }
         for (name, cluster) in table.clusters.sorted(by: { $0.key < $1.key }) {
             var pending: [String] = []
-            if cluster.policy.connectionPool != nil { pending.append("connectionPool") }
-            if cluster.policy.outlierDetection != nil { pending.append("outlierDetection") }
-            if let tls = cluster.policy.tls, tls.mode != .disable { pending.append("tls") }
+            let pool = cluster.policy.connectionPool
+            if pool?.tcp?.maxConnectionDuration != nil { pending.append("connectionPool.tcp.maxConnectionDuration") }
+            if pool?.http?.http2KeepAlive != nil { pending.append("connectionPool.http.http2KeepAlive") }
+            if pool?.http?.useClientProtocol == true { pending.append("connectionPool.http.useClientProtocol") }
+            if pool?.http?.maxConcurrentStreams != nil { pending.append("connectionPool.http.maxConcurrentStreams (one HTTP/2 connection per endpoint)") }
+            if cluster.policy.tls?.caCrl != nil { pending.append("tls.caCrl") }
+            if cluster.policy.loadBalancer?.localityLbSetting != nil { pending.append("loadBalancer.localityLbSetting") }
+            if cluster.policy.loadBalancer?.warmup != nil || cluster.policy.loadBalancer?.warmupDurationSecs != nil { pending.append("loadBalancer.warmup") }
             if !pending.isEmpty, let rule = cluster.policy.destinationRule {
-                lines.append("DestinationRule \(rule) for \(name): \(pending.joined(separator: ", ")) not applied yet by this data plane")
+                lines.append("DestinationRule \(rule) for \(name): \(pending.joined(separator: ", ")) not applied by this data plane")
             }
         }
         return lines

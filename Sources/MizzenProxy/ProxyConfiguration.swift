@@ -38,6 +38,9 @@ package struct ProxyLimits: Sendable {
     package var maxIdleUpstreamConnections: Int = 64
     /// Idle upstream connections are closed after this.
     package var upstreamIdleTimeout: TimeAmount = .seconds(60)
+    /// Request bodies up to this size are kept for replay so the request can be retried; a
+    /// larger body streams on and is not retried (Envoy's per-request buffer limit).
+    package var maxRetryBufferBytes: Int = 64 * 1024
     /// How long graceful drain waits for requests in flight.
     package var drainTimeout: TimeAmount = .seconds(5)
     /// Path normalisation before matching (and forwarding).

@@ -13,11 +13,14 @@ package struct PublishedConfiguration: Sendable {
     /// here, off the event loops, once for all of them: a Maglev table takes milliseconds, which
     /// a request must not wait for on a loop.
     let balancerPlans: [String: LoadBalancerPlan]
+    /// Per cluster: circuit breakers, timeouts, upstream TLS, shared counters.
+    package let upstreamSettings: UpstreamSettings
 
-    package init(table: RouteTable, tls: ServerTLSContexts, generation: Int) {
+    package init(table: RouteTable, tls: ServerTLSContexts, generation: Int, upstreamSettings: UpstreamSettings? = nil) {
         self.table = table
         self.tls = tls
         self.generation = generation
+        self.upstreamSettings = upstreamSettings ?? UpstreamSettings.build(for: table, runtimes: ClusterRuntimes(), credentialsDirectory: nil, workloadCertificates: nil)
         self.balancerPlans = table.clusters.mapValues { LoadBalancerPlan(endpoints: $0.endpoints, settings: $0.policy.loadBalancer) }
     }
 }
@@ -34,6 +37,8 @@ package final class LoopState {
     var random = SystemRandomNumberGenerator()
     /// Requests in flight on this loop, for graceful drain.
     var activeRequests = 0
+    /// Mirror copies still talking to their upstream (they outlive the primary exchange).
+    var mirrorsInFlight: [ObjectIdentifier: MirrorExchange] = [:]
 
     init(eventLoop: any EventLoop, configuration: PublishedConfiguration, limits: ProxyLimits, logger: Logger) {
         self.configuration = configuration
@@ -64,14 +69,32 @@ package final class LoopState {
     /// An endpoint of `cluster` by its load balancer; `hashKey` gives the consistent-hash key
     /// for the cluster's hash policy (nil: none, a random pick). Least-request counts this
     /// loop's requests in flight to each endpoint.
-    func pickEndpoint(_ cluster: Cluster, http2: Bool, hashKey: (HashPolicy) -> UInt64?) -> ClusterEndpoint? {
+    ///
+    /// Endpoints the outlier detector ejected are skipped; so are those in `avoiding` (a retry
+    /// prefers endpoints not tried yet, Envoy's previous-hosts predicate, up to five picks).
+    func pickEndpoint(_ cluster: Cluster, settings: UpstreamClusterSettings?, http2: Bool, avoiding: [ClusterEndpoint] = [],
+                      hashKey: (HashPolicy) -> UInt64?) -> ClusterEndpoint? {
         let balancer = balancer(for: cluster)
         let key = balancer.hashPolicy.flatMap(hashKey)
         let pools = upstreams
-        let index = balancer.pick(hashKey: key, isAvailable: { _ in true }, activeRequests: { index in
-            pools.activeRequests(UpstreamKey(cluster.endpoints[index], http2: http2))
-        })
-        return index.map { cluster.endpoints[$0] }
+        var ejected: Set<String> = []
+        if let settings, let outlier = settings.outlier {
+            ejected = settings.runtime.outliers.ejected(endpointCount: cluster.endpoints.count, settings: outlier)
+        }
+        let endpoints = cluster.endpoints
+        let isAvailable: (Int) -> Bool = ejected.isEmpty ? { _ in true } : { index in
+            !ejected.contains(OutlierDetector.key(endpoints[index].address, endpoints[index].port))
+        }
+        var pick: ClusterEndpoint?
+        for _ in 0..<(avoiding.isEmpty ? 1 : 5) {
+            let index = balancer.pick(hashKey: key, isAvailable: isAvailable, activeRequests: { index in
+                pools.activeRequests(UpstreamKey(endpoints[index], http2: http2))
+            })
+            guard let index else { return pick }
+            pick = endpoints[index]
+            if !avoiding.contains(endpoints[index]) { break }
+        }
+        return pick
     }
 }
 

@@ -25,6 +25,10 @@ package enum ResponseFlag: String, Sendable {
     case downstreamConnectionTermination = "DC"
     /// The downstream sent something that is not valid HTTP.
     case downstreamProtocolError = "DPE"
+    /// `fault.abort` answered the request.
+    case faultInjected = "FI"
+    /// `fault.delay` held the request.
+    case delayInjected = "DI"
     /// The request was served by a direct response, redirect or other local reply.
     case localReply = "-"
 }
@@ -41,7 +45,7 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     private enum Code: Hashable, Sendable {
-        case noRoute, noCluster, noHealthyUpstream, connectFailure, overflow
+        case noRoute, noCluster, noHealthyUpstream, connectFailure, overflow, refusedStream, faultAbort(UInt)
         case upstreamReset, upstreamClosed, upstreamProtocol, upstreamTimeout
         case badRequest(String), headersTooLarge, bodyTooLarge, requestTimeout, notImplemented(String), versionNotSupported
     }
@@ -54,6 +58,10 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     package static let connectFailure = ProxyError(code: .connectFailure)
     package static let overflow = ProxyError(code: .overflow)
     package static let upstreamReset = ProxyError(code: .upstreamReset)
+    /// An HTTP/2 upstream refused the stream (REFUSED_STREAM): nothing was processed.
+    package static let refusedStream = ProxyError(code: .refusedStream)
+    /// `fault.abort` with an HTTP status.
+    package static func faultAbort(_ status: UInt) -> ProxyError { ProxyError(code: .faultAbort(status)) }
     package static let upstreamClosed = ProxyError(code: .upstreamClosed)
     package static let upstreamProtocol = ProxyError(code: .upstreamProtocol)
     package static let upstreamTimeout = ProxyError(code: .upstreamTimeout)
@@ -68,7 +76,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     package var status: UInt {
         switch code {
         case .noRoute: 404
-        case .noCluster, .noHealthyUpstream, .connectFailure, .overflow, .upstreamReset, .upstreamClosed: 503
+        case .noCluster, .noHealthyUpstream, .connectFailure, .overflow, .upstreamReset, .upstreamClosed, .refusedStream: 503
+        case .faultAbort(let status): status
         case .upstreamProtocol: 502
         case .upstreamTimeout: 504
         case .badRequest: 400
@@ -87,7 +96,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noHealthyUpstream: .noHealthyUpstream
         case .connectFailure: .upstreamConnectionFailure
         case .overflow: .upstreamOverflow
-        case .upstreamReset: .upstreamRemoteReset
+        case .upstreamReset, .refusedStream: .upstreamRemoteReset
+        case .faultAbort: .faultInjected
         case .upstreamClosed: .upstreamConnectionTermination
         case .upstreamProtocol: .upstreamProtocolError
         case .upstreamTimeout: .upstreamRequestTimeout
@@ -97,8 +107,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
 
     package var source: Source {
         switch code {
-        case .noRoute, .noCluster, .noHealthyUpstream, .overflow: .internal
-        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamProtocol, .upstreamTimeout: .upstream
+        case .noRoute, .noCluster, .noHealthyUpstream, .overflow, .faultAbort: .internal
+        case .connectFailure, .upstreamReset, .refusedStream, .upstreamClosed, .upstreamProtocol, .upstreamTimeout: .upstream
         case .badRequest, .headersTooLarge, .bodyTooLarge, .requestTimeout, .notImplemented, .versionNotSupported: .downstream
         }
     }
@@ -106,7 +116,7 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether a retry policy may try again (before any response byte reached the client).
     package var isRetryable: Bool {
         switch code {
-        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamTimeout: true
+        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamTimeout, .refusedStream: true
         default: false
         }
     }
@@ -120,6 +130,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .connectFailure: "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
         case .overflow: "upstream connect error or disconnect/reset before headers. reset reason: overflow"
         case .upstreamReset: "upstream connect error or disconnect/reset before headers. reset reason: remote reset"
+        case .refusedStream: "upstream connect error or disconnect/reset before headers. reset reason: remote refused stream reset"
+        case .faultAbort: "fault filter abort"
         case .upstreamClosed: "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
         case .upstreamProtocol: "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
         case .upstreamTimeout: "upstream request timeout"

@@ -197,13 +197,16 @@ package final class Route: Sendable {
     package let action: Action
     /// The route as written: timeouts, retries, faults, rewrites, headers, CORS, mirrors.
     package let config: HTTPRoute
+    /// The same, compiled for the data plane.
+    package let policy: RoutePolicy
     package let isCatchAll: Bool
 
-    init(source: RouteSource, matches: [RouteMatch], action: Action, config: HTTPRoute) {
+    init(source: RouteSource, matches: [RouteMatch], action: Action, config: HTTPRoute, policy: RoutePolicy = .plain) {
         self.source = source
         self.matches = matches
         self.action = action
         self.config = config
+        self.policy = policy
         self.isCatchAll = matches.isEmpty || matches.contains { $0.isCatchAll }
     }
 
@@ -225,12 +228,17 @@ package final class WeightedCluster: Sendable {
     package let weight: UInt32
     package let destination: Destination
     package let headers: Headers?
+    /// `headers` compiled: applied before the route's own edits (the route's win).
+    package let requestHeaders: HeaderMutation
+    package let responseHeaders: HeaderMutation
 
     init(cluster: String, weight: UInt32, destination: Destination, headers: Headers?) {
         self.cluster = cluster
         self.weight = weight
         self.destination = destination
         self.headers = headers
+        self.requestHeaders = HeaderMutation(headers?.request)
+        self.responseHeaders = HeaderMutation(headers?.response)
     }
 }
 

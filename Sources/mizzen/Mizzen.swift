@@ -235,6 +235,9 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds to drain requests in flight on SIGTERM.")
     var drainTimeout: Double = 5
 
+    @Option(help: "Request bodies up to this many bytes are kept so a retry can replay them; larger ones are not retried.")
+    var maxRetryBufferBytes: Int = ProxyLimits().maxRetryBufferBytes
+
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "notice"
 
@@ -272,6 +275,7 @@ struct ProxyOptions: ParsableArguments {
         limits.http2MaxConcurrentStreams = http2MaxConcurrentStreams
         limits.http2MaxResetsPerWindow = http2MaxResets
         limits.drainTimeout = .nanoseconds(Int64(drainTimeout * 1e9))
+        limits.maxRetryBufferBytes = max(0, maxRetryBufferBytes)
         return limits
     }
 
@@ -299,6 +303,9 @@ struct Gateway: AsyncParsableCommand {
     @Option(help: "Directory of mounted TLS Secrets for credentialName: DIR/NAME/tls.crt, tls.key, ca.crt.")
     var credentials: String?
 
+    @Option(name: .customLong("workload-certs"), help: "Directory with this proxy's mesh certificate for ISTIO_MUTUAL upstreams: cert-chain.pem, key.pem, root-cert.pem.")
+    var workloadCerts: String?
+
     @Option(name: [.short, .long], help: "Namespace of this gateway proxy (and of objects that name none).")
     var namespace: String = "istio-system"
 
@@ -316,6 +323,7 @@ struct Gateway: AsyncParsableCommand {
         }
         let mode = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
                                proxy: .gateway(namespace: namespace, labels: labelMap), credentialsDirectory: credentials,
+                               workloadCertificates: workloadCerts,
                                binding: ListenerBinding(host: proxy.bind, portMap: try proxy.parsedPortMap()),
                                threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.gateway"))
         let status = await mode.run()

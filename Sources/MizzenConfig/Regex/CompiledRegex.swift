@@ -19,7 +19,13 @@ package final class CompiledRegex: @unchecked Sendable {
     }
 
     /// `jit: false` when the pattern is only checked (validation), not matched many times.
-    package init(_ pattern: String, jit: Bool = true) throws(CompileError) {
+    package convenience init(_ pattern: String, jit: Bool = true) throws(CompileError) {
+        try self.init(pattern, jit: jit, anchored: true)
+    }
+
+    /// `anchored: false` finds the pattern anywhere (for `uriRegexRewrite`, which replaces every
+    /// match in the path, as RE2's GlobalReplace does).
+    package init(_ pattern: String, jit: Bool = true, anchored: Bool) throws(CompileError) {
         guard pattern.utf8.count <= Self.maxPatternLength else {
             throw CompileError(message: "is \(pattern.utf8.count) bytes long; at most \(Self.maxPatternLength) are allowed")
         }
@@ -28,8 +34,8 @@ package final class CompiledRegex: @unchecked Sendable {
         }
         var errorCode: Int32 = 0
         var errorOffset: Int = 0
-        let options = UInt32(PCRE2_UTF) | UInt32(PCRE2_MATCH_INVALID_UTF) | UInt32(PCRE2_NEVER_BACKSLASH_C)
-            | UInt32(PCRE2_ANCHORED) | UInt32(PCRE2_ENDANCHORED) | UInt32(PCRE2_DOLLAR_ENDONLY)
+        var options = UInt32(PCRE2_UTF) | UInt32(PCRE2_MATCH_INVALID_UTF) | UInt32(PCRE2_NEVER_BACKSLASH_C) | UInt32(PCRE2_DOLLAR_ENDONLY)
+        if anchored { options |= UInt32(PCRE2_ANCHORED) | UInt32(PCRE2_ENDANCHORED) }
         let compiled = pattern.utf8CString.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UInt8.self) { bytes in
                 pcre2_compile_8(bytes.baseAddress, pattern.utf8.count, options, &errorCode, &errorOffset, nil)
@@ -67,6 +73,71 @@ package final class CompiledRegex: @unchecked Sendable {
         return result >= 0
     }
 }
+
+extension CompiledRegex {
+    /// Every non-overlapping match in `subject` replaced by `substitution`, in which `\\0`–`\\9`
+    /// stand for the match and its capture groups (RE2's `GlobalReplace`, which Envoy's
+    /// `regex_rewrite` uses). An empty match advances one character, as RE2 does.
+    package func replacingAll(in subject: String, with substitution: String) -> String {
+        let bytes = Array(subject.utf8)
+        let template = Array(substitution.utf8)
+        guard let matchData = pcre2_match_data_create_from_pattern_8(code, nil) else { return subject }
+        defer { pcre2_match_data_free_8(matchData) }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + template.count)
+        var offset = 0
+        var copiedUpTo = 0
+        let empty: [UInt8] = [0]
+        while offset <= bytes.count {
+            let result = bytes.withUnsafeBufferPointer { buffer in
+                empty.withUnsafeBufferPointer { fallback in
+                    pcre2_match_8(code, buffer.baseAddress ?? fallback.baseAddress, buffer.count, offset, 0, matchData, nil)
+                }
+            }
+            guard result > 0 else { break }
+            let vector = pcre2_get_ovector_pointer_8(matchData)!
+            let start = Int(vector[0]), end = Int(vector[1])
+            output.append(contentsOf: bytes[copiedUpTo..<start])
+            var index = 0
+            while index < template.count {
+                let byte = template[index]
+                if byte == UInt8(ascii: "\\"), index + 1 < template.count {
+                    let next = template[index + 1]
+                    if next >= UInt8(ascii: "0"), next <= UInt8(ascii: "9") {
+                        let group = Int(next - UInt8(ascii: "0"))
+                        if group < Int(result) {
+                            let groupStart = vector[2 * group], groupEnd = vector[2 * group + 1]
+                            if groupStart != PCRE2_UNSET_VALUE { output.append(contentsOf: bytes[Int(groupStart)..<Int(groupEnd)]) }
+                        }
+                        index += 2
+                        continue
+                    }
+                    if next == UInt8(ascii: "\\") {
+                        output.append(next)
+                        index += 2
+                        continue
+                    }
+                }
+                output.append(byte)
+                index += 1
+            }
+            copiedUpTo = end
+            if end == start {
+                // An empty match: copy one character and move past it.
+                if end < bytes.count { output.append(bytes[end]) }
+                copiedUpTo = min(end + 1, bytes.count)
+                offset = end + 1
+            } else {
+                offset = end
+            }
+        }
+        if copiedUpTo < bytes.count { output.append(contentsOf: bytes[copiedUpTo...]) }
+        return String(decoding: output, as: UTF8.self)
+    }
+}
+
+/// PCRE2's "unset" offset for a capture group that took no part in the match.
+private let PCRE2_UNSET_VALUE = ~Int(0)
 
 /// Constructs PCRE2 accepts and RE2 does not.
 enum RE2Dialect {

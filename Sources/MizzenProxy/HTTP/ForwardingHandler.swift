@@ -15,6 +15,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private enum State {
         /// Waiting for a request head.
         case idle
+        /// A fault delay holds the request before it is routed on; body parts wait in `pending`.
+        case delaying
+        /// Between two attempts (retry back-off); body parts wait in `pending`.
+        case backingOff
         /// Routing done, waiting for an upstream; body parts wait in `pending`.
         case connecting
         /// Exchanging with the upstream.
@@ -53,6 +57,36 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// The upstream's 101 to a WebSocket upgrade, until its `.end` arrives.
     private var tunnelHead: HTTPResponseHead?
 
+    // The route's policy for the request in flight (see `RoutePolicy`).
+    private var policy = RoutePolicy.plain
+    private var weighted: WeightedCluster?
+    private var cluster: Cluster?
+    private var clusterSettings: UpstreamClusterSettings?
+    private var upstreamHead: HTTPRequestHead?
+    private var wantsHTTP2 = false
+    /// SNI for a TLS cluster without a configured one: the host the request was for.
+    private var upstreamServerName: String?
+    private var hashKey: UInt64?
+    /// Headers added to every response of the request: CORS, before the route's own edits.
+    private var extraResponseHeaders: [(String, String)] = []
+    /// Retry state: tries left, the body kept for replay while it fits, endpoints tried.
+    private var retriesLeft = 0
+    private var replay = CircularBuffer<HTTPClientRequestPart>()
+    private var replayBytes = 0
+    private var replayable = false
+    private var attempt = 0
+    private var tried: [ClusterEndpoint] = []
+    private var currentEndpoint: ClusterEndpoint?
+    private var retryCounted = false
+    private var activeCounted = false
+    /// The router has started (after any fault delay): the route timeout may run.
+    private var routerStarted = false
+    private var routeTimeout: TimeAmount?
+    private var routeTimer: Scheduled<Void>?
+    private var perTryTimer: Scheduled<Void>?
+    private var stepTimer: Scheduled<Void>?
+    private var mirrors: [MirrorExchange] = []
+
     init(loop: LoopState, connection: DownstreamConnection, guardHandler: HTTP1ConnectionGuard?) {
         self.loop = loop
         self.connection = connection
@@ -76,22 +110,29 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 abandon(with: .bodyTooLarge)
                 return
             }
+            let part = HTTPClientRequestPart.body(.byteBuffer(buffer))
+            copyForReplayAndMirrors(part, bytes: buffer.readableBytes)
             switch state {
-            case .connecting:
-                pending.append(.body(.byteBuffer(buffer)))
+            case .connecting, .delaying, .backingOff:
+                pending.append(part)
             case .forwarding(let lease):
-                lease.handler.write(.body(.byteBuffer(buffer)))
+                lease.handler.write(part)
             default:
                 break
             }
         case .end(let trailers):
             requestEnded = true
+            let part = HTTPClientRequestPart.end(trailers)
+            copyForReplayAndMirrors(part, bytes: 0)
+            for mirror in mirrors { mirror.flush() }
             switch state {
-            case .connecting:
-                pending.append(.end(trailers))
+            case .connecting, .delaying, .backingOff:
+                pending.append(part)
+                startRouteTimerIfReady()
             case .forwarding(let lease):
-                lease.handler.write(.end(trailers))
+                lease.handler.write(part)
                 lease.handler.flush()
+                startRouteTimerIfReady()
             case .answered:
                 if responseEnded { finishExchange(closeIfDone: true) }
             default:
@@ -102,7 +143,23 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if case .forwarding(let lease) = state { lease.handler.flush() }
+        for mirror in mirrors { mirror.flush() }
         context.fireChannelReadComplete()
+    }
+
+    /// Keeps a request part for a retry while the body fits the replay buffer, and copies it
+    /// to the mirrors.
+    private func copyForReplayAndMirrors(_ part: HTTPClientRequestPart, bytes: Int) {
+        for mirror in mirrors { mirror.send(part) }
+        guard replayable else { return }
+        replayBytes += bytes
+        if replayBytes > loop.limits.maxRetryBufferBytes {
+            // Too big to replay: the request streams on and will not be retried.
+            replayable = false
+            replay.removeAll()
+        } else {
+            replay.append(part)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -111,14 +168,19 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .forwarding(let lease):
             lease.release(reusable: false)
             wasActive = true
-        case .connecting, .answered:
+        case .connecting, .answered, .delaying, .backingOff:
             wasActive = true
         default:
             wasActive = false
         }
-        if wasActive { loop.activeRequests -= 1 }
+        if wasActive {
+            loop.activeRequests -= 1
+            endClusterAccounting()
+        }
         state = .closed
         pending.removeAll()
+        cancelTimers()
+        mirrors.removeAll()
         context.fireChannelInactive()
     }
 
@@ -155,7 +217,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func read(context: ChannelHandlerContext) {
         switch state {
-        case .connecting:
+        case .connecting, .delaying, .backingOff:
             pendingRead = true
         case .forwarding(let lease) where !lease.handler.isWritable:
             pendingRead = true
@@ -221,6 +283,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
         let configuration = loop.configuration
         let decision = configuration.table.decide(request.attributes, random: loop.random.next())
+        if let route = decision.route {
+            policy = route.policy
+            if let cors = policy.cors, let origin = head.headers.first(name: "origin") {
+                if handleCORS(cors, origin: origin, head: head) { return }
+            }
+        }
         switch decision.outcome {
         case .noRoute:
             answer(.noRoute)
@@ -232,11 +300,52 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .directResponse(let response):
             answerDirect(response)
         case .forward(let weighted):
-            forward(weighted, request: request, head: head, configuration: configuration)
+            forward(weighted, request: request, head: head, configuration: configuration, matchIndex: decision.matchIndex ?? 0)
         }
     }
 
-    private func forward(_ weighted: WeightedCluster, request: ValidatedRequest, head: HTTPRequestHead, configuration: PublishedConfiguration) {
+    /// Envoy's CORS filter for a route with a `corsPolicy` and a request with `Origin`: a
+    /// preflight from an allowed origin is answered here; other requests from an allowed origin
+    /// get the CORS response headers. Returns true when the request was answered.
+    private func handleCORS(_ cors: CORSPolicy, origin: String, head: HTTPRequestHead) -> Bool {
+        let allowed = cors.allows(origin: origin)
+        let isPreflight = head.method == .OPTIONS && head.headers.contains(name: "access-control-request-method")
+        if isPreflight {
+            if allowed {
+                var headers = HTTPHeaders()
+                headers.add(name: "access-control-allow-origin", value: origin)
+                if let methods = cors.allowMethods { headers.add(name: "access-control-allow-methods", value: methods) }
+                if let allowHeaders = cors.allowHeaders { headers.add(name: "access-control-allow-headers", value: allowHeaders) }
+                if let maxAge = cors.maxAge { headers.add(name: "access-control-max-age", value: maxAge) }
+                if cors.allowCredentials { headers.add(name: "access-control-allow-credentials", value: "true") }
+                headers.add(name: "content-length", value: "0")
+                respond(status: .ok, headers: headers, body: "")
+                return true
+            }
+            if !cors.forwardUnmatchedPreflights {
+                respond(status: .ok, headers: ["content-length": "0"], body: "")
+                return true
+            }
+            return false
+        }
+        if allowed {
+            extraResponseHeaders.append(("access-control-allow-origin", origin))
+            if cors.allowCredentials { extraResponseHeaders.append(("access-control-allow-credentials", "true")) }
+            if let expose = cors.exposeHeaders { extraResponseHeaders.append(("access-control-expose-headers", expose)) }
+        }
+        return false
+    }
+
+    /// Route header edits on a response: the destination's, then the route's (which win),
+    /// after any CORS headers.
+    private func editResponseHeaders(_ headers: inout HTTPHeaders) {
+        for (name, value) in extraResponseHeaders { headers.replaceOrAdd(name: name, value: value) }
+        if let weighted, !weighted.responseHeaders.isEmpty { HeaderRules.apply(weighted.responseHeaders, to: &headers) }
+        if !policy.responseHeaders.isEmpty { HeaderRules.apply(policy.responseHeaders, to: &headers) }
+    }
+
+    private func forward(_ weighted: WeightedCluster, request: ValidatedRequest, head: HTTPRequestHead, configuration: PublishedConfiguration, matchIndex: Int) {
+        self.weighted = weighted
         guard let cluster = configuration.table.clusters[weighted.cluster], cluster.serviceKnown else {
             answer(.noCluster)
             return
@@ -245,26 +354,49 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             answer(.noHealthyUpstream)
             return
         }
-        let wantsHTTP2 = Self.speaksHTTP2(cluster) && !request.isUpgrade
-        var generatedCookie: HashPolicy.GeneratedCookie?
-        let endpoint = loop.pickEndpoint(cluster, http2: wantsHTTP2) { policy in
-            if let key = policy.key(header: { request.attributes.joinedHeader($0) },
-                                    cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
-                                    sourceAddress: connection.remoteIP,
-                                    query: { request.attributes.queryValue($0) }) {
-                return key
+        self.cluster = cluster
+        let settings = configuration.upstreamSettings[cluster.name]
+        clusterSettings = settings
+        wantsHTTP2 = Self.speaksHTTP2(cluster) && !request.isUpgrade
+
+        // Fault injection comes first (Envoy's fault filter runs before the router).
+        var delay: Int64?
+        if let fault = policy.fault {
+            if let abort = fault.abort, Self.chance(abort.fraction, using: &loop.random) {
+                if let (nanoseconds, fraction) = fault.delay, Self.chance(fraction, using: &loop.random) {
+                    holdThenAbort(abort.status, after: nanoseconds)
+                } else {
+                    answerFaultAbort(abort.status)
+                }
+                return
             }
-            // A cookie policy with a ttl and no cookie yet: the proxy makes one (Envoy's
-            // generated cookie), hashes on it, and sets it on the response.
-            generatedCookie = policy.generatedCookie(remoteAddress: connection.remoteAddressText, localAddress: connection.localAddressText)
-            return generatedCookie?.hash
+            if let (nanoseconds, fraction) = fault.delay, Self.chance(fraction, using: &loop.random) { delay = nanoseconds }
         }
-        guard let endpoint else {
-            answer(.noHealthyUpstream)
-            return
+
+        if let settings {
+            // Envoy's max_requests (`http2MaxRequests`): requests in flight to the cluster.
+            guard settings.runtime.activeRequests.tryAcquire(limit: settings.breakers.maxRequests) else {
+                answer(.overflow)
+                return
+            }
+            activeCounted = true
+        }
+
+        var generatedCookie: HashPolicy.GeneratedCookie?
+        let balancer = loop.balancer(for: cluster)
+        if let hashPolicy = balancer.hashPolicy {
+            hashKey = hashPolicy.key(header: { request.attributes.joinedHeader($0) },
+                                     cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
+                                     sourceAddress: connection.remoteIP,
+                                     query: { request.attributes.queryValue($0) })
+            if hashKey == nil {
+                // A cookie policy with a ttl and no cookie yet: the proxy makes one (Envoy's
+                // generated cookie), hashes on it, and sets it on the response.
+                generatedCookie = hashPolicy.generatedCookie(remoteAddress: connection.remoteAddressText, localAddress: connection.localAddressText)
+                hashKey = generatedCookie?.hash
+            }
         }
         setCookie = generatedCookie?.setCookie
-        let key = UpstreamKey(endpoint, http2: wantsHTTP2)
 
         var headers = head.headers
         HeaderRules.removeHopByHop(&headers, keepUpgrade: request.isUpgrade, keepTrailersTE: true)
@@ -284,15 +416,101 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if !headers.contains(name: "x-request-id") {
             headers.add(name: "x-request-id", value: HeaderRules.requestID(using: &loop.random))
         }
-        if !headers.contains(name: "host") {
-            headers.add(name: "host", value: request.attributes.authority)
+        var authority = request.attributes.authority
+        if let rewritten = policy.authorityRewrite {
+            authority = rewritten
+            headers.replaceOrAdd(name: "host", value: rewritten)
+        } else if !headers.contains(name: "host") {
+            headers.add(name: "host", value: authority)
         }
-        let pools = loop.upstreams
-        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: request.forwardTarget, headers: headers)
-        pending.append(.head(upstreamHead))
-        state = .connecting
+        if !weighted.requestHeaders.isEmpty { HeaderRules.apply(weighted.requestHeaders, to: &headers) }
+        if !policy.requestHeaders.isEmpty { HeaderRules.apply(policy.requestHeaders, to: &headers) }
+        var target = request.forwardTarget
+        if let path = policy.rewrittenPath(request.attributes.path, matchIndex: matchIndex) {
+            target = request.attributes.query.isEmpty ? path : path + "?" + request.attributes.query
+        }
+        upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: target, headers: headers)
+        upstreamServerName = Self.hostWithoutPort(authority)
 
-        pools.acquire(key, receiver: self).assumeIsolated().whenComplete { [weak self] result in
+        retriesLeft = policy.retry.retries
+        replayable = retriesLeft > 0
+        routeTimeout = policy.timeout.map { .nanoseconds($0) }
+        if request.isGRPC, let header = head.headers.first(name: "grpc-timeout"), let grpcTimeout = Self.grpcTimeout(header) {
+            // Istio leaves gRPC's own deadline in force (max_grpc_timeout 0): the shorter wins.
+            routeTimeout = routeTimeout.map { min($0, grpcTimeout) } ?? grpcTimeout
+        }
+
+        if let delay {
+            state = .delaying
+            scheduleStep(after: .nanoseconds(delay)) { handler in handler.startRouter() }
+        } else {
+            startRouter()
+        }
+    }
+
+    /// The router's part: mirrors, the route timeout, the first attempt.
+    private func startRouter() {
+        routerStarted = true
+        if let head = upstreamHead, !policy.mirrors.isEmpty { startMirrors(head: head) }
+        startRouteTimerIfReady()
+        startAttempt()
+    }
+
+    private func startMirrors(head: HTTPRequestHead) {
+        guard let context else { return }
+        let table = loop.configuration.table
+        for mirrorPolicy in policy.mirrors where Self.chance(mirrorPolicy.fraction, using: &loop.random) {
+            guard let cluster = table.clusters[mirrorPolicy.cluster], cluster.serviceKnown, !cluster.endpoints.isEmpty else { continue }
+            var shadowHead = head
+            let host = head.headers.first(name: "host") ?? ""
+            shadowHead.headers.replaceOrAdd(name: "host", value: Self.shadowHost(host))
+            let mirror = MirrorExchange(loop: loop, head: shadowHead)
+            // The body so far (when a fault delay held the request) goes along.
+            for part in pending { mirror.send(part) }
+            if requestEnded, !pending.contains(where: { if case .end = $0 { return true } else { return false } }) {
+                mirror.send(.end(nil))
+            }
+            let settings = loop.configuration.upstreamSettings[cluster.name]
+            let serverName = settings?.tls?.serverName(forHost: Self.hostWithoutPort(Self.shadowHost(host)))
+            mirror.start(cluster: cluster, settings: settings, http2: Self.speaksHTTP2(cluster), serverName: serverName,
+                         eventLoop: context.eventLoop, timeout: routeTimeout ?? loop.limits.streamIdleTimeout)
+            mirrors.append(mirror)
+        }
+    }
+
+    /// Envoy's shadow host: `-shadow` after the host name, before any port.
+    static func shadowHost(_ authority: String) -> String {
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+            return authority[..<colon] + "-shadow" + authority[colon...]
+        }
+        return authority + "-shadow"
+    }
+
+    static func hostWithoutPort(_ authority: String) -> String {
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
+            return String(authority[..<colon])
+        }
+        return authority
+    }
+
+    /// One try at an endpoint: pick (avoiding those already tried, when the policy says so),
+    /// then take a connection or stream from the pool.
+    private func startAttempt() {
+        guard let cluster, let upstreamHead else { return }
+        let avoiding = policy.retry.avoidPreviousHosts ? tried : []
+        let hashKey = self.hashKey
+        guard let endpoint = loop.pickEndpoint(cluster, settings: clusterSettings, http2: wantsHTTP2, avoiding: avoiding, hashKey: { _ in hashKey }) else {
+            answer(.noHealthyUpstream)
+            return
+        }
+        tried.append(endpoint)
+        currentEndpoint = endpoint
+        attempt += 1
+        let tls = clusterSettings?.tls
+        let serverName = tls?.serverName(forHost: upstreamServerName ?? "")
+        let key = UpstreamKey(endpoint, http2: wantsHTTP2, tls: tls.map { _ in "\(cluster.name)|\(serverName ?? "")" })
+        state = .connecting
+        loop.upstreams.acquire(key, settings: clusterSettings, serverName: serverName, receiver: self).assumeIsolated().whenComplete { [weak self] result in
             guard let self else {
                 if case .success(let lease) = result { lease.release(reusable: false) }
                 return
@@ -308,16 +526,186 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         switch result {
         case .failure(let error):
+            let proxyError = (error as? ProxyError) ?? .connectFailure
+            if proxyError == .overflow {
+                pending.removeAll()
+                answer(proxyError)
+                resumeDownstreamReads()
+                return
+            }
+            recordOutcome(.localOriginFailure)
+            if retryIfAllowed(failure: .connectFailure) { return }
             pending.removeAll()
-            answer((error as? ProxyError) ?? .connectFailure)
+            answer(proxyError)
             resumeDownstreamReads()
         case .success(let lease):
             state = .forwarding(lease)
+            if let upstreamHead { lease.handler.write(.head(upstreamHead)) }
             while let part = pending.popFirst() {
                 lease.handler.write(part)
             }
             lease.handler.flush()
+            if let perTry = policy.retry.perTryTimeout, let context {
+                perTryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry)) { [weak self] in
+                    self?.perTryTimedOut()
+                }
+            }
             if lease.handler.isWritable { resumeDownstreamReads() }
+        }
+    }
+
+    // MARK: Retries and timeouts
+
+    /// Retries when the policy covers `failure`, tries are left, the body can be replayed and
+    /// the cluster's retry budget (`maxRetries`) allows; returns false otherwise.
+    private func retryIfAllowed(failure: UpstreamFailureKind) -> Bool {
+        guard policy.retry.retries(failure: failure) else { return false }
+        return scheduleRetry()
+    }
+
+    private func scheduleRetry() -> Bool {
+        guard !responseStarted, retriesLeft > 0, replayable else { return false }
+        if !retryCounted, let settings = clusterSettings {
+            guard settings.runtime.activeRetries.tryAcquire(limit: settings.breakers.maxRetries) else { return false }
+            retryCounted = true
+        }
+        retriesLeft -= 1
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        if case .forwarding(let lease) = state { lease.release(reusable: false) }
+        // Every part so far goes again; parts arriving meanwhile join both lists.
+        pending = replay
+        state = .backingOff
+        // Envoy's jittered back-off: uniform in [0, (2^n - 1) × base], capped at 10 × base.
+        let base = policy.retry.backoffBase
+        let ceiling = min(base * ((Int64(1) << min(attempt, 20)) - 1), base * 10)
+        let wait = ceiling > 0 ? Int64.random(in: 0...ceiling, using: &loop.random) : 0
+        scheduleStep(after: .nanoseconds(wait)) { handler in handler.startAttempt() }
+        return true
+    }
+
+    private func perTryTimedOut() {
+        perTryTimer = nil
+        guard case .forwarding(let lease) = state, !responseStarted else { return }
+        lease.release(reusable: false)
+        recordOutcome(.localOriginFailure)
+        if retryIfAllowed(failure: .perTryTimeout) { return }
+        keepAlive = keepAlive && requestEnded
+        answer(.upstreamTimeout)
+    }
+
+    /// The route timeout runs from the end of the request (Envoy), once the router started.
+    private func startRouteTimerIfReady() {
+        guard routerStarted, requestEnded, routeTimer == nil, let routeTimeout, let context else { return }
+        routeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: routeTimeout) { [weak self] in
+            self?.routeTimedOut()
+        }
+    }
+
+    private func routeTimedOut() {
+        routeTimer = nil
+        switch state {
+        case .connecting, .forwarding, .backingOff:
+            break
+        default:
+            return
+        }
+        loop.logger.debug("route timeout")
+        if case .forwarding(let lease) = state { lease.release(reusable: false) }
+        stepTimer?.cancel()
+        perTryTimer?.cancel()
+        if responseStarted {
+            // Part of the response is out: the client sees a truncated response or a reset stream.
+            state = .closed
+            loop.activeRequests -= 1
+            endClusterAccounting()
+            context?.close(promise: nil)
+        } else {
+            if case .forwarding = state { recordOutcome(.localOriginFailure) }
+            pending.removeAll()
+            answer(.upstreamTimeout)
+            resumeDownstreamReads()
+        }
+    }
+
+    private func scheduleStep(after delay: TimeAmount, _ body: @escaping (ForwardingHandler) -> Void) {
+        guard let context else { return }
+        stepTimer?.cancel()
+        stepTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            self.stepTimer = nil
+            body(self)
+        }
+    }
+
+    private func cancelTimers() {
+        routeTimer?.cancel()
+        routeTimer = nil
+        perTryTimer?.cancel()
+        perTryTimer = nil
+        stepTimer?.cancel()
+        stepTimer = nil
+    }
+
+    /// The cluster's in-flight request and retry counters, given back once per exchange.
+    private func endClusterAccounting() {
+        guard let settings = clusterSettings else { return }
+        if activeCounted {
+            settings.runtime.activeRequests.decrement()
+            activeCounted = false
+        }
+        if retryCounted {
+            settings.runtime.activeRetries.decrement()
+            retryCounted = false
+        }
+    }
+
+    /// Tells the outlier detector how the current attempt went.
+    private func recordOutcome(_ outcome: OutlierDetector.Outcome) {
+        guard let settings = clusterSettings, let outlier = settings.outlier, let endpoint = currentEndpoint, let cluster else { return }
+        settings.runtime.outliers.record(outcome, endpoint: OutlierDetector.key(endpoint.address, endpoint.port),
+                                         endpointCount: cluster.endpoints.count, settings: outlier)
+    }
+
+    /// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n).
+    static func grpcTimeout(_ value: String) -> TimeAmount? {
+        guard let unit = value.last, value.count >= 2, value.count <= 9, let amount = Int64(value.dropLast()), amount >= 0 else { return nil }
+        switch unit {
+        case "H": return .hours(amount)
+        case "M": return .minutes(amount)
+        case "S": return .seconds(amount)
+        case "m": return .milliseconds(amount)
+        case "u": return .microseconds(amount)
+        case "n": return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+
+    static func chance(_ fraction: Double, using random: inout SystemRandomNumberGenerator) -> Bool {
+        if fraction >= 1 { return true }
+        if fraction <= 0 { return false }
+        return Double.random(in: 0..<1, using: &random) < fraction
+    }
+
+    // MARK: Faults
+
+    private func answerFaultAbort(_ status: FaultPolicy.Abort) {
+        switch status {
+        case .http(let code):
+            answer(.faultAbort(code))
+        case .grpc(let code):
+            answerGRPC(status: code, message: "fault filter abort")
+        }
+    }
+
+    /// A delay and an abort both chosen: Envoy delays first, then aborts.
+    private func holdThenAbort(_ status: FaultPolicy.Abort, after nanoseconds: Int64) {
+        state = .delaying
+        scheduleStep(after: .nanoseconds(nanoseconds)) { handler in
+            guard case .delaying = handler.state else { return }
+            handler.pending.removeAll()
+            handler.answerFaultAbort(status)
+            handler.resumeDownstreamReads()
         }
     }
 
@@ -351,6 +739,20 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 tunnelHead = head
                 return
             }
+            if head.status != .switchingProtocols {
+                let status = UInt(head.status.code)
+                recordOutcome(.status(status))
+                if retriesLeft > 0, !responseStarted,
+                   policy.retry.retries(status: status, grpcStatus: head.headers.first(name: "grpc-status").flatMap { Int($0) }),
+                   scheduleRetry() {
+                    return
+                }
+            }
+            perTryTimer?.cancel()
+            perTryTimer = nil
+            // The response goes out: nothing will be replayed now.
+            replayable = false
+            replay.removeAll()
             if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) || head.version.minor == 0 {
                 upstreamWantsClose = true
             }
@@ -363,6 +765,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             if !keepAlive && !connection.isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
             if let setCookie { head.headers.add(name: "set-cookie", value: setCookie) }
+            editResponseHeaders(&head.headers)
             responseStarted = true
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: connection.isHTTP2 ? .http2 : version, status: head.status, headers: head.headers))), promise: nil)
         case .body(let buffer):
@@ -375,6 +778,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
             // Reuse the upstream only if the request went out whole and neither side said close.
             lease.release(reusable: requestEnded && !upstreamWantsClose)
+            cancelTimers()
             writeFinal(.end(trailers))
         }
     }
@@ -382,11 +786,18 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     func upstreamFailed(_ error: ProxyError) {
         guard case .forwarding(let lease) = state else { return }
         lease.release(reusable: false)
+        if !responseStarted {
+            recordOutcome(.localOriginFailure)
+            let failure: UpstreamFailureKind = error == .refusedStream ? .refusedStream : .reset(requestSent: true)
+            if retryIfAllowed(failure: failure) { return }
+        }
         if responseStarted {
             // Part of the response is already out: the client must see the failure as a
             // truncated response (HTTP/1) or a reset stream (HTTP/2).
             state = .closed
             loop.activeRequests -= 1
+            endClusterAccounting()
+            cancelTimers()
             context?.close(promise: nil)
         } else {
             answer(error)
@@ -404,7 +815,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     private func idleTimerFired() {
         switch state {
-        case .connecting, .forwarding, .answered:
+        case .connecting, .forwarding, .answered, .delaying, .backingOff:
             break
         default:
             return
@@ -442,19 +853,28 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "text/plain")
         headers.add(name: "content-length", value: String(error.body.utf8.count))
+        // Envoy marks circuit-breaker answers so clients can tell overload from failure.
+        if error == .overflow { headers.add(name: "x-envoy-overloaded", value: "true") }
         respond(status: HTTPResponseStatus(statusCode: Int(error.status)), headers: headers, body: error.body)
     }
 
     /// gRPC clients read `grpc-status`, not the HTTP status (Envoy answers 200 with the mapped
     /// gRPC code in trailers-only form).
     private func answerGRPC(_ error: ProxyError) {
+        answerGRPC(status: error.grpcStatus, message: error.body)
+    }
+
+    private func answerGRPC(status: Int, message: String) {
         guard let context else { return }
+        if case .forwarding(let lease) = state { lease.release(reusable: false) }
+        cancelTimers()
         responseStarted = true
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/grpc")
+        editResponseHeaders(&headers)
         var trailers = HTTPHeaders()
-        trailers.add(name: "grpc-status", value: String(error.grpcStatus))
-        trailers.add(name: "grpc-message", value: error.body)
+        trailers.add(name: "grpc-status", value: String(status))
+        trailers.add(name: "grpc-message", value: message)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: .ok, headers: headers))), promise: nil)
         writeFinal(.end(trailers))
     }
@@ -465,8 +885,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     private func respond(status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {
         guard let context else { return }
+        cancelTimers()
         responseStarted = true
         var headers = headers
+        editResponseHeaders(&headers)
         if !keepAlive && !connection.isHTTP2 { headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers))), promise: nil)
         if !body.isEmpty && requestHead?.method != .HEAD {
@@ -498,7 +920,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         } else {
             switch redirect.derivePort {
             case .fromRequestPort:
-                host += ":" + (requestPort.map(String.init) ?? String(connection.listenerPort))
+                // Istio programs the listener's port (the Gateway server port as written).
+                host += ":" + String(connection.listenerPort)
             case .fromProtocolDefault:
                 break
             case nil:
@@ -577,6 +1000,26 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         idleTimer?.cancel()
         idleTimer = nil
         pending.removeAll()
+        endClusterAccounting()
+        cancelTimers()
+        policy = .plain
+        weighted = nil
+        cluster = nil
+        clusterSettings = nil
+        upstreamHead = nil
+        upstreamServerName = nil
+        hashKey = nil
+        extraResponseHeaders.removeAll()
+        retriesLeft = 0
+        replay.removeAll()
+        replayBytes = 0
+        replayable = false
+        attempt = 0
+        tried.removeAll()
+        currentEndpoint = nil
+        routerStarted = false
+        routeTimeout = nil
+        mirrors.removeAll()
         if connection.isHTTP2 { return }
         if keepAlive {
             guardHandler?.requestCompleted()

@@ -1,3 +1,4 @@
+import MizzenRouting
 import NIOHTTP1
 
 /// Header rules of a forwarding proxy (RFC 9110 §7.6.1 and Envoy's edge behaviour).
@@ -88,5 +89,13 @@ enum HeaderRules {
             bytes.append(digits[Int((low >> UInt64(shift)) & 0xF)])
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A route's or destination's header edits: removals, then `set` (replace), then `add`
+    /// (append), as Envoy evaluates them.
+    static func apply(_ mutation: HeaderMutation, to headers: inout HTTPHeaders) {
+        for name in mutation.remove { headers.remove(name: name) }
+        for (name, value) in mutation.set { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in mutation.add { headers.add(name: name, value: value) }
     }
 }

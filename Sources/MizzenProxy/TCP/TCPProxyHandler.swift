@@ -50,21 +50,55 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let remoteIP = context.channel.remoteAddress?.ipAddress
-        guard let endpoint = loop.pickEndpoint(cluster, http2: false, hashKey: { policy in
+        let settings = loop.configuration.upstreamSettings[cluster.name]
+        guard let endpoint = loop.pickEndpoint(cluster, settings: settings, http2: false, hashKey: { policy in
             policy.key(header: { _ in nil }, cookie: { _ in nil }, sourceAddress: remoteIP, query: { _ in nil })
         }) else {
             context.close(promise: nil)
             return
         }
-        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits)
+        // `tcp.maxConnections` caps this cluster's connections (Envoy's TCP proxy overflows by
+        // closing the downstream connection).
+        if let settings, !settings.runtime.connections.tryAcquire(limit: settings.breakers.maxConnections) {
+            loop.logger.debug("tcp: \(cluster.name) overflow (maxConnections)")
+            context.close(promise: nil)
+            return
+        }
+        if settings?.tlsFailed == true {
+            settings?.runtime.connections.decrement()
+            context.close(promise: nil)
+            return
+        }
+        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: settings)
             .channelOption(.allowRemoteHalfClosure, value: true)
-        let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port))
+        var future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port))
+        if let tls = settings?.tls {
+            future = future.flatMap { upstream in
+                do {
+                    return try UpstreamConnector.addTLS(tls, serverName: tls.serverName ?? cluster.serviceHost, to: upstream).map { upstream }
+                } catch {
+                    upstream.close(promise: nil)
+                    return upstream.eventLoop.makeFailedFuture(ProxyError.connectFailure)
+                }
+            }
+        }
         let downstream = context.channel
+        let endpointKey = OutlierDetector.key(endpoint.address, endpoint.port)
+        let endpointCount = cluster.endpoints.count
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure:
+                if let settings {
+                    settings.runtime.connections.decrement()
+                    if let outlier = settings.outlier {
+                        settings.runtime.outliers.record(.localOriginFailure, endpoint: endpointKey, endpointCount: endpointCount, settings: outlier)
+                    }
+                }
                 downstream.close(promise: nil)
             case .success(let upstream):
+                if let settings {
+                    upstream.closeFuture.whenComplete { _ in settings.runtime.connections.decrement() }
+                }
                 self.joined(upstream: upstream, context: context)
             }
         }

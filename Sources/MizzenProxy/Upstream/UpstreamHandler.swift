@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// Who receives an upstream response: the forwarding handler of the downstream request. Both
 /// live on the same event loop, so calls are plain method calls.
@@ -75,6 +76,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is HTTPParserError {
             fail(.upstreamProtocol)
+        } else if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .refusedStream {
+            fail(.refusedStream)
         } else {
             fail(.upstreamReset)
         }

@@ -1,28 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MizzenRouting
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
-/// An upstream endpoint as the pools key it: address, port and the protocol spoken to it.
+/// An upstream endpoint as the pools key it: address, port, the protocol spoken to it and,
+/// for TLS, the cluster and server name (connections made with different TLS settings or SNI
+/// never mix, as Envoy keys its pools).
 struct UpstreamKey: Hashable {
     var address: String
     var port: Int
     var http2: Bool
+    var tls: String?
 
-    init(_ endpoint: ClusterEndpoint, http2: Bool) {
+    init(_ endpoint: ClusterEndpoint, http2: Bool, tls: String? = nil) {
         address = endpoint.address
         port = Int(endpoint.port)
         self.http2 = http2
+        self.tls = tls
+    }
+
+    /// The endpoint alone, for per-endpoint request counts.
+    var endpointOnly: UpstreamKey {
+        var key = self
+        key.tls = nil
+        return key
     }
 }
 
 /// Opening a connection to an upstream endpoint, for the HTTP pools and the TCP proxy alike.
 enum UpstreamConnector {
-    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits) -> ClientBootstrap {
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(limits.upstreamConnectTimeout)
+    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits, settings: UpstreamClusterSettings? = nil) -> ClientBootstrap {
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings?.connectTimeout ?? limits.upstreamConnectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let keepalive = settings?.keepalive {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1)
+            if let time = keepalive.time, time > 0 {
+                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPIDLE)), value: SocketOptionValue(time))
+            }
+            if let interval = keepalive.interval, interval > 0 {
+                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPINTVL)), value: SocketOptionValue(interval))
+            }
+            if let probes = keepalive.probes, probes > 0 {
+                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPCNT)), value: SocketOptionValue(probes))
+            }
+        }
+        return bootstrap
     }
 
     /// Connects; IP literals (Kubernetes endpoints, STATIC ServiceEntries) skip the resolver.
@@ -35,6 +63,19 @@ enum UpstreamConnector {
             future = bootstrap.connect(host: address, port: port)
         }
         return future.flatMapErrorThrowing { _ in throw ProxyError.connectFailure }
+    }
+
+    /// Adds TLS origination at the front of a new upstream channel; the returned future
+    /// completes when the handshake and the certificate name check are done.
+    static func addTLS(_ tls: UpstreamTLS, serverName: String?, to channel: any Channel) throws -> EventLoopFuture<Void> {
+        // SNI must be a DNS name; an IP literal is not sent.
+        let sni = serverName.flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
+        let handler = try NIOSSLClientHandler(context: tls.context, serverHostname: sni)
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(handler, position: .first)
+        try sync.addHandler(UpstreamHandshakeCheck(requiredNames: tls.requiredNames(serverName: serverName), done: done), position: .after(handler))
+        return done.futureResult
     }
 }
 
@@ -77,7 +118,7 @@ final class UpstreamLease {
         handler.receiver = nil
         pools?.finished(key)
         if let connection {
-            if reusable, channel.isActive, let pools {
+            if reusable, channel.isActive, let pools, !connection.exhausted {
                 pools.returnIdle(connection)
             } else {
                 channel.close(promise: nil)
@@ -97,12 +138,22 @@ final class UpstreamHTTP1Connection {
     let key: UpstreamKey
     let channel: any Channel
     let handler: UpstreamHandler
+    let settings: UpstreamClusterSettings?
     var idleTimer: Scheduled<Void>?
+    /// Requests sent on it (`maxRequestsPerConnection`).
+    var requests = 0
 
-    init(key: UpstreamKey, channel: any Channel, handler: UpstreamHandler) {
+    init(key: UpstreamKey, channel: any Channel, handler: UpstreamHandler, settings: UpstreamClusterSettings?) {
         self.key = key
         self.channel = channel
         self.handler = handler
+        self.settings = settings
+    }
+
+    /// It served its share of requests and closes instead of going back to the pool.
+    var exhausted: Bool {
+        guard let limit = settings?.breakers.maxRequestsPerConnection else { return false }
+        return requests >= limit
     }
 }
 
@@ -113,6 +164,11 @@ extension UpstreamHTTP1Connection: Sendable {}
 final class UpstreamHTTP2Connection {
     let channel: any Channel
     let multiplexer: NIOHTTP2Handler.StreamMultiplexer
+    /// Streams opened on it and still open (`maxRequestsPerConnection` retires it; it closes
+    /// once its last stream ends).
+    var streamsOpened = 0
+    var openStreams = 0
+    var retired = false
 
     init(channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer) {
         self.channel = channel
@@ -126,12 +182,27 @@ extension UpstreamHTTP2Connection: Sendable {}
 /// The upstream connections of one event loop, per endpoint: idle HTTP/1.1 connections for
 /// reuse and one HTTP/2 connection carrying many streams. Requests on this loop use only these,
 /// so bytes never hop threads.
+///
+/// Circuit breaking follows Envoy's HTTP/1 pool: a request takes an idle connection, or opens
+/// one while the cluster is under `maxConnections` (a pool with no connection at all always
+/// may, so its requests cannot wait forever), or waits for a connection of this pool while the
+/// cluster has fewer than `http1MaxPendingRequests` waiting; otherwise it overflows (503 UO).
 final class UpstreamPools {
     let eventLoop: any EventLoop
     let limits: ProxyLimits
     private var idle: [UpstreamKey: [UpstreamHTTP1Connection]] = [:]
     private var http2: [UpstreamKey: EventLoopFuture<UpstreamHTTP2Connection>] = [:]
     private var active: [UpstreamKey: Int] = [:]
+    /// HTTP/1 connections open or opening per pool.
+    private var connectionCount: [UpstreamKey: Int] = [:]
+    private var waiters: [UpstreamKey: CircularBuffer<Waiter>] = [:]
+
+    private struct Waiter {
+        let promise: EventLoopPromise<UpstreamLease>
+        let receiver: any UpstreamResponseReceiver
+        let settings: UpstreamClusterSettings?
+        let serverName: String?
+    }
 
     init(eventLoop: any EventLoop, limits: ProxyLimits) {
         self.eventLoop = eventLoop
@@ -139,54 +210,116 @@ final class UpstreamPools {
     }
 
     /// Requests in flight to an endpoint from this loop (LEAST_REQUEST).
-    func activeRequests(_ key: UpstreamKey) -> Int { active[key, default: 0] }
+    func activeRequests(_ key: UpstreamKey) -> Int { active[key.endpointOnly, default: 0] }
 
     func finished(_ key: UpstreamKey) {
-        active[key, default: 1] -= 1
+        active[key.endpointOnly, default: 1] -= 1
     }
 
     /// An upstream for one exchange with `receiver`: a pooled or new HTTP/1.1 connection, or a
-    /// new stream on the endpoint's HTTP/2 connection.
-    func acquire(_ key: UpstreamKey, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
-        active[key, default: 0] += 1
+    /// new stream on the endpoint's HTTP/2 connection. `serverName` is the SNI for TLS clusters.
+    func acquire(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
+        if settings?.tlsFailed == true { return eventLoop.makeFailedFuture(ProxyError.connectFailure) }
+        active[key.endpointOnly, default: 0] += 1
         let future: EventLoopFuture<UpstreamLease>
         if key.http2 {
-            future = http2Connection(key).flatMap { connection in
+            future = http2Connection(key, settings: settings, serverName: serverName).flatMap { connection in
                 self.openStream(on: connection, key: key, receiver: receiver)
             }
+        } else if let connection = takeIdle(key) {
+            return eventLoop.makeSucceededFuture(lease(connection, receiver: receiver))
         } else {
-            while var list = idle[key], let connection = list.popLast() {
-                idle[key] = list
-                connection.idleTimer?.cancel()
-                connection.idleTimer = nil
-                if connection.channel.isActive && connection.handler.isActive {
-                    connection.handler.attach(receiver)
-                    return eventLoop.makeSucceededFuture(UpstreamLease(key: key, handler: connection.handler, channel: connection.channel, connection: connection, pools: self))
+            let runtime = settings?.runtime
+            let maxConnections = settings?.breakers.maxConnections ?? Int.max
+            if let runtime, connectionCount[key, default: 0] > 0, !runtime.connections.tryAcquire(limit: maxConnections) {
+                guard runtime.pendingRequests.tryAcquire(limit: settings?.breakers.maxPendingRequests ?? Int.max) else {
+                    active[key.endpointOnly, default: 1] -= 1
+                    return eventLoop.makeFailedFuture(ProxyError.overflow)
                 }
-            }
-            future = connectHTTP1(key).map { connection in
-                connection.handler.attach(receiver)
-                return UpstreamLease(key: key, handler: connection.handler, channel: connection.channel, connection: connection, pools: self)
+                let promise = eventLoop.makePromise(of: UpstreamLease.self)
+                waiters[key, default: []].append(Waiter(promise: promise, receiver: receiver, settings: settings, serverName: serverName))
+                future = promise.futureResult
+            } else {
+                if let runtime, connectionCount[key, default: 0] == 0 {
+                    runtime.connections.increment()
+                }
+                future = newHTTP1(key, settings: settings, serverName: serverName, receiver: receiver)
             }
         }
         return future.flatMapErrorThrowing { error in
-            self.active[key, default: 1] -= 1
+            self.active[key.endpointOnly, default: 1] -= 1
             throw error
         }
     }
 
+    /// Opens a connection (its slot in the cluster's connection count is already taken).
+    private func newHTTP1(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
+        connectionCount[key, default: 0] += 1
+        return connectHTTP1(key, settings: settings, serverName: serverName).map { connection in
+            self.lease(connection, receiver: receiver)
+        }.flatMapErrorThrowing { error in
+            self.connectionClosed(key, settings: settings)
+            throw error
+        }
+    }
+
+    private func lease(_ connection: UpstreamHTTP1Connection, receiver: any UpstreamResponseReceiver) -> UpstreamLease {
+        connection.requests += 1
+        connection.handler.attach(receiver)
+        return UpstreamLease(key: connection.key, handler: connection.handler, channel: connection.channel, connection: connection, pools: self)
+    }
+
+    private func takeIdle(_ key: UpstreamKey) -> UpstreamHTTP1Connection? {
+        while var list = idle[key], let connection = list.popLast() {
+            idle[key] = list.isEmpty ? nil : list
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.channel.isActive && connection.handler.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// A connection of `key` closed (or failed to open): its slot is free; a waiter, if any,
+    /// opens a new one.
+    private func connectionClosed(_ key: UpstreamKey, settings: UpstreamClusterSettings?) {
+        connectionCount[key, default: 1] -= 1
+        if connectionCount[key] == 0 { connectionCount[key] = nil }
+        settings?.runtime.connections.decrement()
+        guard var queue = waiters[key], !queue.isEmpty else { return }
+        let maxConnections = settings?.breakers.maxConnections ?? Int.max
+        if let runtime = settings?.runtime, connectionCount[key, default: 0] > 0, !runtime.connections.tryAcquire(limit: maxConnections) {
+            return
+        }
+        if connectionCount[key, default: 0] == 0 { settings?.runtime.connections.increment() }
+        let waiter = queue.removeFirst()
+        waiters[key] = queue.isEmpty ? nil : queue
+        waiter.settings?.runtime.pendingRequests.decrement()
+        newHTTP1(key, settings: waiter.settings, serverName: waiter.serverName, receiver: waiter.receiver).cascade(to: waiter.promise)
+    }
+
     func returnIdle(_ connection: UpstreamHTTP1Connection) {
-        var list = idle[connection.key, default: []]
+        let key = connection.key
+        if var queue = waiters[key], !queue.isEmpty {
+            let waiter = queue.removeFirst()
+            waiters[key] = queue.isEmpty ? nil : queue
+            waiter.settings?.runtime.pendingRequests.decrement()
+            waiter.promise.succeed(lease(connection, receiver: waiter.receiver))
+            return
+        }
+        var list = idle[key, default: []]
         guard list.count < limits.maxIdleUpstreamConnections else {
             connection.channel.close(promise: nil)
             return
         }
-        let channel = connection.channel
-        connection.idleTimer = eventLoop.scheduleTask(in: limits.upstreamIdleTimeout) {
-            channel.close(promise: nil)
+        let timeout = connection.settings?.idleTimeout ?? limits.upstreamIdleTimeout
+        if timeout.nanoseconds > 0 {
+            let channel = connection.channel
+            connection.idleTimer = eventLoop.scheduleTask(in: timeout) {
+                channel.close(promise: nil)
+            }
         }
         list.append(connection)
-        idle[connection.key] = list
+        idle[key] = list
     }
 
     private func remove(_ connection: UpstreamHTTP1Connection) {
@@ -195,16 +328,26 @@ final class UpstreamPools {
         idle[connection.key] = list.isEmpty ? nil : list
     }
 
-    private func bootstrap() -> ClientBootstrap {
-        UpstreamConnector.bootstrap(eventLoop, limits: limits)
+    private func connect(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?,
+                         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) -> EventLoopFuture<any Channel> {
+        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: settings).channelInitializer(initializer)
+        let connected = UpstreamConnector.connect(bootstrap, address: key.address, port: key.port)
+        guard let tls = settings?.tls else { return connected }
+        return connected.flatMap { channel in
+            do {
+                return try UpstreamConnector.addTLS(tls, serverName: serverName, to: channel).map { channel }.flatMapError { error in
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(ProxyError.connectFailure)
+                }
+            } catch {
+                channel.close(promise: nil)
+                return channel.eventLoop.makeFailedFuture(ProxyError.connectFailure)
+            }
+        }
     }
 
-    private func connect(_ bootstrap: ClientBootstrap, _ key: UpstreamKey) -> EventLoopFuture<any Channel> {
-        UpstreamConnector.connect(bootstrap, address: key.address, port: key.port)
-    }
-
-    private func connectHTTP1(_ key: UpstreamKey) -> EventLoopFuture<UpstreamHTTP1Connection> {
-        let bootstrap = bootstrap().channelInitializer { channel in
+    private func connectHTTP1(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?) -> EventLoopFuture<UpstreamHTTP1Connection> {
+        let future = connect(key, settings: settings, serverName: serverName) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
                 let encoder = HTTPRequestEncoder()
@@ -214,18 +357,24 @@ final class UpstreamPools {
                 try sync.addHandler(UpstreamHandler(), name: "upstream")
             }
         }
-        return connect(bootstrap, key).flatMapThrowing { channel in
+        return future.flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let connection = UpstreamHTTP1Connection(key: key, channel: channel, handler: handler)
+            let connection = UpstreamHTTP1Connection(key: key, channel: channel, handler: handler, settings: settings)
             handler.onClose = { [weak self, unowned connection] in
                 connection.idleTimer?.cancel()
                 self?.remove(connection)
+                self?.connectionClosed(key, settings: settings)
+            }
+            if !channel.isActive {
+                // Closed between connect and here: onClose will not run.
+                handler.onClose = nil
+                throw ProxyError.connectFailure
             }
             return connection
         }
     }
 
-    private func http2Connection(_ key: UpstreamKey) -> EventLoopFuture<UpstreamHTTP2Connection> {
+    private func http2Connection(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?) -> EventLoopFuture<UpstreamHTTP2Connection> {
         if let existing = http2[key] { return existing }
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
@@ -235,24 +384,43 @@ final class UpstreamPools {
         ]
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
-        let bootstrap = bootstrap().channelInitializer { [connection, stream] channel in
+        let runtime = settings?.runtime
+        runtime?.connections.increment()
+        let connected = connect(key, settings: settings, serverName: serverName) { [connection, stream] channel in
             channel.eventLoop.makeCompletedFuture {
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connection, streamConfiguration: stream
                 ) { stream in stream.close() }
             }
         }
-        let future = connect(bootstrap, key).flatMapThrowing { channel in
+        let future = connected.flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
             let multiplexer = try handler.syncMultiplexer()
-            channel.closeFuture.whenComplete { [weak self] _ in
-                self?.eventLoop.execute { self?.http2[key] = nil }
+            let connection = UpstreamHTTP2Connection(channel: channel, multiplexer: multiplexer)
+            channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
+                runtime?.connections.decrement()
+                guard let self, let current = self.http2[key] else { return }
+                // Forget the entry only if it is this connection (a retired one may close
+                // after its successor opened).
+                current.assumeIsolated().whenSuccess { value in
+                    if value === connection { self.http2[key] = nil }
+                }
             }
-            return UpstreamHTTP2Connection(channel: channel, multiplexer: multiplexer)
+            return connection
         }
-        future.whenFailure { [weak self] _ in self?.http2[key] = nil }
+        future.whenFailure { [weak self] _ in
+            runtime?.connections.decrement()
+            self?.http2[key] = nil
+        }
         http2[key] = future
-        return future
+        return future.map { connection in
+            connection.streamsOpened += 1
+            if let limit = settings?.breakers.maxRequestsPerConnection, connection.streamsOpened >= limit, !connection.retired {
+                connection.retired = true
+                self.http2[key] = nil
+            }
+            return connection
+        }
     }
 
     private func openStream(on connection: UpstreamHTTP2Connection, key: UpstreamKey, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
@@ -263,11 +431,19 @@ final class UpstreamPools {
                 try stream.pipeline.syncOperations.addHandler(UpstreamHandler())
             }
         }
+        connection.openStreams += 1
+        let parent = connection.channel
         return promise.futureResult.flatMapThrowing { stream in
+            stream.closeFuture.assumeIsolated().whenComplete { _ in
+                connection.openStreams -= 1
+                if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
+            }
             let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
             handler.attach(receiver)
             return UpstreamLease(key: key, handler: handler, channel: stream, connection: nil, pools: self)
         }.flatMapErrorThrowing { error in
+            connection.openStreams -= 1
+            if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
             throw (error as? ProxyError) ?? ProxyError.connectFailure
         }
     }

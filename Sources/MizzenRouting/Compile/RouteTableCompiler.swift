@@ -204,7 +204,8 @@ struct RouteTableCompiler {
                 continue
             }
             guard let action = action(for: http, vs: vs, port: port, source: source) else { continue }
-            routes.append(Route(source: source, matches: matches, action: action, config: http))
+            let policy = routePolicy(http, matches: matches, namespace: vs.namespace, port: port, source: source)
+            routes.append(Route(source: source, matches: matches, action: action, config: http, policy: policy))
         }
         return routes
     }
@@ -250,6 +251,43 @@ struct RouteTableCompiler {
         return .forward(weighted)
     }
 
+    /// The route's data-plane policy: rewrites per match, header edits, CORS, fault, timeout,
+    /// retries and mirrors (mirror clusters created like route destinations).
+    mutating func routePolicy(_ http: HTTPRoute, matches: [RouteMatch], namespace: String, port: UInt32, source: RouteSource) -> RoutePolicy {
+        var pathRewrites: [PathRewrite] = []
+        do {
+            pathRewrites = try RoutePolicy.pathRewrites(http.rewrite, matches: matches)
+        } catch {
+            problems.append("\(source): rewrite.uriRegexRewrite.match \(error.message); the path is not rewritten")
+        }
+        var mirrors: [MirrorPolicy] = []
+        func mirror(_ destination: Destination?, _ fraction: Double) {
+            guard let destination, let host = destination.host, fraction > 0 else { return }
+            let cluster = clusterName(host: ServiceRegistry.expand(host, namespace: namespace), subset: destination.subset,
+                                      explicitPort: destination.port?.number, listenerPort: port, namespace: namespace)
+            mirrors.append(MirrorPolicy(cluster: cluster, fraction: fraction))
+        }
+        if let target = http.mirror {
+            let percent = http.mirrorPercentage?.value ?? http.mirrorPercent.map(Double.init) ?? 100
+            mirror(target, min(max(percent, 0), 100) / 100)
+        }
+        for policy in http.mirrors ?? [] {
+            mirror(policy.destination, min(max(policy.percentage?.value ?? 100, 0), 100) / 100)
+        }
+        let requestHeaders = HeaderMutation(http.headers?.request)
+        let responseHeaders = HeaderMutation(http.headers?.response)
+        let cors = RoutePolicy.cors(http.corsPolicy)
+        let fault = RoutePolicy.fault(http.fault)
+        let timeout = http.timeout.map(\.nanoseconds).flatMap { $0 > 0 ? $0 : nil }
+        let retry = RetryPolicy(http.retries)
+        if pathRewrites.isEmpty, http.rewrite?.authority == nil, requestHeaders.isEmpty, responseHeaders.isEmpty, cors == nil, fault == nil,
+           timeout == nil, http.retries == nil, mirrors.isEmpty {
+            return .plain
+        }
+        return RoutePolicy(pathRewrites: pathRewrites, authorityRewrite: http.rewrite?.authority, requestHeaders: requestHeaders,
+                           responseHeaders: responseHeaders, cors: cors, fault: fault, timeout: timeout, retry: retry, mirrors: mirrors)
+    }
+
     /// Relative weights as Istio programs them: a single destination takes everything; with
     /// several, zero-weight ones are dropped.
     mutating func weightedClusters(_ destinations: [(Destination?, Int32?, Headers?)], namespace: String, port: UInt32) -> [WeightedCluster] {
@@ -287,7 +325,8 @@ struct RouteTableCompiler {
                 for leaf in leaves { merged.append(RouteMatch(name: leaf.name ?? rootMatch.name, conditions: rootMatch.conditions + leaf.conditions)) }
             }
             if merged.count == 1, merged[0].conditions.isEmpty { merged = [] }
-            routes.append(Route(source: delegateSource, matches: merged, action: action, config: http))
+            let policy = routePolicy(http, matches: merged, namespace: target.namespace, port: port, source: delegateSource)
+            routes.append(Route(source: delegateSource, matches: merged, action: action, config: http, policy: policy))
         }
         return routes
     }
