@@ -66,9 +66,14 @@ package struct DemoMode: Sendable {
         Try (productpage asks reviews through the gateway; jason is routed to reviews v2, everyone else to v1):
           curl \(base)/productpage
           curl -H 'end-user: jason' \(base)/productpage
+              (fault injection: ratings answers jason after a 7 s delay, the reviews route gives up
+               after 6 s, so jason's page shows the reviews error after 6 s; others are served at once)
           curl -H 'Host: reviews.default.svc.cluster.local' -H 'end-user: jason' \(base)/reviews/0
           curl --http2-prior-knowledge \(base)/productpage
           curl -i \(base)/no-such-page          # 404 NR: no route
+        Other Istio tasks (run instead: mizzen demo --config Gateways/bookinfo --config Gateways/bookinfo-tasks/FILE):
+          reviews-50-v3.yaml (traffic shifting), reviews-v3.yaml, ratings-test-abort.yaml (HTTP 500 for jason),
+          circuit-breaking.yaml (maxConnections 1, http1MaxPendingRequests 1 on productpage)
           mizzen routes --config Gateways/bookinfo --request 'GET http://reviews.default.svc.cluster.local:8080/reviews/0' -H 'end-user: jason'
 
         Ctrl-C stops.
@@ -126,13 +131,29 @@ final class StandInHandler: ChannelInboundHandler {
             if let user { text += " end-user=\(user)" }
             text += "\n"
             if standIn.service == "productpage" && head.uri.hasPrefix("/productpage") {
+                // productpage asks reviews (through the gateway, as its sidecar would).
                 let page = text
                 let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                Self.fetchReviews(eventLoop: context.eventLoop, gatewayPort: gatewayPort, user: user).whenComplete { result in
+                Self.fetch(eventLoop: context.eventLoop, gatewayPort: gatewayPort, host: "reviews.default.svc.cluster.local", path: "/reviews/0",
+                           user: user, timeout: .seconds(30)).whenComplete { result in
                     let (handler, context) = bound.value
                     switch result {
+                    case .success(let reviews) where reviews.hasPrefix("HTTP "):
+                        handler.respond(context: context, head: head, text: page + "reviews: Error fetching product reviews! Sorry, product reviews are currently unavailable for this book. (\(reviews.trimmingCharacters(in: .newlines)))\n")
                     case .success(let reviews): handler.respond(context: context, head: head, text: page + "reviews: " + reviews)
                     case .failure(let error): handler.respond(context: context, head: head, text: page + "reviews: unavailable (\(error))\n")
+                    }
+                }
+            } else if standIn.service == "reviews" && standIn.version != "v1" && head.uri.hasPrefix("/reviews") {
+                // reviews v2 and v3 ask ratings, with Bookinfo's 10 s timeout.
+                let page = text
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                Self.fetch(eventLoop: context.eventLoop, gatewayPort: gatewayPort, host: "ratings.default.svc.cluster.local", path: "/ratings/0",
+                           user: user, timeout: .seconds(10)).whenComplete { result in
+                    let (handler, context) = bound.value
+                    switch result {
+                    case .success(let ratings): handler.respond(context: context, head: head, text: page + "  ratings: " + ratings)
+                    case .failure(let error): handler.respond(context: context, head: head, text: page + "  ratings: Ratings service is currently unavailable (\(error))\n")
                     }
                 }
             } else {
@@ -152,9 +173,13 @@ final class StandInHandler: ChannelInboundHandler {
         self.head = nil
     }
 
-    /// GET /reviews/0 from reviews through the gateway, `end-user` passed on.
-    static func fetchReviews(eventLoop: any EventLoop, gatewayPort: Int, user: String?) -> EventLoopFuture<String> {
+    /// GET `path` from `host` through the gateway, `end-user` passed on; fails after `timeout`.
+    static func fetch(eventLoop: any EventLoop, gatewayPort: Int, host: String, path: String, user: String?, timeout: TimeAmount) -> EventLoopFuture<String> {
         let promise = eventLoop.makePromise(of: String.self)
+        let deadline = eventLoop.scheduleTask(in: timeout) {
+            promise.fail(DemoError.timedOut(timeout))
+        }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
@@ -169,15 +194,26 @@ final class StandInHandler: ChannelInboundHandler {
                 case .failure(let error):
                     promise.fail(error)
                 case .success(let channel):
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
                     var headers = HTTPHeaders()
-                    headers.add(name: "host", value: "reviews.default.svc.cluster.local")
+                    headers.add(name: "host", value: host)
                     headers.add(name: "connection", value: "close")
                     if let user { headers.add(name: "end-user", value: user) }
-                    channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/reviews/0", headers: headers)), promise: nil)
+                    channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)), promise: nil)
                     channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
                 }
             }
         return promise.futureResult
+    }
+}
+
+enum DemoError: Error, CustomStringConvertible {
+    case timedOut(TimeAmount)
+
+    var description: String {
+        switch self {
+        case .timedOut(let amount): "no answer within \(amount.nanoseconds / 1_000_000_000) s"
+        }
     }
 }
 
