@@ -884,6 +884,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func respond(status: HTTPResponseStatus, headers: HTTPHeaders, body: String) {
+        respond(status: status, headers: headers, body: Array(body.utf8))
+    }
+
+    private func respond(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
         guard let context else { return }
         cancelTimers()
         responseStarted = true
@@ -892,8 +896,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if !keepAlive && !connection.isHTTP2 { headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers))), promise: nil)
         if !body.isEmpty && requestHead?.method != .HEAD {
-            var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-            buffer.writeString(body)
+            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            buffer.writeBytes(body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         writeFinal(.end(nil))
@@ -935,18 +939,18 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func answerDirect(_ response: HTTPDirectResponse) {
-        var bodyText = ""
-        if let body = response.body {
-            if let string = body.string {
-                bodyText = string
-            } else if let bytes = body.bytes, let decoded = Base64.decode(bytes) {
-                bodyText = String(decoding: decoded, as: UTF8.self)
+        var body: [UInt8] = []
+        if let body_ = response.body {
+            if let string = body_.string {
+                body = Array(string.utf8)
+            } else if let bytes = body_.bytes, let decoded = Base64.decode(bytes) {
+                body = decoded
             }
         }
         var headers = HTTPHeaders()
-        if !bodyText.isEmpty { headers.add(name: "content-type", value: "text/plain") }
-        headers.add(name: "content-length", value: String(bodyText.utf8.count))
-        respond(status: HTTPResponseStatus(statusCode: Int(response.status ?? 200)), headers: headers, body: bodyText)
+        if !body.isEmpty { headers.add(name: "content-type", value: "text/plain") }
+        headers.add(name: "content-length", value: String(body.count))
+        respond(status: HTTPResponseStatus(statusCode: Int(response.status ?? 200)), headers: headers, body: body)
     }
 
     /// A response was refused mid-body (413): answer if nothing went out yet, then close.

@@ -85,6 +85,9 @@ final class UpstreamTLS: Sendable {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
+        // Closing an upstream connection sends close_notify and does not wait long for the
+        // peer's (an idle upstream reads nothing until it wants to): NIOSSL's default is 5 s.
+        configuration.shutdownTimeout = .milliseconds(250)
         if mode == .mutual || mode == .istioMutual {
             guard let certificatePath, let keyPath else {
                 throw SetupError(description: "\(mode.rawValue) needs clientCertificate and privateKey (or credentialName)")

@@ -12,10 +12,17 @@
 #   client             client, SAN URI:spiffe://cluster.local/ns/default/sa/client,
 #                              DNS:client.example.com              (signed by ca)
 #   untrusted-client   client, SAN DNS:untrusted.example.com       (signed by other-ca)
+#   upstream           server, SAN DNS:upstream.internal,
+#                              URI:spiffe://cluster.local/ns/default/sa/upstream (signed by ca)
+#   workload           client+server, SAN URI:spiffe://cluster.local/ns/istio-system/
+#                              sa/istio-ingressgateway-service-account (signed by ca)
 # as OUTDIR/NAME.crt and OUTDIR/NAME.key, plus Kubernetes TLS secret layouts:
 #   OUTDIR/credentials/bookinfo-credential/{tls.crt,tls.key,ca.crt}
 #   OUTDIR/credentials/bookinfo-credential-cacert/ca.crt
 #   OUTDIR/credentials/wildcard-credential/{tls.crt,tls.key}
+#   OUTDIR/credentials/upstream-client-credential/{tls.crt,tls.key,ca.crt} (client + ca)
+# and Istio's workload certificate files (for ISTIO_MUTUAL):
+#   OUTDIR/workload/{cert-chain.pem,key.pem,root-cert.pem}   (workload + ca)
 #
 # Idempotent: when OUTDIR already holds a complete set, nothing is touched.
 # Otherwise everything is made afresh in a temporary folder and moved in.
@@ -24,19 +31,22 @@
 set -euo pipefail
 
 if [[ $# -ne 1 || "$1" == "-h" || "$1" == "--help" ]]; then
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
     [[ $# -eq 1 ]] && exit 0 || exit 2
 fi
 
 trap 'echo "certs.sh: failed at line $LINENO" >&2' ERR
 OUT=$1
-LEAVES=(bookinfo wildcard passthrough client untrusted-client)
+LEAVES=(bookinfo wildcard passthrough client untrusted-client upstream workload)
 ALL=(ca other-ca "${LEAVES[@]}")
 EXPECTED=()
 for name in "${ALL[@]}"; do EXPECTED+=("$name.crt" "$name.key"); done
 EXPECTED+=(credentials/bookinfo-credential/tls.crt credentials/bookinfo-credential/tls.key
            credentials/bookinfo-credential/ca.crt credentials/bookinfo-credential-cacert/ca.crt
-           credentials/wildcard-credential/tls.crt credentials/wildcard-credential/tls.key)
+           credentials/wildcard-credential/tls.crt credentials/wildcard-credential/tls.key
+           credentials/upstream-client-credential/tls.crt credentials/upstream-client-credential/tls.key
+           credentials/upstream-client-credential/ca.crt
+           workload/cert-chain.pem workload/key.pem workload/root-cert.pem)
 
 complete=1
 [[ -f "$OUT/.complete" ]] || complete=0
@@ -99,9 +109,13 @@ leaf passthrough ca "passthrough.example.net" serverAuth "DNS:passthrough.exampl
 leaf client ca "client.example.com" clientAuth \
     "URI:spiffe://cluster.local/ns/default/sa/client, DNS:client.example.com"
 leaf untrusted-client other-ca "untrusted.example.com" clientAuth "DNS:untrusted.example.com"
+leaf upstream ca "upstream.internal" serverAuth \
+    "DNS:upstream.internal, URI:spiffe://cluster.local/ns/default/sa/upstream"
+leaf workload ca "istio-ingressgateway" "serverAuth, clientAuth" \
+    "URI:spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"
 
 # Self-check: each leaf verifies against its own CA, and not against the other.
-for name in bookinfo wildcard passthrough client; do
+for name in bookinfo wildcard passthrough client upstream workload; do
     run openssl verify -CAfile "$WORK/ca.crt" "$WORK/$name.crt"
     if openssl verify -CAfile "$WORK/other-ca.crt" "$WORK/$name.crt" >/dev/null 2>&1; then
         fail "$name.crt unexpectedly verifies against other-ca"
@@ -116,19 +130,26 @@ for name in "${ALL[@]}"; do
 done
 
 mkdir -p "$WORK/credentials/bookinfo-credential" "$WORK/credentials/bookinfo-credential-cacert" \
-         "$WORK/credentials/wildcard-credential"
+         "$WORK/credentials/wildcard-credential" "$WORK/credentials/upstream-client-credential" "$WORK/workload"
 cp "$WORK/bookinfo.crt" "$WORK/credentials/bookinfo-credential/tls.crt"
 cp "$WORK/bookinfo.key" "$WORK/credentials/bookinfo-credential/tls.key"
 cp "$WORK/ca.crt" "$WORK/credentials/bookinfo-credential/ca.crt"
 cp "$WORK/ca.crt" "$WORK/credentials/bookinfo-credential-cacert/ca.crt"
 cp "$WORK/wildcard.crt" "$WORK/credentials/wildcard-credential/tls.crt"
 cp "$WORK/wildcard.key" "$WORK/credentials/wildcard-credential/tls.key"
-chmod 600 "$WORK"/*.key "$WORK"/credentials/*/tls.key
+cp "$WORK/client.crt" "$WORK/credentials/upstream-client-credential/tls.crt"
+cp "$WORK/client.key" "$WORK/credentials/upstream-client-credential/tls.key"
+cp "$WORK/ca.crt" "$WORK/credentials/upstream-client-credential/ca.crt"
+cp "$WORK/workload.crt" "$WORK/workload/cert-chain.pem"
+cp "$WORK/workload.key" "$WORK/workload/key.pem"
+cp "$WORK/ca.crt" "$WORK/workload/root-cert.pem"
+chmod 600 "$WORK"/*.key "$WORK"/credentials/*/tls.key "$WORK/workload/key.pem"
 
 rm -f "$OUT/.complete"
 for name in "${ALL[@]}"; do
     mv -f "$WORK/$name.crt" "$WORK/$name.key" "$OUT/"
 done
-rm -rf "$OUT/credentials"
+rm -rf "$OUT/credentials" "$OUT/workload"
 mv "$WORK/credentials" "$OUT/credentials"
+mv "$WORK/workload" "$OUT/workload"
 touch "$OUT/.complete"

@@ -54,6 +54,11 @@ PKI=$WORK/pki
 
 start UP upstream.py --name up1 --log "$WORK/up.log"
 start UPTLS upstream.py --name uptls --tls-cert "$PKI/bookinfo.crt" --tls-key "$PKI/bookinfo.key"
+start UPBAD upstream.py --name bad --status 500 --log "$WORK/bad.log"
+start UPSLOW upstream.py --name slow --delay-ms 300
+start UPMTLS upstream.py --name upmtls --tls-cert "$PKI/upstream.crt" --tls-key "$PKI/upstream.key" \
+    --tls-client-ca "$PKI/ca.crt" --log "$WORK/mtls.log"
+start UPALPN upstream.py --name upalpn --tls-cert "$PKI/upstream.crt" --tls-key "$PKI/upstream.key" --alpn h2,http/1.1
 start GRPC grpc_echo.py --name g1
 start TCP tcp_echo.py --banner hello
 start TLSECHO tcp_echo.py --tls-cert "$PKI/passthrough.crt" --tls-key "$PKI/passthrough.key"
@@ -73,6 +78,21 @@ check "upstream /headers-large" bash -c "curl -sf -D - -o /dev/null http://127.0
 check "upstream keep-alive" bash -c "curl -sf -o /dev/null -o /dev/null -w '%{num_connects}\n' http://127.0.0.1:$UP/a http://127.0.0.1:$UP/b | tr '\n' ' ' | grep -q '^1 0 \$'"
 check "upstream log lines" bash -c "grep -q '\"event\":\"connection\"' $WORK/up.log && grep -q '\"event\":\"request\"' $WORK/up.log"
 check "upstream HTTPS" bash -c "curl -sf --cacert $PKI/ca.crt --resolve bookinfo.example.com:$UPTLS:127.0.0.1 https://bookinfo.example.com:$UPTLS/ | grep -q uptls"
+check "upstream --status 500 (echo JSON)" bash -c "test \"\$(curl -s -o $WORK/bad.json -w '%{http_code}' http://127.0.0.1:$UPBAD/any)\" = 500 && json_has 'd[\"upstream\"]==\"bad\" and d[\"path\"]==\"/any\"' < $WORK/bad.json"
+check "upstream /flaky/KEY/N/CODE" bash -c "for want in 503:1 503:2 200:3 200:4; do got=\$(curl -s -w ' %{http_code}' http://127.0.0.1:$UP/flaky/k1/2/503); test \"\${got##* }\" = \"\${want%%:*}\" || exit 1; echo \"\${got% *}\" | json_has \"d['attempt']==\${want##*:}\" || exit 1; done"
+check "upstream /flaky counts per key" bash -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$UP/flaky/other/1/409)\" = 409"
+check "upstream /flaky-delay/KEY/N/MS" bash -c "a=\$(curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:$UP/flaky-delay/d1/1/300); b=\$(curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:$UP/flaky-delay/d1/1/300); python3 -c \"import sys; sys.exit(0 if \$a>=0.3 and \$b<0.25 else 1)\""
+check "upstream /response-headers" bash -c "curl -sf -D $WORK/rh -o /dev/null 'http://127.0.0.1:$UP/response-headers?x-a=1&x-a=2&x-b=three' && test \"\$(grep -ci '^x-a: ' $WORK/rh)\" = 2 && grep -qi '^x-b: three' $WORK/rh"
+check "upstream --delay-ms" bash -c "curl -s -o /dev/null -w '%{time_total}' http://127.0.0.1:$UPSLOW/ | python3 -c 'import sys; sys.exit(0 if float(sys.stdin.read())>=0.3 else 1)'"
+check "upstream TLS details + client cert (--tls-client-ca)" bash -c "curl -sf --cacert $PKI/ca.crt --cert $PKI/client.crt --key $PKI/client.key --resolve upstream.internal:$UPMTLS:127.0.0.1 https://upstream.internal:$UPMTLS/t | json_has 'd[\"tls\"][\"sni\"]==\"upstream.internal\" and d[\"tls\"][\"alpn\"]==\"http/1.1\" and d[\"tls\"][\"client_subject\"][\"commonName\"]==\"client.example.com\" and [\"URI\",\"spiffe://cluster.local/ns/default/sa/client\"] in d[\"tls\"][\"client_san\"]'"
+check "upstream --tls-client-ca refuses a missing client cert" bash -c "! curl -sf --cacert $PKI/ca.crt --resolve upstream.internal:$UPMTLS:127.0.0.1 https://upstream.internal:$UPMTLS/t && grep -q '\"event\":\"tls_error\"' $WORK/mtls.log"
+check "upstream --tls-client-ca refuses an untrusted client cert" bash -c "! curl -sf --cacert $PKI/ca.crt --cert $PKI/untrusted-client.crt --key $PKI/untrusted-client.key --resolve upstream.internal:$UPMTLS:127.0.0.1 https://upstream.internal:$UPMTLS/t"
+check "upstream --alpn h2,http/1.1 (http/1.1 chosen by an h1 client)" bash -c "curl -sf --http1.1 --cacert $PKI/ca.crt --resolve upstream.internal:$UPALPN:127.0.0.1 https://upstream.internal:$UPALPN/ | json_has 'd[\"tls\"][\"alpn\"]==\"http/1.1\" and d[\"tls\"][\"client_subject\"] is None'"
+check "upstream TLS: no SNI is null" bash -c "curl -sf --http1.1 -k https://127.0.0.1:$UPALPN/ | json_has 'd[\"tls\"][\"sni\"] is None'"
+check "upstream log: open_connections ignores connections the peer closed" bash -c "curl -sf -o /dev/null http://127.0.0.1:$UPBAD/a; curl -s -o /dev/null http://127.0.0.1:$UPBAD/b; grep '\"event\":\"connection\"' $WORK/bad.log | tail -1 | json_has 'd[\"open_connections\"]==1'"
+check "http_load: concurrent keep-alive clients, in_flight logged" bash -c "python3 $HERE/http_load.py --port $UP --path '/delay/200?load={n}' --connections 3 --requests 2 | json_has 'd[\"statuses\"]=={\"200\":6} and d[\"connections_opened\"]==3 and d[\"errors\"]==0 and all(r[\"upstream\"]==\"up1\" for r in d[\"results\"])' && python3 -c 'import json,sys; e=[json.loads(l) for l in open(sys.argv[1])]; m=max(x[\"in_flight\"] for x in e if x[\"event\"]==\"request\" and \"load=\" in x[\"target\"]); sys.exit(0 if m>=2 else 1)' $WORK/up.log"
+check "http_load: headers, authority, POST body, pause" bash -c "python3 $HERE/http_load.py --port $UP --path /p --authority a.test --method POST --body-bytes 1000 --header 'x-k: v' --requests 2 --pause-ms 200 | json_has 'len(d[\"results\"])==2 and d[\"connections_opened\"]==1 and d[\"results\"][1][\"start\"]>=0.2 and [\"Host\",\"a.test\"] in __import__(\"json\").loads(d[\"results\"][0][\"body\"])[\"headers\"] and __import__(\"json\").loads(d[\"results\"][0][\"body\"])[\"body_length\"]==1000'"
+check "http_load: a refused port gives status 0 with an error" bash -c "python3 $HERE/http_load.py --port 1 --requests 2 | json_has 'd[\"statuses\"]=={\"0\":2} and d[\"errors\"]==2'"
 
 # ws_client.py against upstream.py
 check "ws_client -> upstream" python3 "$HERE/ws_client.py" --port "$UP" --path /ws --messages 10
@@ -102,6 +122,9 @@ check "tcp_echo TLS without SNI" bash -c "(echo ping; sleep 0.5) | timeout 10 op
 # certs.sh
 check "certs: client SAN" bash -c "openssl x509 -in $PKI/client.crt -noout -ext subjectAltName | grep -q 'URI:spiffe://cluster.local/ns/default/sa/client, DNS:client.example.com'"
 check "certs: untrusted client does not verify" bash -c "! openssl verify -CAfile $PKI/ca.crt $PKI/untrusted-client.crt"
+check "certs: upstream SAN" bash -c "openssl x509 -in $PKI/upstream.crt -noout -ext subjectAltName | grep -q 'DNS:upstream.internal, URI:spiffe://cluster.local/ns/default/sa/upstream'"
+check "certs: workload files (cert-chain, key, root-cert)" bash -c "openssl verify -CAfile $PKI/workload/root-cert.pem $PKI/workload/cert-chain.pem && openssl x509 -in $PKI/workload/cert-chain.pem -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication' && cmp -s $PKI/workload/key.pem $PKI/workload.key"
+check "certs: upstream-client-credential" bash -c "cmp -s $PKI/credentials/upstream-client-credential/tls.crt $PKI/client.crt && cmp -s $PKI/credentials/upstream-client-credential/ca.crt $PKI/ca.crt"
 check "certs: idempotent" bash -c "before=\$(sha256sum $PKI/ca.crt) && bash $HERE/certs.sh $PKI && test \"\$before\" = \"\$(sha256sum $PKI/ca.crt)\""
 
 # h2_rapid_reset.py

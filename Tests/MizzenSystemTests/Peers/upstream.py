@@ -4,7 +4,9 @@
 A threaded HTTP/1.1 server on raw sockets: keep-alive, Content-Length and
 chunked request bodies (read as a stream, never more than 64 KiB held),
 chunked responses, Expect: 100-continue, and WebSocket echo after a
-101 Switching Protocols upgrade. Optional HTTPS with --tls-cert/--tls-key.
+101 Switching Protocols upgrade. Optional HTTPS with --tls-cert/--tls-key
+(--tls-client-ca to require a client certificate, --alpn to choose the
+protocols accepted); then the echo JSON has a "tls" object.
 
 Prints exactly one line "READY <port>" on stdout once listening.
 
@@ -16,8 +18,15 @@ Endpoints (matched on the path without its query string):
   /headers-large  the echo JSON plus a 16 KiB response header x-large
   /close          the echo JSON with Connection: close, then closes
   /reset          reads the request, answers nothing, resets the connection
+  /flaky/KEY/N/CODE     the first N requests for KEY get CODE, later ones 200
+                        (echo JSON with "attempt": the request's number for KEY)
+  /flaky-delay/KEY/N/MS the first N requests for KEY wait MS ms, later ones do not
+  /response-headers?name=value&...  200 echo JSON plus those response headers
   anything else   200 and the echo JSON:
                   {"upstream","method","path","headers","body_length","body_sha256"}
+                  (+ "tls" with TLS, + "attempt" on /flaky and /flaky-delay)
+--status CODE answers every request with CODE (echo JSON body); --delay-ms MS
+delays every answer by MS ms (after the request is logged).
 A request with "Upgrade: websocket" and a valid Sec-WebSocket-Key becomes a
 WebSocket echo (text/binary echoed, ping answered, close answered).
 """
@@ -26,6 +35,7 @@ import argparse
 import base64
 import hashlib
 import json
+import select
 import socket
 import ssl
 import struct
@@ -103,6 +113,7 @@ class Connection:
         self.sock = sock
         self.peer = peer
         self.rfile = None
+        self.tls = None
 
     # ---- reading -------------------------------------------------------
     def readline(self):
@@ -222,22 +233,34 @@ class Connection:
         if body and not head_only:
             self.sock.sendall(body)
 
-    def echo_body(self, req):
-        return (json.dumps({
+    def echo_body(self, req, **extra):
+        body = {
             "upstream": self.server.name,
             "method": req["method"],
             "path": req["target"],
             "headers": req["headers"],
             "body_length": req["body_length"],
             "body_sha256": req["body_sha256"],
-        }) + "\n").encode("utf-8")
+        }
+        if self.tls is not None:
+            body["tls"] = self.tls
+        body.update(extra)
+        return (json.dumps(body) + "\n").encode("utf-8")
 
     # ---- main loop -----------------------------------------------------
     def run(self):
         try:
             if self.server.tls_context is not None:
                 self.sock.settimeout(30.0)  # bounds the handshake
-                self.sock = self.server.tls_context.wrap_socket(self.sock, server_side=True)
+                try:
+                    self.sock = self.server.tls_context.wrap_socket(self.sock, server_side=True)
+                except (OSError, ssl.SSLError) as error:
+                    self.server.log.write({"event": "tls_error", "upstream": self.server.name,
+                                           "peer": self.peer, "error": str(error)})
+                    raise
+                self.tls = tls_details(self.sock)
+                self.server.log.write(dict({"event": "tls", "upstream": self.server.name,
+                                            "peer": self.peer}, **self.tls))
             self.sock.settimeout(self.server.idle_timeout)
             self.rfile = self.sock.makefile("rb", buffering=CHUNK)
             while self.serve_one():
@@ -253,6 +276,7 @@ class Connection:
         except (OSError, ConnectionError, ssl.SSLError):
             pass
         finally:
+            self.server.connection_closed(self)
             try:
                 self.sock.close()
             except OSError:
@@ -282,20 +306,30 @@ class Connection:
                 and version != "HTTP/1.0":
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-        digest = hashlib.sha256()
-        length = 0
-        for piece in self.body_chunks(headers):
-            digest.update(piece)
-            length += len(piece)
-        req["body_length"] = length
-        req["body_sha256"] = digest.hexdigest()
-        self.server.log.write({
-            "event": "request", "upstream": self.server.name,
-            "method": method, "target": target, "version": version,
-            "headers": headers, "body_length": length,
-            "body_sha256": req["body_sha256"], "peer": self.peer,
-        })
-        return self.dispatch(req)
+        in_flight = self.server.request_started()
+        try:
+            digest = hashlib.sha256()
+            length = 0
+            for piece in self.body_chunks(headers):
+                digest.update(piece)
+                length += len(piece)
+            req["body_length"] = length
+            req["body_sha256"] = digest.hexdigest()
+            record = {
+                "event": "request", "upstream": self.server.name,
+                "method": method, "target": target, "version": version,
+                "headers": headers, "body_length": length,
+                "body_sha256": req["body_sha256"], "peer": self.peer,
+                "in_flight": in_flight, "time": round(time.time(), 6),
+            }
+            if self.tls is not None:
+                record["tls"] = self.tls
+            self.server.log.write(record)
+            if self.server.delay_ms:
+                time.sleep(self.server.delay_ms / 1000.0)
+            return self.dispatch(req)
+        finally:
+            self.server.request_finished()
 
     def dispatch(self, req):
         path = req["target"]
@@ -305,6 +339,36 @@ class Connection:
         segments = path.split("/")
         first = segments[1] if len(segments) > 1 else ""
         arg = segments[2] if len(segments) > 2 else ""
+
+        if self.server.fixed_status is not None:
+            self.respond(req, self.server.fixed_status, self.echo_body(req))
+            return req["keep_alive"]
+
+        if first in ("flaky", "flaky-delay") and len(segments) >= 5:
+            try:
+                count = parse_size(segments[3], 1 << 30)
+                value = parse_size(segments[4], 3600 * 1000)
+                if first == "flaky" and not 200 <= value <= 999:
+                    raise ValueError
+            except ValueError:
+                self.respond(req, 400, b"bad flaky path\n", "text/plain")
+                return req["keep_alive"]
+            attempt = self.server.next_attempt(first + "/" + arg)
+            if first == "flaky":
+                status = value if attempt <= count else 200
+                self.respond(req, status, self.echo_body(req, attempt=attempt))
+            else:
+                if attempt <= count:
+                    time.sleep(value / 1000.0)
+                self.respond(req, 200, self.echo_body(req, attempt=attempt))
+            return req["keep_alive"]
+
+        if first == "response-headers":
+            query = req["target"].split("?", 1)[1] if "?" in req["target"] else ""
+            extra = [[name, value] for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
+                     if name and "\r" not in name + value and "\n" not in name + value]
+            self.respond(req, 200, self.echo_body(req), extra=extra)
+            return req["keep_alive"]
 
         if first == "bytes" and arg:
             try:
@@ -488,24 +552,98 @@ def unmask(payload, mask):
     return (int.from_bytes(payload, "big") ^ key).to_bytes(n, "big")
 
 
+def tls_details(sock):
+    """What the TLS handshake settled: version, SNI, ALPN and the client certificate."""
+    details = {"version": sock.version(), "cipher": (sock.cipher() or [None])[0],
+               "sni": getattr(sock, "mizzen_sni", None), "alpn": sock.selected_alpn_protocol(),
+               "client_subject": None, "client_issuer": None, "client_san": []}
+    try:
+        cert = sock.getpeercert()
+    except (ValueError, ssl.SSLError):
+        cert = None
+    if cert:
+        def flatten(name):
+            return {key: value for rdn in name for key, value in rdn}
+        details["client_subject"] = flatten(cert.get("subject", ()))
+        details["client_issuer"] = flatten(cert.get("issuer", ()))
+        details["client_san"] = [[kind, value] for kind, value in cert.get("subjectAltName", ())]
+    return details
+
+
 class Server:
     def __init__(self, args):
         self.name = args.name
         self.log = Log(args.log)
         self.idle_timeout = args.idle_timeout if args.idle_timeout > 0 else None
+        self.fixed_status = args.status
+        self.delay_ms = args.delay_ms
+        self.lock = threading.Lock()
+        self.attempts = {}
+        self.open = {}  # Connection -> fd, for connections the peer has not closed
+        self.max_open = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.tls_context = None
+        if args.tls_client_ca and not args.tls_cert:
+            raise SystemExit("--tls-client-ca needs --tls-cert and --tls-key")
         if args.tls_cert or args.tls_key:
             if not (args.tls_cert and args.tls_key):
                 raise SystemExit("--tls-cert and --tls-key go together")
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(args.tls_cert, args.tls_key)
-            ctx.set_alpn_protocols(["http/1.1"])
+            alpn = [p for p in (args.alpn or "").split(",") if p]
+            if alpn:
+                ctx.set_alpn_protocols(alpn)
+            if args.tls_client_ca:
+                ctx.load_verify_locations(cafile=args.tls_client_ca)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+
+            def remember_sni(ssl_socket, server_name, _context):
+                ssl_socket.mizzen_sni = server_name
+                return None
+            ctx.sni_callback = remember_sni
             self.tls_context = ctx
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((args.host, args.port))
         self.listener.listen(512)
         self.port = self.listener.getsockname()[1]
+
+    # ---- bookkeeping (thread-safe) -----------------------------------
+    def next_attempt(self, key):
+        with self.lock:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            return self.attempts[key]
+
+    def request_started(self):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self.in_flight
+
+    def request_finished(self):
+        with self.lock:
+            self.in_flight -= 1
+
+    def connection_opened(self, connection, sock):
+        """Counts the connections open now, this one included. A connection whose peer has
+        closed it (FIN received: POLLRDHUP) no longer counts, even if its thread has not
+        noticed yet."""
+        with self.lock:
+            poller = select.poll()
+            for fd in self.open.values():
+                poller.register(fd, select.POLLRDHUP)
+            closed = {fd for fd, events in poller.poll(0)
+                      if events & (select.POLLRDHUP | select.POLLHUP | select.POLLERR | select.POLLNVAL)}
+            for other in [c for c, fd in self.open.items() if fd in closed]:
+                del self.open[other]
+            self.open[connection] = sock.fileno()
+            self.max_open = max(self.max_open, len(self.open))
+            return len(self.open), self.max_open
+
+    def connection_closed(self, connection):
+        with self.lock:
+            self.open.pop(connection, None)
 
     def serve_forever(self):
         while True:
@@ -516,9 +654,13 @@ class Server:
                 time.sleep(0.05)
                 continue
             peer = "%s:%d" % (addr[0], addr[1])
-            self.log.write({"event": "connection", "upstream": self.name, "peer": peer})
+            connection = Connection(self, sock, peer)
+            open_now, max_open = self.connection_opened(connection, sock)
+            self.log.write({"event": "connection", "upstream": self.name, "peer": peer,
+                            "open_connections": open_now, "max_open_connections": max_open,
+                            "time": round(time.time(), 6)})
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=Connection(self, sock, peer).run, daemon=True)
+            thread = threading.Thread(target=connection.run, daemon=True)
             thread.start()
 
 
@@ -529,9 +671,19 @@ def main():
     parser.add_argument("--log", metavar="FILE", help="append one JSON line per connection and per request")
     parser.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
     parser.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
+    parser.add_argument("--tls-client-ca", metavar="PEM",
+                        help="require a client certificate signed by this CA (with --tls-cert)")
+    parser.add_argument("--alpn", default="http/1.1",
+                        help="comma-separated ALPN protocols accepted with TLS (default http/1.1; '' for none)")
     parser.add_argument("--idle-timeout", type=float, default=120.0,
                         help="seconds a connection may sit idle before it is closed (0: never; default 120)")
+    parser.add_argument("--status", type=int, metavar="CODE",
+                        help="answer every request with this status (and the echo JSON)")
+    parser.add_argument("--delay-ms", type=int, default=0, metavar="MS",
+                        help="delay every answer by MS milliseconds (the request is logged first)")
     args = parser.parse_args()
+    if args.status is not None and not 200 <= args.status <= 999:
+        parser.error("--status must be between 200 and 999")
 
     peerlib.exit_with_parent(args)
     server = Server(args)
