@@ -29,11 +29,9 @@ extension ConnectionPoolSettings.TCPSettings {
 }
 
 extension ConnectionPoolSettings.HTTPSettings {
-    package static var unimplementedFields: Set<String> { ["http2KeepAlive", "useClientProtocol"] }
-}
-
-extension OutlierDetection {
-    package static var unimplementedFields: Set<String> { ["outlierDetectionHttpErrorCodes"] }
+    /// `maxConcurrentStreams`: the gateway keeps one HTTP/2 connection per endpoint and event
+    /// loop rather than opening more when it is full.
+    package static var unimplementedFields: Set<String> { ["http2KeepAlive", "useClientProtocol", "maxConcurrentStreams"] }
 }
 
 extension ClientTLSSettings {
