@@ -1,7 +1,7 @@
 internal import Foundation
-package import Logging
+import Logging
 import MizzenConfig
-package import MizzenProxy
+import MizzenProxy
 import MizzenRouting
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,6 @@
 package import Logging
 package import MizzenRouting
-package import NIOCore
+import NIOCore
 package import NIOPosix
 
 /// What every event loop serves from: a compiled route table and the TLS contexts of its

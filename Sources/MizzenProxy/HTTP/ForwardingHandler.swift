@@ -496,7 +496,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// One try at an endpoint: pick (avoiding those already tried, when the policy says so),
     /// then take a connection or stream from the pool.
     private func startAttempt() {
-        guard let cluster, let upstreamHead else { return }
+        guard let cluster, upstreamHead != nil else { return }
         let avoiding = policy.retry.avoidPreviousHosts ? tried : []
         let hashKey = self.hashKey
         guard let endpoint = loop.pickEndpoint(cluster, settings: clusterSettings, http2: wantsHTTP2, avoiding: avoiding, hashKey: { _ in hashKey }) else {

@@ -1,4 +1,4 @@
-package import NIOCore
+import NIOCore
 import NIOPosix
 
 /// Where a listener port is actually bound: `--port-map 80=8080` lets an unprivileged process

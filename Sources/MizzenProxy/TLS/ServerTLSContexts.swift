@@ -1,4 +1,4 @@
-package import MizzenConfig
+import MizzenConfig
 package import MizzenRouting
 import NIOCore
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
-package import MizzenConfig
-package import MizzenRouting
+import MizzenConfig
+import MizzenRouting
 import NIOCore
 import NIOSSL
 import NIOTLS

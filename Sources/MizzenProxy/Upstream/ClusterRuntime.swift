@@ -1,8 +1,8 @@
 import Logging
-package import MizzenConfig
+import MizzenConfig
 package import MizzenRouting
-package import NIOConcurrencyHelpers
-package import NIOCore
+import NIOConcurrencyHelpers
+import NIOCore
 import Synchronization
 
 /// Envoy's circuit-breaker thresholds for a cluster, from the DestinationRule's

@@ -1,4 +1,4 @@
-package import MizzenConfig
+import MizzenConfig
 import NIOConcurrencyHelpers
 import NIOCore
 

@@ -130,8 +130,10 @@ final class UpstreamLease {
     }
 }
 
-@available(*, unavailable)
-extension UpstreamLease: Sendable {}
+// Loop-bound: a lease is created, used and released on its pool's event loop only. It travels in
+// EventLoopFutures that complete on that same loop, which is what the checked conformance would
+// forbid; callbacks use `assumeIsolated()`.
+extension UpstreamLease: @unchecked Sendable {}
 
 /// A pooled HTTP/1.1 upstream connection.
 final class UpstreamHTTP1Connection {
@@ -176,8 +178,8 @@ final class UpstreamHTTP2Connection {
     }
 }
 
-@available(*, unavailable)
-extension UpstreamHTTP2Connection: Sendable {}
+// Loop-bound like `UpstreamLease`: only touched on its pool's event loop.
+extension UpstreamHTTP2Connection: @unchecked Sendable {}
 
 /// The upstream connections of one event loop, per endpoint: idle HTTP/1.1 connections for
 /// reuse and one HTTP/2 connection carrying many streams. Requests on this loop use only these,
@@ -223,9 +225,9 @@ final class UpstreamPools {
         active[key.endpointOnly, default: 0] += 1
         let future: EventLoopFuture<UpstreamLease>
         if key.http2 {
-            future = http2Connection(key, settings: settings, serverName: serverName).flatMap { connection in
+            future = http2Connection(key, settings: settings, serverName: serverName).assumeIsolated().flatMap { connection in
                 self.openStream(on: connection, key: key, receiver: receiver)
-            }
+            }.nonisolated()
         } else if let connection = takeIdle(key) {
             return eventLoop.makeSucceededFuture(lease(connection, receiver: receiver))
         } else {
@@ -246,21 +248,21 @@ final class UpstreamPools {
                 future = newHTTP1(key, settings: settings, serverName: serverName, receiver: receiver)
             }
         }
-        return future.flatMapErrorThrowing { error in
+        return future.assumeIsolated().flatMapErrorThrowing { error in
             self.active[key.endpointOnly, default: 1] -= 1
             throw error
-        }
+        }.nonisolated()
     }
 
     /// Opens a connection (its slot in the cluster's connection count is already taken).
     private func newHTTP1(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
         connectionCount[key, default: 0] += 1
-        return connectHTTP1(key, settings: settings, serverName: serverName).map { connection in
+        return connectHTTP1(key, settings: settings, serverName: serverName).assumeIsolated().map { connection in
             self.lease(connection, receiver: receiver)
         }.flatMapErrorThrowing { error in
             self.connectionClosed(key, settings: settings)
             throw error
-        }
+        }.nonisolated()
     }
 
     private func lease(_ connection: UpstreamHTTP1Connection, receiver: any UpstreamResponseReceiver) -> UpstreamLease {
@@ -357,7 +359,7 @@ final class UpstreamPools {
                 try sync.addHandler(UpstreamHandler(), name: "upstream")
             }
         }
-        return future.flatMapThrowing { channel in
+        return future.assumeIsolated().flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
             let connection = UpstreamHTTP1Connection(key: key, channel: channel, handler: handler, settings: settings)
             handler.onClose = { [weak self, unowned connection] in
@@ -371,7 +373,7 @@ final class UpstreamPools {
                 throw ProxyError.connectFailure
             }
             return connection
-        }
+        }.nonisolated()
     }
 
     private func http2Connection(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?) -> EventLoopFuture<UpstreamHTTP2Connection> {
@@ -393,7 +395,7 @@ final class UpstreamPools {
                 ) { stream in stream.close() }
             }
         }
-        let future = connected.flatMapThrowing { channel in
+        let future = connected.assumeIsolated().flatMapThrowing { channel in
             let handler = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
             let multiplexer = try handler.syncMultiplexer()
             let connection = UpstreamHTTP2Connection(channel: channel, multiplexer: multiplexer)
@@ -407,20 +409,20 @@ final class UpstreamPools {
                 }
             }
             return connection
-        }
-        future.whenFailure { [weak self] _ in
+        }.nonisolated()
+        future.assumeIsolated().whenFailure { [weak self] _ in
             runtime?.connections.decrement()
             self?.http2[key] = nil
         }
         http2[key] = future
-        return future.map { connection in
+        return future.assumeIsolated().map { connection in
             connection.streamsOpened += 1
             if let limit = settings?.breakers.maxRequestsPerConnection, connection.streamsOpened >= limit, !connection.retired {
                 connection.retired = true
                 self.http2[key] = nil
             }
             return connection
-        }
+        }.nonisolated()
     }
 
     private func openStream(on connection: UpstreamHTTP2Connection, key: UpstreamKey, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
@@ -433,7 +435,7 @@ final class UpstreamPools {
         }
         connection.openStreams += 1
         let parent = connection.channel
-        return promise.futureResult.flatMapThrowing { stream in
+        return promise.futureResult.assumeIsolated().flatMapThrowing { stream in
             stream.closeFuture.assumeIsolated().whenComplete { _ in
                 connection.openStreams -= 1
                 if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
@@ -445,7 +447,7 @@ final class UpstreamPools {
             connection.openStreams -= 1
             if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
             throw (error as? ProxyError) ?? ProxyError.connectFailure
-        }
+        }.nonisolated()
     }
 }
 
