@@ -1045,6 +1045,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         responseStarted = true
         guardHandler?.tunnelStarted()
         loop.activeRequests -= 1
+        // The tunnel is no longer a request: it leaves the cluster's request count and timers.
+        cancelTimers()
+        endClusterAccounting()
+        mirrors.removeAll()
         var headers = head.headers
         headers.remove(name: "transfer-encoding")
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
