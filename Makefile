@@ -37,11 +37,29 @@ test: deps pydeps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# BENCH=proxies (default): the side-by-side benchmark of Bench/README.md (Mizzen against Envoy,
+# nginx, HAProxy and direct-to-upstream; about 13 minutes, results in Bench/results/latest.md);
+# BENCH=micro: the Swift routing and config-load benchmarks; BENCH=all: both. RUNS, DURATION,
+# CASES, TARGETS, MIZZEN... pass through to Bench/run.py (python3 Bench/run.py --help).
 bench: deps
-	$(SWIFT) build -c release --product ConfigLoadBenchmark
-	$(SWIFT) build -c release --product RoutingBenchmark
-	$$($(SWIFT) build -c release --show-bin-path)/ConfigLoadBenchmark
-	$$($(SWIFT) build -c release --show-bin-path)/RoutingBenchmark
+	@set -e; what="$(BENCH)"; what=$${what:-proxies}; \
+	case "$$what" in proxies|micro|all) ;; *) echo "BENCH must be proxies, micro or all"; exit 2;; esac; \
+	if [ "$$what" != proxies ]; then \
+	  echo "== $(SWIFT) build -c release (ConfigLoadBenchmark, RoutingBenchmark)"; \
+	  $(SWIFT) build -c release --product ConfigLoadBenchmark; \
+	  $(SWIFT) build -c release --product RoutingBenchmark; \
+	  bin=$$($(SWIFT) build -c release --show-bin-path); \
+	  $$bin/ConfigLoadBenchmark; \
+	  $$bin/RoutingBenchmark; \
+	fi; \
+	if [ "$$what" != micro ]; then \
+	  echo "== $(SWIFT) build -c release --product mizzen"; \
+	  $(SWIFT) build -c release --product mizzen; \
+	  echo "== Bench/setup.sh"; \
+	  bash Bench/setup.sh; \
+	  echo "== Bench/run.py"; \
+	  MIZZEN="$${MIZZEN:-$$($(SWIFT) build -c release --show-bin-path)/mizzen}" python3 Bench/run.py; \
+	fi
 
 clean:
 	rm -rf .build
