@@ -56,6 +56,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var setCookie: String?
     /// The upstream's 101 to a WebSocket upgrade, until its `.end` arrives.
     private var tunnelHead: HTTPResponseHead?
+    /// HTTP/1 requests pipelined behind the one in flight, and their size.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var queuedBytes = 0
+    private var pipelineFull = false
+    private var draining = false
+    /// A parse error met behind pipelined requests: answered once they are.
+    private var deferredRefusal: (Int, String, String)?
 
     // The route's policy for the request in flight (see `RoutePolicy`).
     private var policy = RoutePolicy.plain
@@ -100,8 +107,67 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     // MARK: Downstream events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if !connection.isHTTP2, !queued.isEmpty || (part.isHead && !isIdle) {
+            // HTTP/1 pipelining: a request that arrives while one is being served waits here
+            // (reads continue up to a bound, unlike NIO's pipelining handler, which stopped and
+            // restarted reading around every request: two epoll_ctl calls per request).
+            enqueue(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private var isIdle: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    private func enqueue(_ part: HTTPServerRequestPart) {
+        if case .closed = state { return }
+        switch part {
+        case .head(let head): queuedBytes += 256 + head.uri.utf8.count
+        case .body(let buffer): queuedBytes += buffer.readableBytes
+        case .end: queuedBytes += 16
+        }
+        queued.append(part)
+        if queuedBytes > Self.maxQueuedBytes || queued.count > Self.maxQueuedParts { pipelineFull = true }
+    }
+
+    /// Serves queued pipelined requests in order once the one before them is complete.
+    private func drainQueued() {
+        guard !draining, let context, !queued.isEmpty || deferredRefusal != nil else { return }
+        draining = true
+        defer { draining = false }
+        while let part = queued.first {
+            if part.isHead && !isIdle { break }
+            if case .closed = state { break }
+            queued.removeFirst()
+            switch part {
+            case .head(let head): queuedBytes -= 256 + head.uri.utf8.count
+            case .body(let buffer): queuedBytes -= buffer.readableBytes
+            case .end: queuedBytes -= 16
+            }
+            handle(part, context: context)
+        }
+        if queued.isEmpty, isIdle, let (status, reason, body) = deferredRefusal {
+            deferredRefusal = nil
+            keepAlive = false
+            guardHandler?.refuse(status: status, reason: reason, body: body)
+            return
+        }
+        if deferredRefusal == nil, pipelineFull, queuedBytes <= Self.maxQueuedBytes / 2, queued.count <= Self.maxQueuedParts / 2 {
+            pipelineFull = false
+            resumeDownstreamReads()
+        }
+    }
+
+    static let maxQueuedBytes = 64 * 1024
+    static let maxQueuedParts = 256
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         lastActivity = .now()
-        switch unwrapInboundIn(data) {
+        switch part {
         case .head(let head):
             receivedHead(head, context: context)
         case .body(let buffer):
@@ -134,7 +200,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 lease.handler.flush()
                 startRouteTimerIfReady()
             case .answered:
-                if responseEnded { finishExchange(closeIfDone: true) }
+                if responseEnded {
+                    finishExchange(closeIfDone: true)
+                    drainQueued()
+                }
             default:
                 break
             }
@@ -180,6 +249,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         state = .closed
         pending.removeAll()
         cancelTimers()
+        idleTimer?.cancel()
+        idleTimer = nil
         mirrors.removeAll()
         context.fireChannelInactive()
     }
@@ -188,6 +259,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         // HTTP/1 parse errors: the guard answers on the raw socket and closes.
         if let parserError = error as? HTTPParserError {
             let (status, reason, body) = Self.statusForParserError(parserError)
+            if !connection.isHTTP2, guardHandler != nil, !isIdle && requestEnded || !queued.isEmpty {
+                // The error belongs to a request pipelined behind complete ones: those are
+                // answered first, then the refusal (a request cut short by the error is dropped).
+                if let lastHead = queued.lastIndex(where: { $0.isHead }), !queued[queued.index(before: queued.endIndex)].isEnd {
+                    while queued.endIndex > lastHead { _ = queued.removeLast() }
+                }
+                deferredRefusal = (status, reason, body)
+                pipelineFull = true
+                if isIdle { drainQueued() }
+                return
+            }
             if case .forwarding(let lease) = state { lease.release(reusable: false) }
             if !responseStarted, let guardHandler {
                 guardHandler.refuse(status: status, reason: reason, body: body)
@@ -216,6 +298,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func read(context: ChannelHandlerContext) {
+        if pipelineFull {
+            pendingRead = true
+            return
+        }
         switch state {
         case .connecting, .delaying, .backingOff:
             pendingRead = true
@@ -243,7 +329,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         guardHandler?.requestHeadReceived()
         loop.activeRequests += 1
-        armIdleTimer(after: loop.limits.streamIdleTimeout)
+        // The stream idle timer stays armed across the requests of a connection (it checks
+        // `lastActivity` when it fires), so a request does not schedule one of its own.
+        if idleTimer == nil { armIdleTimer(after: loop.limits.streamIdleTimeout) }
         requestHead = head
         requestEnded = false
         responseStarted = false
@@ -681,7 +769,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
     }
 
-    static func chance(_ fraction: Double, using random: inout SystemRandomNumberGenerator) -> Bool {
+    static func chance(_ fraction: Double, using random: inout some RandomNumberGenerator) -> Bool {
         if fraction >= 1 { return true }
         if fraction <= 0 { return false }
         return Double.random(in: 0..<1, using: &random) < fraction
@@ -814,6 +902,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func idleTimerFired() {
+        idleTimer = nil
         switch state {
         case .connecting, .forwarding, .answered, .delaying, .backingOff:
             break
@@ -971,8 +1060,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     /// Writes the response's last part. When the request has ended too, the exchange is over
-    /// *before* the write: the pipelining handler hands the next queued request on from inside
-    /// that write, and it must find this handler idle.
+    /// before the write, and a pipelined request queued behind it is served right after.
     private func writeFinal(_ end: HTTPServerResponsePart) {
         guard let context else { return }
         responseEnded = true
@@ -984,7 +1072,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
         let closeAfter = complete && !keepAlive && !connection.isHTTP2
         if closeAfter {
+            queued.removeAll()
             context.writeAndFlush(wrapOutboundOut(end)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else if complete && (!queued.isEmpty || deferredRefusal != nil) {
+            // The next pipelined request is served once this response is written: write
+            // without flushing, so its answer can share the flush.
+            context.write(wrapOutboundOut(end), promise: nil)
+            drainQueued()
+            context.flush()
         } else {
             context.writeAndFlush(wrapOutboundOut(end), promise: nil)
         }
@@ -1001,8 +1096,6 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         responseEnded = false
         requestEnded = false
         setCookie = nil
-        idleTimer?.cancel()
-        idleTimer = nil
         pending.removeAll()
         endClusterAccounting()
         cancelTimers()
@@ -1064,7 +1157,6 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             _ = upstreamPipeline.removeHandler(name: "http-response-decoder")
             let downstreamPipeline = downstream.pipeline.syncOperations
             try downstreamPipeline.addHandler(downstreamGlue)
-            _ = downstreamPipeline.removeHandler(name: "http-pipelining")
             _ = downstreamPipeline.removeHandler(name: "http-response-encoder")
             _ = downstreamPipeline.removeHandler(context: context)
             _ = downstreamPipeline.removeHandler(name: "http-request-decoder")
@@ -1077,3 +1169,15 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
 @available(*, unavailable)
 extension ForwardingHandler: Sendable {}
+
+extension HTTPServerRequestPart {
+    var isHead: Bool {
+        if case .head = self { return true }
+        return false
+    }
+
+    var isEnd: Bool {
+        if case .end = self { return true }
+        return false
+    }
+}

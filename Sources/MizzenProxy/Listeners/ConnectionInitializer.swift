@@ -114,7 +114,6 @@ enum ConnectionInitializer {
         try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop,
                                                                     limitConfiguration: decoderLimits)),
                             name: "http-request-decoder")
-        try sync.addHandler(HTTPServerPipelineHandler(), name: "http-pipelining")
         try sync.addHandler(ForwardingHandler(loop: loop, connection: connection, guardHandler: guardHandler), name: "forwarding")
     }
 
