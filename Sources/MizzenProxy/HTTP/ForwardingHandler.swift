@@ -104,6 +104,15 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         self.context = context
     }
 
+    /// The context holds this handler and this handler the context: the reference must go when
+    /// the pipeline is torn down, or every HTTP/2 stream (one handler each) leaks.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        cancelTimers()
+        self.context = nil
+    }
+
     // MARK: Downstream events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
