@@ -113,14 +113,6 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether a retry policy may try again (before any response byte reached the client).
-    package var isRetryable: Bool {
-        switch code {
-        case .connectFailure, .upstreamReset, .upstreamClosed, .upstreamTimeout, .refusedStream: true
-        default: false
-        }
-    }
-
     /// The body of the local reply, as Envoy words it.
     package var body: String {
         switch code {

@@ -107,6 +107,10 @@ struct RoutePolicyTests {
           - rewrite: {uriRegexRewrite: {match: "a+", rewrite: "b"}}
             route: [{destination: {host: svc.example.com}}]
         """#, request: "/aa/xa/aaa", expected: "/b/xb/b"),
+        RewriteCase(name: "redirect prefixRewrite swaps the matched prefix", http: """
+          - match: [{uri: {prefix: /v1/}}]
+            redirect: {prefixRewrite: /v2/, authority: new.example.com}
+        """, request: "/v1/items", expected: "/v2/items"),
         RewriteCase(name: "authority only: the path stays", http: """
           - rewrite: {authority: other.example.com}
             route: [{destination: {host: svc.example.com}}]

@@ -13,3 +13,10 @@ extension HTTPRoute {
     /// A route with nothing set: no timeout, retries, faults or header edits.
     package static var plain: HTTPRoute { HTTPRoute() }
 }
+
+extension HTTPRewrite {
+    /// A uri rewrite alone (a redirect's `prefixRewrite` is compiled like one).
+    package init(uri: String) {
+        self.uri = uri
+    }
+}

@@ -393,7 +393,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             let host = request.attributes.hostForLookup
             redirect(status: .movedPermanently, location: "https://\(host)\(request.forwardTarget)")
         case .redirect(let redirect):
-            answerRedirect(redirect, request: request)
+            answerRedirect(redirect, request: request, matchIndex: decision.matchIndex ?? 0)
         case .directResponse(let response):
             answerDirect(response)
         case .forward(let weighted):
@@ -1009,7 +1009,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     /// Istio's `redirect`: each part of the URL replaced when set, the query string kept.
-    private func answerRedirect(_ redirect: HTTPRedirect, request: ValidatedRequest) {
+    private func answerRedirect(_ redirect: HTTPRedirect, request: ValidatedRequest, matchIndex: Int) {
         let attributes = request.attributes
         let scheme = redirect.scheme ?? attributes.scheme
         let original = attributes.authority
@@ -1030,7 +1030,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 if redirect.authority == nil && redirect.scheme == nil, let requestPort { host += ":" + requestPort }
             }
         }
-        var path = redirect.uri ?? attributes.path
+        var path = redirect.uri ?? policy.rewrittenPath(attributes.path, matchIndex: matchIndex) ?? attributes.path
         if !attributes.query.isEmpty, !path.contains("?") { path += "?" + attributes.query }
         let code = redirect.redirectCode.map { Int($0) } ?? 301
         self.redirect(status: HTTPResponseStatus(statusCode: code), location: "\(scheme)://\(host)\(path)")

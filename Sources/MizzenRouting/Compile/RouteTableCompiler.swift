@@ -256,7 +256,12 @@ struct RouteTableCompiler {
     mutating func routePolicy(_ http: HTTPRoute, matches: [RouteMatch], namespace: String, port: UInt32, source: RouteSource) -> RoutePolicy {
         var pathRewrites: [PathRewrite] = []
         do {
-            pathRewrites = try RoutePolicy.pathRewrites(http.rewrite, matches: matches)
+            if let prefix = http.redirect?.prefixRewrite {
+                // A redirect's prefixRewrite swaps the matched prefix as rewrite.uri does.
+                pathRewrites = try RoutePolicy.pathRewrites(HTTPRewrite(uri: prefix), matches: matches)
+            } else {
+                pathRewrites = try RoutePolicy.pathRewrites(http.rewrite, matches: matches)
+            }
         } catch {
             problems.append("\(source): rewrite.uriRegexRewrite.match \(error.message); the path is not rewritten")
         }

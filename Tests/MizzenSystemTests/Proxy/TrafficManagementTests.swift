@@ -155,6 +155,8 @@ struct TrafficManagementTests {
               redirect: {derivePort: FROM_REQUEST_PORT}
             - match: [{uri: {exact: /r/from-protocol-default}}]
               redirect: {scheme: https, derivePort: FROM_PROTOCOL_DEFAULT}
+            - match: [{uri: {prefix: /r/old/}}]
+              redirect: {prefixRewrite: /r/new/}
             - \(route)
             """)
 
@@ -464,6 +466,12 @@ struct TrafficManagementTests {
         try Self.expectRedirect(f, host: "redirect.test", "/r/authority?a=1", status: 301, location: "http://other.example.com/r/authority?a=1")
         try Self.expectRedirect(f, host: "redirect.test:8080", "/r/port", status: 301, location: "http://redirect.test:9090/r/port")
         try Self.expectRedirect(f, host: "redirect.test", "/r/scheme", status: 301, location: "https://redirect.test/r/scheme")
+    }
+
+    /// `prefixRewrite` swaps only the matched prefix; the rest of the path and the query stay.
+    @Test func redirectPrefixRewrite() throws {
+        let f = try Self.setUp()
+        try Self.expectRedirect(f, host: "redirect.test", "/r/old/a/b?k=v", status: 301, location: "http://redirect.test/r/new/a/b?k=v")
     }
 
     @Test func redirectCodes() throws {
