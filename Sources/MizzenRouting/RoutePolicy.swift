@@ -198,7 +198,8 @@ package struct RetryPolicy: Sendable {
             var conditions: Conditions = []
             var codes: Set<UInt> = []
             for token in retryOn.split(separator: ",") {
-                let name = token.trimmingCharacters(in: " ")
+                // Istio's validation splits on commas without trimming; so does Envoy.
+                let name = String(token)
                 if let code = UInt(name) {
                     codes.insert(code)
                     conditions.insert(.retriableStatusCodes)
@@ -250,8 +251,9 @@ package struct RetryPolicy: Sendable {
             return !conditions.isDisjoint(with: [.connectFailure, .fiveXX, .gatewayError, .reset, .resetBeforeRequest])
         case .refusedStream:
             return !conditions.isDisjoint(with: [.refusedStream, .fiveXX, .reset, .resetBeforeRequest])
-        case .reset(let requestSent):
-            if conditions.contains(.resetBeforeRequest), !requestSent { return true }
+        case .reset:
+            // The head is written as soon as a connection is had, so a reset always comes after
+            // the request started: `reset-before-request` covers connect failures only.
             return !conditions.isDisjoint(with: [.fiveXX, .gatewayError, .reset])
         case .perTryTimeout:
             return !conditions.isDisjoint(with: [.fiveXX, .gatewayError, .reset])
@@ -263,7 +265,7 @@ package struct RetryPolicy: Sendable {
 package enum UpstreamFailureKind: Sendable {
     case connectFailure
     case refusedStream
-    case reset(requestSent: Bool)
+    case reset
     case perTryTimeout
 }
 
@@ -271,12 +273,6 @@ package enum UpstreamFailureKind: Sendable {
 package struct MirrorPolicy: Sendable {
     package var cluster: String
     package var fraction: Double
-}
-
-extension Substring {
-    func trimmingCharacters(in set: Character) -> String {
-        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
-    }
 }
 
 extension RoutePolicy {

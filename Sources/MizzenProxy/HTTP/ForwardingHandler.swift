@@ -470,8 +470,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if let (nanoseconds, fraction) = fault.delay, Self.chance(fraction, using: &loop.random) { delay = nanoseconds }
         }
 
-        if let settings {
-            // Envoy's max_requests (`http2MaxRequests`): requests in flight to the cluster.
+        if let settings, settings.breakers.maxRequests != Int.max {
+            // Envoy's max_requests (`http2MaxRequests`): requests in flight to the cluster. The
+            // shared counter is touched only when a limit is set (a cross-core atomic per request
+            // otherwise buys nothing).
             guard settings.runtime.activeRequests.tryAcquire(limit: settings.breakers.maxRequests) else {
                 answer(.overflow)
                 return
@@ -480,8 +482,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         }
 
         var generatedCookie: HashPolicy.GeneratedCookie?
-        let balancer = loop.balancer(for: cluster)
-        if let hashPolicy = balancer.hashPolicy {
+        // Only consistent-hash clusters need their balancer here (for its hash policy); the
+        // pick looks the balancer up itself.
+        if cluster.policy.loadBalancer?.consistentHash != nil, let hashPolicy = loop.balancer(for: cluster).hashPolicy {
             hashKey = hashPolicy.key(header: { request.attributes.joinedHeader($0) },
                                      cookie: HashPolicy.cookieLookup(cookieHeaders: head.headers["cookie"]),
                                      sourceAddress: connection.remoteIP,
@@ -662,7 +665,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     private func scheduleRetry() -> Bool {
         guard !responseStarted, retriesLeft > 0, replayable else { return false }
-        if !retryCounted, let settings = clusterSettings {
+        if !retryCounted, let settings = clusterSettings, settings.breakers.maxRetries != Int.max {
             guard settings.runtime.activeRetries.tryAcquire(limit: settings.breakers.maxRetries) else { return false }
             retryCounted = true
         }
@@ -885,7 +888,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         lease.release(reusable: false)
         if !responseStarted {
             recordOutcome(.localOriginFailure)
-            let failure: UpstreamFailureKind = error == .refusedStream ? .refusedStream : .reset(requestSent: true)
+            let failure: UpstreamFailureKind = error == .refusedStream ? .refusedStream : .reset
             if retryIfAllowed(failure: failure) { return }
         }
         if responseStarted {

@@ -665,6 +665,22 @@ struct TrafficManagementTests {
 
     // MARK: 6. timeout
 
+    /// A gRPC client's own deadline (`grpc-timeout`) applies when it is shorter than the route's
+    /// (Istio leaves max_grpc_timeout at 0): a 300 ms deadline ends the call long before the
+    /// route's 1 s, answered as gRPC UNAVAILABLE.
+    @Test func grpcTimeoutHeaderShortensTheRouteTimeout() throws {
+        let f = try Self.setUp()
+        let start = Date()
+        let raw = try Harness.curl(["--http2-prior-knowledge", "-v", "-H", "Host: timeout.test", "-H", "content-type: application/grpc",
+                                    "-H", "te: trailers", "-H", "grpc-timeout: 300m", "--data-binary", "",
+                                    "http://127.0.0.1:\(f.port)/delay/3000"])
+        let elapsed = Date().timeIntervalSince(start)
+        let everything = (raw.stdout + raw.stderr).lowercased()
+        #expect(everything.contains("< http/2 200"), "\(everything.suffix(1500))")
+        #expect(everything.contains("grpc-status: 14"), "\(everything.suffix(1500))")
+        #expect(elapsed >= 0.25 && elapsed < 0.8, "answered after \(elapsed) s for a 300 ms deadline under a 1 s route timeout")
+    }
+
     @Test func routeTimeoutAnswers504() throws {
         let f = try Self.setUp()
         let token = Traffic.token()
