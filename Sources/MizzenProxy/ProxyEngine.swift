@@ -42,12 +42,16 @@ package final class LoopState {
     var activeRequests = 0
     /// Mirror copies still talking to their upstream (they outlive the primary exchange).
     var mirrorsInFlight: [ObjectIdentifier: MirrorExchange] = [:]
+    /// Multiplexed connections flushing once per loop wake-up (`FlushCoalescer`).
+    let flushBatch: FlushBatch
 
     init(eventLoop: any EventLoop, configuration: PublishedConfiguration, limits: ProxyLimits, logger: Logger) {
         self.configuration = configuration
         self.limits = limits
         self.logger = logger
-        self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits)
+        let flushBatch = FlushBatch(eventLoop: eventLoop)
+        self.flushBatch = flushBatch
+        self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits, flushBatch: flushBatch)
         self.balancerGeneration = configuration.generation
     }
 

@@ -131,6 +131,7 @@ enum ConnectionInitializer {
         streamConfiguration.targetWindowSize = 1 << 20
         streamConfiguration.streamResetFrameRateLimit.maximumCount = limits.http2MaxResetsPerWindow
         let bound = NIOLoopBound((loop, connection), eventLoop: channel.eventLoop)
+        try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: loop.flushBatch), name: "flush-coalescer")
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
         ) { stream in

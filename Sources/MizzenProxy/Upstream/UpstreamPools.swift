@@ -192,6 +192,8 @@ extension UpstreamHTTP2Connection: @unchecked Sendable {}
 final class UpstreamPools {
     let eventLoop: any EventLoop
     let limits: ProxyLimits
+    /// HTTP/2 upstream connections flush once per loop wake-up, as downstream ones do.
+    let flushBatch: FlushBatch
     private var idle: [UpstreamKey: [UpstreamHTTP1Connection]] = [:]
     private var http2: [UpstreamKey: EventLoopFuture<UpstreamHTTP2Connection>] = [:]
     private var active: [UpstreamKey: Int] = [:]
@@ -206,9 +208,10 @@ final class UpstreamPools {
         let serverName: String?
     }
 
-    init(eventLoop: any EventLoop, limits: ProxyLimits) {
+    init(eventLoop: any EventLoop, limits: ProxyLimits, flushBatch: FlushBatch) {
         self.eventLoop = eventLoop
         self.limits = limits
+        self.flushBatch = flushBatch
     }
 
     /// Requests in flight to an endpoint from this loop (LEAST_REQUEST).
@@ -388,8 +391,10 @@ final class UpstreamPools {
         stream.targetWindowSize = 1 << 20
         let runtime = settings?.runtime
         runtime?.connections.increment()
+        let batch = NIOLoopBound(flushBatch, eventLoop: eventLoop)
         let connected = connect(key, settings: settings, serverName: serverName) { [connection, stream] channel in
             channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: batch.value), name: "flush-coalescer")
                 _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: connection, streamConfiguration: stream
                 ) { stream in stream.close() }
