@@ -116,6 +116,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MizzenAppTests",
+            dependencies: ["MizzenApp"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MizzenSystemTests",
             dependencies: [],
             exclude: ["Peers"],

@@ -1,4 +1,6 @@
-internal import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MizzenConfig
 import MizzenProxy
@@ -60,7 +62,7 @@ package struct DemoMode: Sendable {
             return 1
         }
         let base = "http://127.0.0.1:\(gatewayPort)"
-        FileHandle.standardOutput.write(Data("""
+        let banner = Array("""
         Bookinfo is up: stand-ins on 127.0.0.1:19080-19085, the gateway on \(base) (Gateways/bookinfo).
 
         Try (productpage asks reviews through the gateway; jason is routed to reviews v2, everyone else to v1):
@@ -78,7 +80,8 @@ package struct DemoMode: Sendable {
 
         Ctrl-C stops.
 
-        """.utf8))
+        """.utf8)
+        _ = banner.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         let signals = SignalStream()
         for await signal in signals.stream where signal != SIGHUP {
             break
@@ -139,7 +142,7 @@ final class StandInHandler: ChannelInboundHandler {
                     let (handler, context) = bound.value
                     switch result {
                     case .success(let reviews) where reviews.hasPrefix("HTTP "):
-                        handler.respond(context: context, head: head, text: page + "reviews: Error fetching product reviews! Sorry, product reviews are currently unavailable for this book. (\(reviews.trimmingCharacters(in: .newlines)))\n")
+                        handler.respond(context: context, head: head, text: page + "reviews: Error fetching product reviews! Sorry, product reviews are currently unavailable for this book. (\(String(reviews.drop(while: \.isNewline).reversed().drop(while: \.isNewline).reversed())))\n")
                     case .success(let reviews): handler.respond(context: context, head: head, text: page + "reviews: " + reviews)
                     case .failure(let error): handler.respond(context: context, head: head, text: page + "reviews: unavailable (\(error))\n")
                     }

@@ -1,4 +1,4 @@
-internal import Foundation
+internal import Dispatch
 package import Logging
 package import MizzenConfig
 package import MizzenProxy

@@ -1,4 +1,3 @@
-internal import Foundation
 package import MizzenConfig
 package import MizzenRouting
 
@@ -88,7 +87,7 @@ package struct RoutesMode: Sendable {
     /// else --port, else 80/443 by scheme).
     static func attributes(_ request: Request) -> RequestAttributes? {
         var rest = Substring(request.url)
-        guard let schemeEnd = rest.range(of: "://") else { return nil }
+        guard let schemeEnd = rest.firstRange(of: "://") else { return nil }
         let scheme = rest[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         rest = rest[schemeEnd.upperBound...]
@@ -233,7 +232,6 @@ package enum RouteTableReport {
     }
 
     static func serialize(_ object: [String: Any]) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        JSONText.serialize(object, escapingSlashes: false) + "\n"
     }
 }

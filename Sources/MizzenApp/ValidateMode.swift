@@ -1,4 +1,4 @@
-internal import Foundation
+internal import Dispatch
 package import Logging
 package import MizzenConfig
 
@@ -99,7 +99,6 @@ package enum ValidationReport {
             "skipped": result.skippedCount,
             "diagnostics": (result.ioErrors + result.diagnostics).map(entry),
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]) else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return JSONText.serialize(document, escapingSlashes: true) + "\n"
     }
 }

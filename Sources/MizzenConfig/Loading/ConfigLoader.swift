@@ -1,4 +1,7 @@
-internal import Foundation
+internal import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What loading produced: the snapshot of valid objects and every diagnostic, in file order.
 package struct LoadResult: Sendable {
@@ -73,11 +76,11 @@ package struct ConfigLoader: Sendable {
 
     static func expand(_ path: String) -> Result<[String], Diagnostic> {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
             return .failure(Diagnostic(severity: .error, file: path, mark: nil, message: "no such file or directory"))
         }
-        guard isDirectory.boolValue else { return .success([path]) }
+        guard isDirectory else { return .success([path]) }
         var found: [String] = []
         var pending = [path]
         while let directory = pending.popLast() {
@@ -86,9 +89,9 @@ package struct ConfigLoader: Sendable {
             }
             for entry in entries where !entry.hasPrefix(".") {
                 let child = directory.hasSuffix("/") ? directory + entry : directory + "/" + entry
-                var childIsDirectory: ObjCBool = false
+                var childIsDirectory = false
                 guard manager.fileExists(atPath: child, isDirectory: &childIsDirectory) else { continue }
-                if childIsDirectory.boolValue {
+                if childIsDirectory {
                     pending.append(child)
                 } else if let dot = entry.lastIndex(of: "."), extensions.contains(entry[entry.index(after: dot)...].lowercased()) {
                     found.append(child)
@@ -99,24 +102,36 @@ package struct ConfigLoader: Sendable {
     }
 
     func readFile(_ file: String) -> Result<[UInt8], Diagnostic> {
-        guard let handle = FileHandle(forReadingAtPath: file) else {
-            return .failure(Diagnostic(severity: .error, file: file, mark: nil, message: "cannot open file for reading"))
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return .failure(Diagnostic(severity: .error, file: file, mark: nil, message: "cannot open file for reading: \(Self.errorText(errno))"))
         }
-        defer { try? handle.close() }
+        defer { close(descriptor) }
         // Read at most one byte past the limit: a huge file costs neither time nor memory.
-        let data: Data
-        do {
-            data = try handle.read(upToCount: maxFileSize + 1) ?? Data()
-        } catch {
-            return .failure(Diagnostic(severity: .error, file: file, mark: nil, message: "cannot read file: \(error.localizedDescription)"))
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while bytes.count <= maxFileSize {
+            let want = min(chunk.count, maxFileSize + 1 - bytes.count)
+            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, want) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                return .failure(Diagnostic(severity: .error, file: file, mark: nil, message: "cannot read file: \(Self.errorText(errno))"))
+            }
+            if got == 0 { break }
+            bytes.append(contentsOf: chunk[..<got])
         }
-        guard data.count <= maxFileSize else {
-            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? data.count
+        guard bytes.count <= maxFileSize else {
+            var status = stat()
+            let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : bytes.count
             return .failure(Diagnostic(
                 severity: .error, file: file, mark: SourceMark(line: 1, column: 1),
                 message: "file is \(Self.mebibytes(size)), larger than the \(Self.mebibytes(maxFileSize)) limit (--max-file-size); not read"))
         }
-        return .success([UInt8](data))
+        return .success(bytes)
+    }
+
+    static func errorText(_ code: Int32) -> String {
+        String(cString: strerror(code))
     }
 
     static func mebibytes(_ bytes: Int) -> String {

@@ -1,4 +1,4 @@
-internal import Foundation
+internal import FoundationEssentials
 
 /// Turns YAML documents into typed, validated objects and collects every diagnostic.
 struct SnapshotBuilder {
@@ -171,7 +171,7 @@ struct SnapshotBuilder {
         }
         problems.labels(metadata.labels, path / "labels")
         for key in (metadata.annotations ?? [:]).keys.sorted() {
-            if let problem = Rules.labelKeyProblem(key) { problems.error(path / "annotations" / key, problem.replacingOccurrences(of: "label key", with: "annotation key"), atKey: true) }
+            if let problem = Rules.labelKeyProblem(key) { problems.error(path / "annotations" / key, problem.replacing("label key", with: "annotation key"), atKey: true) }
         }
         if let timestamp = metadata.creationTimestamp, !Timestamp.isRFC3339(timestamp) {
             problems.error(path / "creationTimestamp", "must be an RFC 3339 time such as 2024-05-01T12:00:00Z")

@@ -1,4 +1,4 @@
-internal import Foundation
+internal import FoundationEssentials
 
 /// The syntax rules Istio's validation (istio/istio pkg/config/validation) applies to names,
 /// hosts, addresses, ports and durations, as pure functions returning a message or nil.
