@@ -3,6 +3,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config
 CONFIG ?= Gateways/bookinfo
+# Release builds as shipped (the Containerfile's): the Swift runtime linked statically (direct
+# calls to retain/release, fewer resident pages) and exclusivity checks off in every module,
+# the dependencies' too (Package.swift can only turn them off for Mizzen's own targets).
+RELEASE := -c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked
 
 .PHONY: build run test bench deps pydeps clean
 
@@ -45,20 +49,20 @@ bench: deps
 	@set -e; what="$(BENCH)"; what=$${what:-proxies}; \
 	case "$$what" in proxies|micro|all) ;; *) echo "BENCH must be proxies, micro or all"; exit 2;; esac; \
 	if [ "$$what" != proxies ]; then \
-	  echo "== $(SWIFT) build -c release (ConfigLoadBenchmark, RoutingBenchmark)"; \
-	  $(SWIFT) build -c release --product ConfigLoadBenchmark; \
-	  $(SWIFT) build -c release --product RoutingBenchmark; \
-	  bin=$$($(SWIFT) build -c release --show-bin-path); \
+	  echo "== $(SWIFT) build $(RELEASE) (ConfigLoadBenchmark, RoutingBenchmark)"; \
+	  $(SWIFT) build $(RELEASE) --product ConfigLoadBenchmark; \
+	  $(SWIFT) build $(RELEASE) --product RoutingBenchmark; \
+	  bin=$$($(SWIFT) build $(RELEASE) --show-bin-path); \
 	  $$bin/ConfigLoadBenchmark; \
 	  $$bin/RoutingBenchmark; \
 	fi; \
 	if [ "$$what" != micro ]; then \
-	  echo "== $(SWIFT) build -c release --product mizzen"; \
-	  $(SWIFT) build -c release --product mizzen; \
+	  echo "== $(SWIFT) build $(RELEASE) --product mizzen"; \
+	  $(SWIFT) build $(RELEASE) --product mizzen; \
 	  echo "== Bench/setup.sh"; \
 	  bash Bench/setup.sh; \
 	  echo "== Bench/run.py"; \
-	  MIZZEN="$${MIZZEN:-$$($(SWIFT) build -c release --show-bin-path)/mizzen}" python3 Bench/run.py; \
+	  MIZZEN="$${MIZZEN:-$$($(SWIFT) build $(RELEASE) --show-bin-path)/mizzen}" python3 Bench/run.py; \
 	fi
 
 clean:

@@ -912,7 +912,7 @@ def main():
         names.remove("envoy")
         opts.envoy = None
     if "mizzen" in names and not os.access(opts.mizzen, os.X_OK):
-        msg = (f"Mizzen skipped: no binary at {opts.mizzen} (build it with `swift build -c release --product mizzen`, "
+        msg = (f"Mizzen skipped: no binary at {opts.mizzen} (build it with `make bench`, or `swift build -c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked --product mizzen`, "
                "or set MIZZEN=/path).")
         opts.notes.append(msg)
         log(msg)
