@@ -141,7 +141,8 @@ final class UpstreamHTTP1Connection {
     let channel: any Channel
     let handler: UpstreamHandler
     let settings: UpstreamClusterSettings?
-    var idleTimer: Scheduled<Void>?
+    /// While pooled: when it closes unless taken (`.distantFuture`: never).
+    var idleDeadline: NIODeadline = .distantFuture
     /// Requests sent on it (`maxRequestsPerConnection`).
     var requests = 0
 
@@ -200,6 +201,10 @@ final class UpstreamPools {
     /// HTTP/1 connections open or opening per pool.
     private var connectionCount: [UpstreamKey: Int] = [:]
     private var waiters: [UpstreamKey: CircularBuffer<Waiter>] = [:]
+    /// One timer closes the pooled connections whose idle time is up (not one scheduled and
+    /// cancelled per request); it fires at `sweepAt`, the earliest deadline armed for.
+    private var sweepTimer: Scheduled<Void>?
+    private var sweepAt: NIODeadline?
 
     private struct Waiter {
         let promise: EventLoopPromise<UpstreamLease>
@@ -275,10 +280,10 @@ final class UpstreamPools {
     }
 
     private func takeIdle(_ key: UpstreamKey) -> UpstreamHTTP1Connection? {
-        while var list = idle[key], let connection = list.popLast() {
-            idle[key] = list.isEmpty ? nil : list
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
+        // Edited in place: a copy taken out of the dictionary would be copied again on write.
+        while let connection = idle[key]?.popLast() {
+            if idle[key]?.isEmpty == true { idle[key] = nil }
+            connection.idleDeadline = .distantFuture
             if connection.channel.isActive && connection.handler.isActive { return connection }
         }
         return nil
@@ -311,26 +316,55 @@ final class UpstreamPools {
             waiter.promise.succeed(lease(connection, receiver: waiter.receiver))
             return
         }
-        var list = idle[key, default: []]
-        guard list.count < limits.maxIdleUpstreamConnections else {
+        guard idle[key]?.count ?? 0 < limits.maxIdleUpstreamConnections else {
             connection.channel.close(promise: nil)
             return
         }
         let timeout = connection.settings?.idleTimeout ?? limits.upstreamIdleTimeout
         if timeout.nanoseconds > 0 {
-            let channel = connection.channel
-            connection.idleTimer = eventLoop.scheduleTask(in: timeout) {
-                channel.close(promise: nil)
-            }
+            connection.idleDeadline = .now() + timeout
+            armSweep(at: connection.idleDeadline)
         }
-        list.append(connection)
-        idle[key] = list
+        idle[key, default: []].append(connection)
     }
 
     private func remove(_ connection: UpstreamHTTP1Connection) {
-        guard var list = idle[connection.key] else { return }
-        list.removeAll { $0 === connection }
-        idle[connection.key] = list.isEmpty ? nil : list
+        guard idle[connection.key] != nil else { return }
+        idle[connection.key]?.removeAll { $0 === connection }
+        if idle[connection.key]?.isEmpty == true { idle[connection.key] = nil }
+    }
+
+    /// Makes sure the sweep runs by `deadline`. Deadlines mostly come in increasing order
+    /// (one idle timeout for the cluster), so the timer is rarely rescheduled.
+    private func armSweep(at deadline: NIODeadline) {
+        if let sweepAt, sweepAt <= deadline { return }
+        sweepTimer?.cancel()
+        sweepAt = deadline
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        sweepTimer = eventLoop.scheduleTask(deadline: deadline) { bound.value.sweepIdle() }
+    }
+
+    /// Closes the pooled connections past their idle deadline and re-arms for the next one.
+    private func sweepIdle() {
+        sweepTimer = nil
+        sweepAt = nil
+        let now = NIODeadline.now()
+        var expired: [UpstreamHTTP1Connection] = []
+        var next: NIODeadline?
+        for list in idle.values {
+            for connection in list {
+                if connection.idleDeadline <= now {
+                    expired.append(connection)
+                } else if connection.idleDeadline != .distantFuture {
+                    next = min(next ?? connection.idleDeadline, connection.idleDeadline)
+                }
+            }
+        }
+        for connection in expired {
+            remove(connection)
+            connection.channel.close(promise: nil)
+        }
+        if let next { armSweep(at: next) }
     }
 
     private func connect(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?,
@@ -366,7 +400,6 @@ final class UpstreamPools {
             let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
             let connection = UpstreamHTTP1Connection(key: key, channel: channel, handler: handler, settings: settings)
             handler.onClose = { [weak self, unowned connection] in
-                connection.idleTimer?.cancel()
                 self?.remove(connection)
                 self?.connectionClosed(key, settings: settings)
             }
