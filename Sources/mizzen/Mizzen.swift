@@ -155,10 +155,6 @@ struct Routes: ParsableCommand {
         if let request, request.split(separator: " ").count != 2 { throw ValidationError("--request must be 'METHOD URL', got '\(request)'") }
     }
 
-    static func trimmed(_ text: Substring) -> String {
-        String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
-
     func run() throws {
         let selection: RoutesMode.Selection
         if let gateway {
@@ -176,7 +172,7 @@ struct Routes: ParsableCommand {
             let parts = request.split(separator: " ").map(String.init)
             let headers = header.map { line -> (name: String, value: String) in
                 let colon = line.firstIndex(of: ":")!
-                return (Self.trimmed(line[..<colon]), Self.trimmed(line[line.index(after: colon)...]))
+                return (String(line[..<colon].trimmingASCIISpaces()), String(line[line.index(after: colon)...].trimmingASCIISpaces()))
             }
             explained = RoutesMode.Request(method: parts[0], url: parts[1], headers: headers, port: port, serverName: sni)
         }

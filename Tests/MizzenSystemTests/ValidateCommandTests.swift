@@ -31,6 +31,17 @@ struct ValidateCommandTests {
         return file
     }
 
+    /// The binary does not link Foundation (its libraries were about 6 MiB of the gateway's
+    /// resident set; the README's memory figures count on that).
+    @Test func binaryDoesNotLinkFoundation() throws {
+        let run = try Harness.run("/usr/bin/ldd", [Self.binary.path], timeout: 30)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("libswiftCore"), "ldd output not as expected: \(run.stdout)")
+        #expect(!run.stdout.contains("libFoundation.so"), "\(run.stdout)")
+        #expect(!run.stdout.contains("FoundationInternationalization"), "\(run.stdout)")
+        #expect(!run.stdout.contains("_FoundationICU"), "\(run.stdout)")
+    }
+
     @Test func bookinfoIsValid() throws {
         let run = try Self.run(["validate", "--summary", "Gateways/bookinfo"])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")

@@ -62,7 +62,8 @@ struct FramingFields {
 }
 
 extension Substring {
-    func trimmingASCIISpaces() -> Substring {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+    package func trimmingASCIISpaces() -> Substring {
         var result = self
         while result.first == " " || result.first == "\t" { result = result.dropFirst() }
         while result.last == " " || result.last == "\t" { result = result.dropLast() }
