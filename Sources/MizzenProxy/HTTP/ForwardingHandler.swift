@@ -7,6 +7,12 @@ import NIOHTTP1
 /// Serves the requests of one downstream HTTP/1 connection (in order) or one HTTP/2 stream:
 /// validates, routes, answers locally or forwards to an upstream, streaming bodies both ways
 /// with back-pressure.
+///
+/// On HTTP/1 it is the last handler of the connection's pipeline. On HTTP/2 it is not in a
+/// pipeline: the connection's `HTTP2ServerConnectionHandler` creates one per stream and drives
+/// it (`receive`, `downstreamReadComplete`, `downstreamClosed`...), and responses go out through
+/// the stream (`HTTP2ServerStream`), as in Envoy, where a connection's codec calls its active
+/// streams directly.
 final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamResponseReceiver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -34,7 +40,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private let connection: DownstreamConnection
     /// HTTP/1 only: the raw-bytes guard that answers unparsable requests and runs the timers.
     private let guardHandler: HTTP1ConnectionGuard?
-    private var context: ChannelHandlerContext?
+    /// Where responses go: the HTTP/1 pipeline (set in `handlerAdded`) or the HTTP/2 stream.
+    private var downstream: Downstream?
+    private var eventLoop: (any EventLoop)?
     private var state = State.idle
 
     // The request in flight.
@@ -101,16 +109,120 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        downstream = .http1(context)
+        eventLoop = context.eventLoop
     }
 
     /// The context holds this handler and this handler the context: the reference must go when
-    /// the pipeline is torn down, or every HTTP/2 stream (one handler each) leaks.
+    /// the pipeline is torn down, or the connection leaks.
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
         cancelTimers()
-        self.context = nil
+        downstream = nil
+    }
+
+    /// HTTP/2: the stream this handler serves (it holds the handler; `downstreamClosed` ends both).
+    func attach(_ stream: HTTP2ServerStream, eventLoop: any EventLoop) {
+        downstream = .http2(stream)
+        self.eventLoop = eventLoop
+    }
+
+    // MARK: The downstream
+
+    private func write(_ part: HTTPServerResponsePart) {
+        switch downstream {
+        case .http1(let context): context.write(wrapOutboundOut(part), promise: nil)
+        case .http2(let stream): stream.write(part)
+        case nil: break
+        }
+    }
+
+    private func flushDownstream() {
+        switch downstream {
+        case .http1(let context): context.flush()
+        case .http2(let stream): stream.flush()
+        case nil: break
+        }
+    }
+
+    private func writeAndFlush(_ part: HTTPServerResponsePart) {
+        // Writing a stream's last frame can close the stream at once (NIOHTTP2 reports the
+        // closure while the frame is written), which detaches it from this handler: flush
+        // where it was written.
+        switch downstream {
+        case .http1(let context):
+            context.writeAndFlush(wrapOutboundOut(part), promise: nil)
+        case .http2(let stream):
+            stream.write(part)
+            stream.flush()
+        case nil:
+            break
+        }
+    }
+
+    /// HTTP/1: closes the connection. HTTP/2: resets the stream (CANCEL) if it is still open.
+    private func closeDownstream() {
+        switch downstream {
+        case .http1(let context): context.close(promise: nil)
+        case .http2(let stream): stream.reset()
+        case nil: break
+        }
+    }
+
+    private var allocator: ByteBufferAllocator {
+        switch downstream {
+        case .http1(let context): return context.channel.allocator
+        case .http2(let stream): return stream.allocator
+        case nil: return ByteBufferAllocator()
+        }
+    }
+
+    /// Whether the downstream should not be read now: HTTP/1 holds socket reads, HTTP/2 holds
+    /// the stream's flow-control window (the client stops sending once it is used up).
+    private var readsPaused: Bool {
+        if pipelineFull { return true }
+        switch state {
+        case .connecting, .delaying, .backingOff:
+            return true
+        case .forwarding(let lease):
+            return !lease.handler.isWritable
+        default:
+            return false
+        }
+    }
+
+    /// HTTP/2: the stream consumed request body bytes; true when their flow-control credit must
+    /// wait (`resumeDownstreamReads` gives it back).
+    func holdsDownstreamReads() -> Bool {
+        guard readsPaused else { return false }
+        pendingRead = true
+        return true
+    }
+
+    // MARK: HTTP/2 stream events
+
+    /// A request part of the stream (head, body, end), as the connection decoded it.
+    func receive(_ part: HTTPServerRequestPart) {
+        handle(part)
+    }
+
+    /// The connection's read burst is over.
+    func downstreamReadComplete() {
+        if case .forwarding(let lease) = state { lease.handler.flush() }
+        for mirror in mirrors { mirror.flush() }
+    }
+
+    /// The stream is closed (both ends done, reset by either side, or the connection is gone).
+    func downstreamClosed() {
+        endDownstream()
+        downstream = nil
+    }
+
+    func downstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable, case .forwarding(let lease) = state {
+            lease.handler.resumeReading()
+        }
     }
 
     // MARK: Downstream events
@@ -124,7 +236,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             enqueue(part)
             return
         }
-        handle(part, context: context)
+        handle(part)
     }
 
     private var isIdle: Bool {
@@ -145,7 +257,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// Serves queued pipelined requests in order once the one before them is complete.
     private func drainQueued() {
-        guard !draining, let context, !queued.isEmpty || deferredRefusal != nil else { return }
+        guard !draining, downstream != nil, !queued.isEmpty || deferredRefusal != nil else { return }
         draining = true
         defer { draining = false }
         while let part = queued.first {
@@ -157,7 +269,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             case .body(let buffer): queuedBytes -= buffer.readableBytes
             case .end: queuedBytes -= 16
             }
-            handle(part, context: context)
+            handle(part)
         }
         if queued.isEmpty, isIdle, let (status, reason, body) = deferredRefusal {
             deferredRefusal = nil
@@ -174,11 +286,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     static let maxQueuedBytes = 64 * 1024
     static let maxQueuedParts = 256
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func handle(_ part: HTTPServerRequestPart) {
         lastActivity = .now()
         switch part {
         case .head(let head):
-            receivedHead(head, context: context)
+            receivedHead(head)
         case .body(let buffer):
             requestBodyBytes += buffer.readableBytes
             if let limit = loop.limits.maxRequestBodyBytes, requestBodyBytes > limit {
@@ -220,8 +332,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if case .forwarding(let lease) = state { lease.handler.flush() }
-        for mirror in mirrors { mirror.flush() }
+        downstreamReadComplete()
         context.fireChannelReadComplete()
     }
 
@@ -241,6 +352,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        endDownstream()
+        context.fireChannelInactive()
+    }
+
+    /// The downstream is gone: the exchange in flight ends (its upstream is not reused).
+    private func endDownstream() {
         let wasActive: Bool
         switch state {
         case .forwarding(let lease):
@@ -261,7 +378,6 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         idleTimer?.cancel()
         idleTimer = nil
         mirrors.removeAll()
-        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -300,40 +416,39 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, case .forwarding(let lease) = state {
-            lease.handler.resumeReading()
-        }
+        downstreamWritabilityChanged(isWritable: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
-        if pipelineFull {
+        if readsPaused {
             pendingRead = true
-            return
-        }
-        switch state {
-        case .connecting, .delaying, .backingOff:
-            pendingRead = true
-        case .forwarding(let lease) where !lease.handler.isWritable:
-            pendingRead = true
-        default:
+        } else {
             context.read()
         }
     }
 
     private func resumeDownstreamReads() {
-        guard pendingRead, let context else { return }
-        pendingRead = false
-        context.read()
+        guard pendingRead else { return }
+        switch downstream {
+        case .http1(let context):
+            pendingRead = false
+            context.read()
+        case .http2(let stream):
+            pendingRead = false
+            stream.resumeReading()
+        case nil:
+            break
+        }
     }
 
     // MARK: A request
 
-    private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func receivedHead(_ head: HTTPRequestHead) {
         guard case .idle = state else {
-            // A new head while one is in flight cannot happen with the pipelining handler;
-            // treat it as a protocol error.
-            context.close(promise: nil)
+            // A new head while one is in flight cannot happen (pipelined requests wait in
+            // `queued`; an HTTP/2 stream carries one request); treat it as a protocol error.
+            closeDownstream()
             return
         }
         guardHandler?.requestHeadReceived()
@@ -373,7 +488,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             return
         case .continue:
             // Envoy answers 100 itself and does not pass `Expect` on.
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            writeAndFlush(.head(HTTPResponseHead(version: head.version, status: .continue)))
         case .none:
             break
         }
@@ -557,7 +672,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func startMirrors(head: HTTPRequestHead) {
-        guard let context else { return }
+        guard let eventLoop else { return }
         let table = loop.configuration.table
         for mirrorPolicy in policy.mirrors where Self.chance(mirrorPolicy.fraction, using: &loop.random) {
             guard let cluster = table.clusters[mirrorPolicy.cluster], cluster.serviceKnown, !cluster.endpoints.isEmpty else { continue }
@@ -573,7 +688,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             let settings = loop.configuration.upstreamSettings[cluster.name]
             let serverName = settings?.tls?.serverName(forHost: Self.hostWithoutPort(Self.shadowHost(host)))
             mirror.start(cluster: cluster, settings: settings, http2: Self.speaksHTTP2(cluster), serverName: serverName,
-                         eventLoop: context.eventLoop, timeout: routeTimeout ?? loop.limits.streamIdleTimeout)
+                         eventLoop: eventLoop, timeout: routeTimeout ?? loop.limits.streamIdleTimeout)
             mirrors.append(mirror)
         }
     }
@@ -645,8 +760,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 lease.handler.write(part)
             }
             lease.handler.flush()
-            if let perTry = policy.retry.perTryTimeout, let context {
-                perTryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry)) { [weak self] in
+            if let perTry = policy.retry.perTryTimeout, let eventLoop {
+                perTryTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(perTry)) { [weak self] in
                     self?.perTryTimedOut()
                 }
             }
@@ -696,8 +811,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     /// The route timeout runs from the end of the request (Envoy), once the router started.
     private func startRouteTimerIfReady() {
-        guard routerStarted, requestEnded, routeTimer == nil, let routeTimeout, let context else { return }
-        routeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: routeTimeout) { [weak self] in
+        guard routerStarted, requestEnded, routeTimer == nil, let routeTimeout, let eventLoop else { return }
+        routeTimer = eventLoop.assumeIsolated().scheduleTask(in: routeTimeout) { [weak self] in
             self?.routeTimedOut()
         }
     }
@@ -719,7 +834,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             state = .closed
             loop.activeRequests -= 1
             endClusterAccounting()
-            context?.close(promise: nil)
+            closeDownstream()
         } else {
             if case .forwarding = state { recordOutcome(.localOriginFailure) }
             pending.removeAll()
@@ -729,9 +844,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func scheduleStep(after delay: TimeAmount, _ body: @escaping (ForwardingHandler) -> Void) {
-        guard let context else { return }
+        guard let eventLoop else { return }
         stepTimer?.cancel()
-        stepTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+        stepTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
             guard let self else { return }
             self.stepTimer = nil
             body(self)
@@ -818,18 +933,24 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     // MARK: Upstream events
 
-    var downstreamIsWritable: Bool { context?.channel.isWritable ?? false }
+    var downstreamIsWritable: Bool {
+        switch downstream {
+        case .http1(let context): return context.channel.isWritable
+        case .http2(let stream): return stream.isWritable
+        case nil: return false
+        }
+    }
 
     func upstreamWritabilityChanged(isWritable: Bool) {
         if isWritable { resumeDownstreamReads() }
     }
 
     func upstreamReadComplete() {
-        context?.flush()
+        flushDownstream()
     }
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
-        guard let context, case .forwarding(let lease) = state else { return }
+        guard downstream != nil, case .forwarding(let lease) = state else { return }
         lastActivity = .now()
         switch part {
         case .head(var head):
@@ -867,13 +988,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             if let setCookie { head.headers.add(name: "set-cookie", value: setCookie) }
             editResponseHeaders(&head.headers)
             responseStarted = true
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: connection.isHTTP2 ? .http2 : version, status: head.status, headers: head.headers))), promise: nil)
+            write(.head(HTTPResponseHead(version: connection.isHTTP2 ? .http2 : version, status: head.status, headers: head.headers)))
         case .body(let buffer):
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            write(.body(.byteBuffer(buffer)))
         case .end(let trailers):
             if let head = tunnelHead {
                 tunnelHead = nil
-                startTunnel(head: head, lease: lease, context: context)
+                if case .http1(let context) = downstream { startTunnel(head: head, lease: lease, context: context) }
                 return
             }
             // Reuse the upstream only if the request went out whole and neither side said close.
@@ -898,7 +1019,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             loop.activeRequests -= 1
             endClusterAccounting()
             cancelTimers()
-            context?.close(promise: nil)
+            closeDownstream()
         } else {
             answer(error)
         }
@@ -906,9 +1027,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func armIdleTimer(after delay: TimeAmount) {
-        guard let context else { return }
+        guard let eventLoop else { return }
         idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
+        idleTimer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
             self?.idleTimerFired()
         }
     }
@@ -941,7 +1062,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
         }
         if case .answered = state, requestEnded { return }
-        context?.close(promise: nil)
+        closeDownstream()
     }
 
     // MARK: Local answers
@@ -966,7 +1087,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func answerGRPC(status: Int, message: String) {
-        guard let context else { return }
+        guard downstream != nil else { return }
         if case .forwarding(let lease) = state { lease.release(reusable: false) }
         cancelTimers()
         responseStarted = true
@@ -976,7 +1097,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var trailers = HTTPHeaders()
         trailers.add(name: "grpc-status", value: String(status))
         trailers.add(name: "grpc-message", value: message)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: .ok, headers: headers))), promise: nil)
+        write(.head(HTTPResponseHead(version: responseVersion, status: .ok, headers: headers)))
         writeFinal(.end(trailers))
     }
 
@@ -989,17 +1110,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     private func respond(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
-        guard let context else { return }
+        guard downstream != nil else { return }
         cancelTimers()
         responseStarted = true
         var headers = headers
         editResponseHeaders(&headers)
         if !keepAlive && !connection.isHTTP2 { headers.replaceOrAdd(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers))), promise: nil)
+        write(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers)))
         if !body.isEmpty && requestHead?.method != .HEAD {
-            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            var buffer = allocator.buffer(capacity: body.count)
             buffer.writeBytes(body)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            write(.body(.byteBuffer(buffer)))
         }
         writeFinal(.end(nil))
     }
@@ -1064,17 +1185,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 guardHandler.refuse(status: Int(error.status), reason: Self.reasonPhrase(error.status), body: error.body)
             } else {
                 answer(error)
-                context?.close(promise: nil)
+                closeDownstream()
             }
         } else {
-            context?.close(promise: nil)
+            closeDownstream()
         }
     }
 
     /// Writes the response's last part. When the request has ended too, the exchange is over
     /// before the write, and a pipelined request queued behind it is served right after.
     private func writeFinal(_ end: HTTPServerResponsePart) {
-        guard let context else { return }
+        guard downstream != nil else { return }
         responseEnded = true
         let complete = requestEnded
         if complete {
@@ -1083,17 +1204,17 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             state = .answered
         }
         let closeAfter = complete && !keepAlive && !connection.isHTTP2
-        if closeAfter {
+        if closeAfter, case .http1(let context) = downstream {
             queued.removeAll()
             context.writeAndFlush(wrapOutboundOut(end)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else if complete && (!queued.isEmpty || deferredRefusal != nil) {
             // The next pipelined request is served once this response is written: write
             // without flushing, so its answer can share the flush.
-            context.write(wrapOutboundOut(end), promise: nil)
+            write(end)
             drainQueued()
-            context.flush()
+            flushDownstream()
         } else {
-            context.writeAndFlush(wrapOutboundOut(end), promise: nil)
+            writeAndFlush(end)
         }
     }
 
@@ -1133,7 +1254,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         if keepAlive {
             guardHandler?.requestCompleted()
         } else if closeIfDone {
-            context?.close(promise: nil)
+            closeDownstream()
         }
     }
 
@@ -1157,7 +1278,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         var headers = head.headers
         headers.remove(name: "transfer-encoding")
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
-        let downstream = context.channel
+        let downstreamChannel = context.channel
         let upstream = lease.channel
         lease.detach()
         do {
@@ -1167,13 +1288,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             try upstreamPipeline.addHandler(upstreamGlue)
             _ = upstreamPipeline.removeHandler(name: "http-request-encoder")
             _ = upstreamPipeline.removeHandler(name: "http-response-decoder")
-            let downstreamPipeline = downstream.pipeline.syncOperations
+            let downstreamPipeline = downstreamChannel.pipeline.syncOperations
             try downstreamPipeline.addHandler(downstreamGlue)
             _ = downstreamPipeline.removeHandler(name: "http-response-encoder")
             _ = downstreamPipeline.removeHandler(context: context)
             _ = downstreamPipeline.removeHandler(name: "http-request-decoder")
         } catch {
-            downstream.close(promise: nil)
+            downstreamChannel.close(promise: nil)
             upstream.close(promise: nil)
         }
     }

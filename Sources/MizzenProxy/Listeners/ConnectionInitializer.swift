@@ -119,28 +119,22 @@ enum ConnectionInitializer {
 
     static func configureHTTP2(channel: any Channel, connection: DownstreamConnection, loop: LoopState) throws {
         let limits = loop.limits
+        let windowSize = 1 << 20
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
         connectionConfiguration.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.http2MaxConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: limits.http2MaxHeaderListSize),
             HTTP2Setting(parameter: .maxFrameSize, value: limits.http2MaxFrameSize),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .initialWindowSize, value: windowSize),
         ]
-        connectionConfiguration.targetWindowSize = 1 << 20
         var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
-        streamConfiguration.targetWindowSize = 1 << 20
         streamConfiguration.streamResetFrameRateLimit.maximumCount = limits.http2MaxResetsPerWindow
-        let bound = NIOLoopBound((loop, connection), eventLoop: channel.eventLoop)
-        try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: loop.flushBatch), name: "flush-coalescer")
-        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
-        ) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                let (loop, connection) = bound.value
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try stream.pipeline.syncOperations.addHandler(ForwardingHandler(loop: loop, connection: connection, guardHandler: nil))
-            }
-        }
+        // No stream multiplexer: HTTP2ServerConnectionHandler serves the streams itself.
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(FlushCoalescer(batch: loop.flushBatch), name: "flush-coalescer")
+        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration),
+                            name: "http2")
+        try sync.addHandler(HTTP2ServerConnectionHandler(loop: loop, connection: connection, windowSize: windowSize), name: "http2-streams")
     }
 }
 

@@ -435,6 +435,20 @@ struct DataPlaneTests {
         let memory = f.gateway.background.memory()
         #expect(memory.peak < 64 * 1024, "peak RSS \(memory.peak) KiB")
     }
+
+    /// The gateway serves HTTP/2 streams itself (no child channel per stream), so it keeps the
+    /// streams' accounts: a malformed request is reset and the connection goes on, CONNECT and
+    /// a host header without :authority are requests like HTTP/1's, request trailers end a
+    /// body, an upload eight times the stream window gets its window back as the upstream takes
+    /// it, and a client that stops reading a 64 MiB response stops the upstream reads (the
+    /// resident set stays put) and then gets every byte.
+    @Test func http2StreamsFlowControlAndMalformedRequests() throws {
+        let f = try Self.setUp()
+        let result = try Harness.run("python3", [Harness.peers.appendingPathComponent("h2_streams.py").path,
+                                                 "--port", String(f.gateway.port(8080)),
+                                                 "--pid", String(f.gateway.background.process.processIdentifier)], timeout: 120)
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+    }
 }
 
 /// HTTP/2 abuse: a rapid-reset flood (CVE-2023-44487) gets a GOAWAY and costs bounded memory

@@ -1,0 +1,425 @@
+import Logging
+import MizzenRouting
+import NIOCore
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+
+/// Where a request's response goes.
+enum Downstream {
+    /// An HTTP/1 connection: the `ForwardingHandler`'s own pipeline context.
+    case http1(ChannelHandlerContext)
+    /// A stream of an HTTP/2 connection served by `HTTP2ServerConnectionHandler`.
+    case http2(HTTP2ServerStream)
+}
+
+/// The downstream side of an HTTP/2 connection, after `NIOHTTP2Handler` (which parses frames,
+/// runs the connection and stream state machines, HPACK, header validation and the DoS
+/// limits): a table of active streams, each served by a `ForwardingHandler` called directly.
+///
+/// NIOHTTP2's multiplexer makes a child channel per stream (a channel, a pipeline, an
+/// HTTP/2-to-HTTP/1 codec, activation and close promises) and copies every part between them;
+/// here a request costs one stream object. What the child channel did for us is done here:
+/// request heads from header blocks, responses to frames, flow control (the stream's window is
+/// given back as its body is consumed, and held while the exchange holds reads; the connection
+/// window is kept open), writability (bytes written and not yet on the socket), and a reset
+/// when the exchange gives up on a stream.
+final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private let loop: LoopState
+    private let connection: DownstreamConnection
+    /// The receive window kept open for each stream and for the connection (the
+    /// SETTINGS_INITIAL_WINDOW_SIZE this connection advertised).
+    let windowSize: Int
+    private var context: ChannelHandlerContext?
+    private var streams: [HTTP2StreamID: HTTP2ServerStream] = [:]
+    /// Streams that received frames in the current read burst (told when it ends).
+    private var readBurst: [HTTP2ServerStream] = []
+    private(set) var isWritable = true
+
+    init(loop: LoopState, connection: DownstreamConnection, windowSize: Int) {
+        self.loop = loop
+        self.connection = connection
+        self.windowSize = windowSize
+    }
+
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        isWritable = context.channel.isWritable
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closeAllStreams()
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .headers(let headers):
+            receivedHeaders(headers, streamID: frame.streamID, context: context)
+        case .data(let payload):
+            receivedData(payload, streamID: frame.streamID)
+        default:
+            // SETTINGS, PING, WINDOW_UPDATE, RST_STREAM, GOAWAY, PRIORITY: NIOHTTP2Handler has
+            // acted on them; the stream closures they cause arrive as `StreamClosedEvent`.
+            break
+        }
+    }
+
+    private func receivedHeaders(_ headers: HTTP2Frame.FramePayload.Headers, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+        if let stream = streams[streamID] {
+            // A second header block on a stream is its trailers (NIOHTTP2Handler's state
+            // machine allows nothing else from a client: trailers, ending the stream).
+            noteRead(stream)
+            stream.handler?.receive(.end(Self.regularHeaders(headers.headers)))
+            return
+        }
+        let head: HTTPRequestHead
+        do {
+            head = try Self.requestHead(headers.headers, endStream: headers.endStream)
+        } catch {
+            // A malformed request is a stream error of type PROTOCOL_ERROR (RFC 9113 §8.1.1).
+            loop.logger.debug("http2: malformed request on stream \(streamID): \(error)")
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .rstStream(.protocolError))), promise: nil)
+            context.flush()
+            return
+        }
+        let stream = HTTP2ServerStream(id: streamID, connection: self)
+        let handler = ForwardingHandler(loop: loop, connection: connection, guardHandler: nil)
+        handler.attach(stream, eventLoop: context.eventLoop)
+        stream.handler = handler
+        streams[streamID] = stream
+        noteRead(stream)
+        handler.receive(.head(head))
+        if headers.endStream { stream.handler?.receive(.end(nil)) }
+    }
+
+    private func receivedData(_ payload: HTTP2Frame.FramePayload.Data, streamID: HTTP2StreamID) {
+        // DATA for a stream no longer in the table (reset by us, its exchange over) is dropped;
+        // the connection window still counts it and is reopened below.
+        guard let stream = streams[streamID], case .byteBuffer(let buffer) = payload.data else { return }
+        noteRead(stream)
+        if buffer.readableBytes > 0 { stream.handler?.receive(.body(buffer)) }
+        if payload.endStream {
+            stream.handler?.receive(.end(nil))
+        } else {
+            // Padding counts against the window as well (RFC 9113 §6.1).
+            stream.consumed(buffer.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0))
+        }
+    }
+
+    private func noteRead(_ stream: HTTP2ServerStream) {
+        guard !stream.inReadBurst else { return }
+        stream.inReadBurst = true
+        readBurst.append(stream)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !readBurst.isEmpty else { return }
+        var burst = readBurst
+        readBurst = []
+        for stream in burst {
+            stream.inReadBurst = false
+            stream.handler?.downstreamReadComplete()
+        }
+        burst.removeAll(keepingCapacity: true)
+        if readBurst.isEmpty { readBurst = burst }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let closed as StreamClosedEvent:
+            streams.removeValue(forKey: closed.streamID)?.closed()
+        case let window as NIOHTTP2WindowUpdatedEvent:
+            // The connection's receive window: reopened to its size once half is used, as
+            // NIOHTTP2's multiplexer does. (Streams' windows are given back as consumed.)
+            if window.streamID == .rootStream, let inbound = window.inboundWindowSize, inbound <= windowSize / 2 {
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - inbound))),
+                              promise: nil)
+                context.flush()
+            }
+        case is NIOHTTP2StreamCreatedEvent, is NIOHTTP2BulkStreamWindowChangeEvent:
+            break
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
+        for stream in Array(streams.values) { stream.connectionWritabilityChanged() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeAllStreams()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Protocol errors: NIOHTTP2Handler has already reset the stream (its StreamClosedEvent
+        // follows) or sent GOAWAY. A write to a stream closed meanwhile fails here too.
+        if !(error is NIOHTTP2Errors.StreamError) {
+            loop.logger.debug("http2: \(error)")
+        }
+    }
+
+    private func closeAllStreams() {
+        let all = streams
+        streams = [:]
+        for stream in all.values { stream.closed() }
+    }
+
+    // MARK: Outbound, for the streams
+
+    fileprivate func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    fileprivate func flush() {
+        context?.flush()
+    }
+
+    fileprivate func makePromise() -> EventLoopPromise<Void>? {
+        context?.eventLoop.makePromise()
+    }
+
+    /// The stream reset itself: it leaves the table now (its StreamClosedEvent finds nothing).
+    fileprivate func remove(_ stream: HTTP2ServerStream) {
+        if streams[stream.id] === stream { streams.removeValue(forKey: stream.id) }
+    }
+
+    // MARK: Header blocks
+
+    /// The request head of a header block, as NIOHTTP2's HTTP/1 codec builds it: the pseudo
+    /// headers become method and target, `:authority` the `host` header (unless the client
+    /// sent one, which RFC 9113 §8.3.1 allows instead), and a body without `content-length`
+    /// is marked chunked for an HTTP/1 upstream.
+    static func requestHead(_ block: HPACKHeaders, endStream: Bool) throws -> HTTPRequestHead {
+        var method: String?
+        var path: String?
+        var scheme: String?
+        var authority: String?
+        var regular: [(String, String)] = []
+        regular.reserveCapacity(block.count + 1)
+        var hasHost = false
+        var hasContentLength = false
+        for (name, value, _) in block {
+            if name.utf8.first == UInt8(ascii: ":") {
+                guard isValidPseudoHeaderValue(value) else { throw MalformedRequest.invalidPseudoHeaderValue(name) }
+                switch name {
+                case ":method": if method != nil { throw MalformedRequest.duplicatePseudoHeader(name) }; method = value
+                case ":path": if path != nil { throw MalformedRequest.duplicatePseudoHeader(name) }; path = value
+                case ":scheme": if scheme != nil { throw MalformedRequest.duplicatePseudoHeader(name) }; scheme = value
+                case ":authority": if authority != nil { throw MalformedRequest.duplicatePseudoHeader(name) }; authority = value
+                default: throw MalformedRequest.unsupportedPseudoHeader(name)
+                }
+            } else {
+                if name == "host" {
+                    hasHost = true
+                } else if name == "content-length" {
+                    hasContentLength = true
+                }
+                regular.append((name, value))
+            }
+        }
+        guard let method else { throw MalformedRequest.missingPseudoHeader(":method") }
+        let httpMethod = HTTPMethod(rawValue: method)
+        let uri: String
+        if httpMethod == .CONNECT {
+            // CONNECT carries only :authority (RFC 9113 §8.5); refused later like HTTP/1's.
+            guard let authority, path == nil, scheme == nil else { throw MalformedRequest.invalidConnect }
+            uri = authority
+        } else {
+            guard let path else { throw MalformedRequest.missingPseudoHeader(":path") }
+            guard scheme != nil else { throw MalformedRequest.missingPseudoHeader(":scheme") }
+            guard authority != nil || hasHost else { throw MalformedRequest.missingPseudoHeader(":authority") }
+            uri = path
+        }
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(regular.count + 2)
+        if !hasHost, let authority { fields.append(("host", authority)) }
+        switch httpMethod {
+        case .GET, .HEAD, .DELETE, .CONNECT, .TRACE:
+            break
+        default:
+            if !hasContentLength { fields.append(endStream ? ("content-length", "0") : ("transfer-encoding", "chunked")) }
+        }
+        fields.append(contentsOf: regular)
+        return HTTPRequestHead(version: .http2, method: httpMethod, uri: uri, headers: HTTPHeaders(fields))
+    }
+
+    /// Pseudo-header values: no control characters, spaces or DEL (they would end or split an
+    /// HTTP/1 request line when the request goes on to an HTTP/1 upstream).
+    static func isValidPseudoHeaderValue(_ value: String) -> Bool {
+        !value.utf8.contains { $0 <= 0x20 || $0 == 0x7F }
+    }
+
+    static func regularHeaders(_ block: HPACKHeaders) -> HTTPHeaders {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.count)
+        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
+            fields.append((name, value))
+        }
+        return HTTPHeaders(fields)
+    }
+
+    /// A response (or trailer) header block from HTTP/1-style headers: names lower-cased,
+    /// HTTP/1's connection-specific fields left out (RFC 9113 §8.2.2).
+    static func headerBlock(_ headers: HTTPHeaders, status: HTTPResponseStatus?) -> HPACKHeaders {
+        var block = HPACKHeaders()
+        block.reserveCapacity(headers.count + 1)
+        if let status { block.add(name: ":status", value: String(status.code)) }
+        for (name, value) in headers {
+            let lowered = RequestAttributes.lowercasedName(name)
+            switch lowered {
+            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+                continue
+            default:
+                block.add(name: lowered, value: value)
+            }
+        }
+        return block
+    }
+
+    enum MalformedRequest: Error, CustomStringConvertible {
+        case missingPseudoHeader(String)
+        case duplicatePseudoHeader(String)
+        case unsupportedPseudoHeader(String)
+        case invalidPseudoHeaderValue(String)
+        case invalidConnect
+
+        var description: String {
+            switch self {
+            case .missingPseudoHeader(let name): return "missing \(name)"
+            case .duplicatePseudoHeader(let name): return "duplicate \(name)"
+            case .unsupportedPseudoHeader(let name): return "unsupported pseudo-header \(name)"
+            case .invalidPseudoHeaderValue(let name): return "invalid value of \(name)"
+            case .invalidConnect: return "CONNECT with :path or :scheme, or without :authority"
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2ServerConnectionHandler: Sendable {}
+
+/// One request stream of an HTTP/2 connection: turns its `ForwardingHandler`'s response parts
+/// into frames and keeps the stream's flow-control and writability accounts.
+final class HTTP2ServerStream {
+    let id: HTTP2StreamID
+    /// Strong: a stream leaves the connection's table when it closes, which ends the cycle;
+    /// a write's completion may still reach a stream after that.
+    private let connection: HTTP2ServerConnectionHandler
+    /// The exchange; dropped when the stream closes (the two hold each other until then).
+    var handler: ForwardingHandler?
+    fileprivate var inReadBurst = false
+    private var isClosed = false
+    /// Request body bytes consumed and not yet given back to the client's window.
+    private var unacknowledged = 0
+    /// Response bytes written and not yet on the socket (NIOHTTP2 holds DATA beyond the
+    /// client's window): the stream is not writable above the high watermark, until the low one.
+    private var bufferedBytes = 0
+    private var belowWatermark = true
+    static let highWatermark = 64 * 1024
+    static let lowWatermark = 32 * 1024
+
+    fileprivate init(id: HTTP2StreamID, connection: HTTP2ServerConnectionHandler) {
+        self.id = id
+        self.connection = connection
+    }
+
+    var isWritable: Bool { belowWatermark && connection.isWritable }
+    var allocator: ByteBufferAllocator { connection.allocator }
+
+    func write(_ part: HTTPServerResponsePart) {
+        guard !isClosed else { return }
+        switch part {
+        case .head(let head):
+            let block = HTTP2ServerConnectionHandler.headerBlock(head.headers, status: head.status)
+            connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: block))), promise: nil)
+        case .body(let body):
+            let size = body.readableBytes
+            bufferedBytes += size
+            if belowWatermark && bufferedBytes > Self.highWatermark { belowWatermark = false }
+            let promise = connection.makePromise()
+            promise?.futureResult.assumeIsolated().whenComplete { _ in self.wrote(size) }
+            connection.write(HTTP2Frame(streamID: id, payload: .data(.init(data: body))), promise: promise)
+        case .end(let trailers?):
+            let block = HTTP2ServerConnectionHandler.headerBlock(trailers, status: nil)
+            connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: block, endStream: true))), promise: nil)
+        case .end(nil):
+            let empty = connection.allocator.buffer(capacity: 0)
+            connection.write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(empty), endStream: true))), promise: nil)
+        }
+    }
+
+    func flush() {
+        connection.flush()
+    }
+
+    /// The exchange gave up on the stream: RST_STREAM (CANCEL) if it is still open, then the
+    /// stream is closed at once (as a child channel's close would).
+    func reset() {
+        guard !isClosed else { return }
+        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
+        connection.flush()
+        connection.remove(self)
+        closed()
+    }
+
+    fileprivate func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        let handler = self.handler
+        self.handler = nil
+        handler?.downstreamClosed()
+    }
+
+    /// Request body bytes the exchange took: their window goes back to the client once half
+    /// of it is used, unless the exchange holds reads (its upstream is not ready or not
+    /// writable); then it waits for `resumeReading`.
+    fileprivate func consumed(_ bytes: Int) {
+        unacknowledged += bytes
+        if handler?.holdsDownstreamReads() == true { return }
+        giveBackWindowIfDue()
+    }
+
+    func resumeReading() {
+        giveBackWindowIfDue()
+    }
+
+    private func giveBackWindowIfDue() {
+        guard !isClosed, unacknowledged >= connection.windowSize / 2 else { return }
+        let increment = unacknowledged
+        unacknowledged = 0
+        connection.write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)), promise: nil)
+        connection.flush()
+    }
+
+    private func wrote(_ size: Int) {
+        bufferedBytes -= size
+        guard !belowWatermark, bufferedBytes <= Self.lowWatermark else { return }
+        belowWatermark = true
+        if connection.isWritable { handler?.downstreamWritabilityChanged(isWritable: true) }
+    }
+
+    fileprivate func connectionWritabilityChanged() {
+        handler?.downstreamWritabilityChanged(isWritable: isWritable)
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2ServerStream: Sendable {}
