@@ -79,8 +79,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var clusterSettings: UpstreamClusterSettings?
     private var upstreamHead: HTTPRequestHead?
     private var wantsHTTP2 = false
-    /// SNI for a TLS cluster without a configured one: the host the request was for.
-    private var upstreamServerName: String?
+    /// The authority the request goes upstream with: its host is the SNI for a TLS cluster
+    /// without a configured one.
+    private var upstreamAuthority: String?
     private var hashKey: UInt64?
     /// Headers added to every response of the request: CORS, before the route's own edits.
     private var extraResponseHeaders: [(String, String)] = []
@@ -645,7 +646,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             target = request.attributes.query.isEmpty ? path : path + "?" + request.attributes.query
         }
         upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: target, headers: headers)
-        upstreamServerName = Self.hostWithoutPort(authority)
+        upstreamAuthority = authority
 
         retriesLeft = policy.retry.retries
         replayable = retriesLeft > 0
@@ -702,10 +703,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     }
 
     static func hostWithoutPort(_ authority: String) -> String {
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), authority[authority.index(after: colon)...].allSatisfy(\.isNumber) {
-            return String(authority[..<colon])
+        let bytes = authority.utf8
+        guard let colon = bytes.lastIndex(of: UInt8(ascii: ":")), bytes.last != UInt8(ascii: "]"),
+              bytes[bytes.index(after: colon)...].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+            return authority
         }
-        return authority
+        return String(authority[..<colon])
     }
 
     /// One try at an endpoint: pick (avoiding those already tried, when the policy says so),
@@ -722,7 +725,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         currentEndpoint = endpoint
         attempt += 1
         let tls = clusterSettings?.tls
-        let serverName = tls?.serverName(forHost: upstreamServerName ?? "")
+        let serverName = tls?.serverName(forHost: Self.hostWithoutPort(upstreamAuthority ?? ""))
         let key = UpstreamKey(endpoint, http2: wantsHTTP2, tls: tls.map { _ in "\(cluster.name)|\(serverName ?? "")" })
         state = .connecting
         loop.upstreams.acquire(key, settings: clusterSettings, serverName: serverName, receiver: self).assumeIsolated().whenComplete { [weak self] result in
@@ -1237,7 +1240,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         cluster = nil
         clusterSettings = nil
         upstreamHead = nil
-        upstreamServerName = nil
+        upstreamAuthority = nil
         hashKey = nil
         extraResponseHeaders.removeAll()
         retriesLeft = 0

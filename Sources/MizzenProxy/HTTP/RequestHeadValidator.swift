@@ -191,11 +191,19 @@ enum RequestHeadValidator {
     /// a port, when present, is a decimal number up to 65535.
     static func isValidAuthority(_ authority: String) -> Bool {
         guard isValidAuthorityCharacters(authority) else { return false }
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
-            let port = authority[authority.index(after: colon)...]
-            if authority.first != "[" && authority[..<colon].contains(":") { return false }
+        // Bytes, not Characters: every request passes here (grapheme breaking showed in profiles).
+        let bytes = authority.utf8
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")), bytes.last != UInt8(ascii: "]") {
+            let port = bytes[bytes.index(after: colon)...]
+            if bytes.first != UInt8(ascii: "[") && bytes[..<colon].contains(UInt8(ascii: ":")) { return false }
             if !port.isEmpty {
-                guard port.utf8.count <= 5, port.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(port), value <= 65535 else { return false }
+                guard port.count <= 5 else { return false }
+                var value = 0
+                for byte in port {
+                    guard byte >= 48 && byte <= 57 else { return false }
+                    value = value * 10 + Int(byte - 48)
+                }
+                guard value <= 65535 else { return false }
             }
         }
         return true
