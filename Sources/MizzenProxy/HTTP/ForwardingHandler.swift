@@ -977,7 +977,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             // The response goes out: nothing will be replayed now.
             replayable = false
             replay.removeAll()
-            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) || head.version.minor == 0 {
+            if head.version.minor == 0 || HeaderRules.lists(head.headers, name: "connection", element: "close") {
                 upstreamWantsClose = true
             }
             HeaderRules.removeHopByHop(&head.headers, keepUpgrade: false, keepTrailersTE: false)

@@ -3,19 +3,13 @@ import NIOHTTP1
 
 /// Header rules of a forwarding proxy (RFC 9110 §7.6.1 and Envoy's edge behaviour).
 enum HeaderRules {
-    /// Connection-specific headers never forwarded, in either direction (lower case).
-    static let hopByHop: [String] = [
-        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
-        "proxy-authenticate", "proxy-authorization", "http2-settings",
-    ]
-
     /// ASCII case-insensitive comparison with a lower-case name, without lower-casing (and so
     /// allocating) the header name: this runs for every header of every request and response.
-    static func equalsIgnoringCase(_ name: String, _ lower: String) -> Bool {
+    static func equalsIgnoringCase<S: StringProtocol>(_ name: S, _ lower: String) -> Bool {
         name.utf8.count == lower.utf8.count && hasPrefixIgnoringCase(name, lower)
     }
 
-    static func hasPrefixIgnoringCase(_ name: String, _ lowerPrefix: String) -> Bool {
+    static func hasPrefixIgnoringCase<S: StringProtocol>(_ name: S, _ lowerPrefix: String) -> Bool {
         var iterator = name.utf8.makeIterator()
         for expected in lowerPrefix.utf8 {
             guard let byte = iterator.next() else { return false }
@@ -26,40 +20,82 @@ enum HeaderRules {
     }
 
     static func isHopByHop(_ name: String) -> Bool {
-        hopByHop.contains { equalsIgnoringCase(name, $0) }
+        hopByHopName(name) != nil
+    }
+
+    /// The hop-by-hop header `name` is, in lower case, or nil: connection-specific headers never
+    /// forwarded in either direction (connection, keep-alive, proxy-connection,
+    /// transfer-encoding, upgrade, te, trailer, proxy-authenticate, proxy-authorization,
+    /// http2-settings). The length picks the candidates: most names cost one count comparison.
+    static func hopByHopName(_ name: String) -> String? {
+        func matching(_ lower: String) -> String? { hasPrefixIgnoringCase(name, lower) ? lower : nil }
+        switch name.utf8.count {
+        case 2: return matching("te")
+        case 7: return matching("upgrade") ?? matching("trailer")
+        case 10: return matching("connection") ?? matching("keep-alive")
+        case 14: return matching("http2-settings")
+        case 16: return matching("proxy-connection")
+        case 17: return matching("transfer-encoding")
+        case 18: return matching("proxy-authenticate")
+        case 19: return matching("proxy-authorization")
+        default: return nil
+        }
+    }
+
+    /// Calls `body` with each comma-separated element of a header value, without the spaces
+    /// around it (RFC 9110 §5.6.1 lists), empty elements skipped.
+    static func forEachListElement(_ value: String, _ body: (Substring) -> Void) {
+        var start = value.startIndex
+        let bytes = value.utf8
+        var index = bytes.startIndex
+        while index != bytes.endIndex {
+            if bytes[index] == UInt8(ascii: ",") {
+                let element = value[start..<index].trimmingASCIISpaces()
+                if !element.isEmpty { body(element) }
+                start = bytes.index(after: index)
+            }
+            index = bytes.index(after: index)
+        }
+        let element = value[start...].trimmingASCIISpaces()
+        if !element.isEmpty { body(element) }
+    }
+
+    /// Whether a header `name` of `headers` lists `element` (lower case), ignoring case; no
+    /// allocation (`[canonicalForm:]` splits into an array).
+    static func lists(_ headers: HTTPHeaders, name: String, element: String) -> Bool {
+        var found = false
+        for (headerName, value) in headers where !found && equalsIgnoringCase(headerName, name) {
+            forEachListElement(value) { if !found && equalsIgnoringCase($0, element) { found = true } }
+        }
+        return found
     }
 
     /// Removes hop-by-hop headers, and those the `Connection` header names. `keepUpgrade` keeps
     /// `Upgrade`/`Connection: upgrade` for a WebSocket handshake; `keepTrailersTE` keeps
-    /// `te: trailers` (gRPC needs it end to end). Copies the headers only when one must go.
+    /// `te: trailers` (gRPC needs it end to end). Touches the headers only when one must go.
     static func removeHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, keepTrailersTE: Bool) {
-        var needsRemoval = false
-        var hasConnection = false
-        for (name, _) in headers where isHopByHop(name) {
-            needsRemoval = true
-            if equalsIgnoringCase(name, "connection") { hasConnection = true }
+        var present: [String] = []
+        for (name, _) in headers {
+            if let hopByHop = hopByHopName(name), !present.contains(hopByHop) { present.append(hopByHop) }
         }
-        guard needsRemoval else { return }
-        var named: [String] = []
-        if hasConnection {
-            for value in headers[canonicalForm: "connection"] {
-                let token = value.lowercased()
-                if token != "close" && token != "keep-alive" && token != "upgrade" { named.append(token) }
+        guard !present.isEmpty else { return }
+        var removed = present
+        if present.contains("connection") {
+            for (name, value) in headers where equalsIgnoringCase(name, "connection") {
+                forEachListElement(value) { element in
+                    if equalsIgnoringCase(element, "close") || equalsIgnoringCase(element, "keep-alive") || equalsIgnoringCase(element, "upgrade") { return }
+                    removed.append(element.lowercased())
+                }
             }
         }
         let upgradeValue = keepUpgrade ? headers.first(name: "upgrade") : nil
-        let teTrailers = keepTrailersTE && headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
-        var kept = HTTPHeaders()
-        kept.reserveCapacity(headers.count)
-        for (name, value) in headers where !isHopByHop(name) && !named.contains(where: { equalsIgnoringCase(name, $0) }) {
-            kept.add(name: name, value: value)
-        }
+        let teTrailers = keepTrailersTE && present.contains("te") && lists(headers, name: "te", element: "trailers")
+        for name in removed { headers.remove(name: name) }
         if let upgradeValue {
-            kept.add(name: "connection", value: "upgrade")
-            kept.add(name: "upgrade", value: upgradeValue)
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgradeValue)
         }
-        if teTrailers { kept.add(name: "te", value: "trailers") }
-        headers = kept
+        if teTrailers { headers.add(name: "te", value: "trailers") }
     }
 
     /// Removes Envoy's internal `x-envoy-*` headers from a request that came from outside
