@@ -1219,6 +1219,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         } else {
             writeAndFlush(end)
         }
+        // Answered before the request body ended (a timeout, an upstream failure while reads
+        // were held): the rest of the body is read and dropped, so reads resume.
+        if !complete { resumeDownstreamReads() }
     }
 
     /// Request and response both complete: ready for the next request (or, when the request
