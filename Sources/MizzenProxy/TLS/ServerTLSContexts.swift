@@ -105,6 +105,13 @@ package struct ServerTLSContexts: Sendable {
             configuration.cipherSuites = suites.joined(separator: ":")
         }
         configuration.applicationProtocols = alpn
+        // Closing a downstream connection sends close_notify and waits at most this long for
+        // the client's before closing the socket: Envoy's delayed_close_timeout (1 s). NIOSSL's
+        // 5 s default also kept every such connection's pipeline and TLS buffers alive for 5 s
+        // after the client had gone (its timer is not cancelled when the channel goes
+        // inactive): with a new connection per request that was ~2,000 connections' worth of
+        // memory (130 MiB) at 450 handshakes/s.
+        configuration.shutdownTimeout = .seconds(1)
         switch mode {
         case .mutual, .optionalMutual:
             guard let caPath else {

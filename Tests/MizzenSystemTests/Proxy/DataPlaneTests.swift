@@ -281,6 +281,21 @@ struct DataPlaneTests {
 
     // MARK: TLS
 
+    /// After `Connection: close` the gateway sends close_notify and waits at most 1 s (Envoy's
+    /// delayed_close_timeout) for the client's before closing the socket; NIOSSL's default of
+    /// 5 s kept each such connection's memory for 5 s after the client had gone.
+    @Test func tlsCloseWaitsOneSecondForTheClientsCloseNotify() throws {
+        let f = try Self.setUp()
+        let result = try Harness.run("python3", [Harness.peers.appendingPathComponent("tls_close_notify.py").path,
+                                                 "--port", String(f.gateway.port(8443)), "--sni", "bookinfo.example.com",
+                                                 "--ca", f.certs.appendingPathComponent("ca.crt").path], timeout: 30)
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        let summary = Self.json(result.stdout)
+        #expect(summary["status"] as? String == "200", "\(result.stdout)")
+        let finAfter = summary["fin_after"] as? Double ?? -1
+        #expect(finAfter >= 0.8 && finAfter < 3, "FIN \(finAfter) s after close_notify")
+    }
+
     @Test func tlsTerminationPicksTheCertificateBySNIAndSpeaksH2() throws {
         let f = try Self.setUp()
         let port = f.gateway.port(8443)
