@@ -40,8 +40,8 @@ struct FramingFields {
         case 7 where HeaderRules.equalsIgnoringCase(name, "upgrade"):
             upgradeWebSocket = upgradeWebSocket || value.lowercased().contains("websocket")
         case 10 where HeaderRules.equalsIgnoringCase(name, "connection"):
-            connectionUpgrade = connectionUpgrade || value.split(separator: ",").contains { token in
-                HeaderRules.equalsIgnoringCase(String(token.trimmingASCIISpaces()), "upgrade")
+            HeaderRules.forEachListElement(value) { element in
+                if HeaderRules.equalsIgnoringCase(element, "upgrade") { connectionUpgrade = true }
             }
         case 12 where HeaderRules.equalsIgnoringCase(name, "content-type"):
             contentType = value
