@@ -333,6 +333,10 @@ final class HTTP2ServerStream {
     /// client's window): the stream is not writable above the high watermark, until the low one.
     private var bufferedBytes = 0
     private var belowWatermark = true
+    /// The last HEADERS or DATA frame written, held until the next part or flush: when the
+    /// response ends right after it, the frame carries END_STREAM (a response is then HEADERS
+    /// and DATA, not HEADERS, DATA and an empty DATA; a bodiless one is one HEADERS frame).
+    private var held: HTTP2Frame.FramePayload?
     static let highWatermark = 64 * 1024
     static let lowWatermark = 32 * 1024
 
@@ -348,32 +352,57 @@ final class HTTP2ServerStream {
         guard !isClosed else { return }
         switch part {
         case .head(let head):
+            writeHeld(endStream: false)
             let block = HTTP2ServerConnectionHandler.headerBlock(head.headers, status: head.status)
-            connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: block))), promise: nil)
+            held = .headers(.init(headers: block))
         case .body(let body):
-            let size = body.readableBytes
-            bufferedBytes += size
-            if belowWatermark && bufferedBytes > Self.highWatermark { belowWatermark = false }
-            let promise = connection.makePromise()
-            promise?.futureResult.assumeIsolated().whenComplete { _ in self.wrote(size) }
-            connection.write(HTTP2Frame(streamID: id, payload: .data(.init(data: body))), promise: promise)
+            writeHeld(endStream: false)
+            held = .data(.init(data: body))
         case .end(let trailers?):
+            writeHeld(endStream: false)
             let block = HTTP2ServerConnectionHandler.headerBlock(trailers, status: nil)
             connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: block, endStream: true))), promise: nil)
         case .end(nil):
-            let empty = connection.allocator.buffer(capacity: 0)
-            connection.write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(empty), endStream: true))), promise: nil)
+            if held != nil {
+                writeHeld(endStream: true)
+            } else {
+                let empty = connection.allocator.buffer(capacity: 0)
+                connection.write(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(empty), endStream: true))), promise: nil)
+            }
         }
     }
 
     func flush() {
+        writeHeld(endStream: false)
         connection.flush()
+    }
+
+    /// Writes the frame held back (see `held`), ending the stream with it when asked.
+    private func writeHeld(endStream: Bool) {
+        guard let payload = held else { return }
+        held = nil
+        switch payload {
+        case .headers(var headers):
+            headers.endStream = endStream
+            connection.write(HTTP2Frame(streamID: id, payload: .headers(headers)), promise: nil)
+        case .data(var data):
+            data.endStream = endStream
+            let size = data.data.readableBytes
+            bufferedBytes += size
+            if belowWatermark && bufferedBytes > Self.highWatermark { belowWatermark = false }
+            let promise = connection.makePromise()
+            promise?.futureResult.assumeIsolated().whenComplete { _ in self.wrote(size) }
+            connection.write(HTTP2Frame(streamID: id, payload: .data(data)), promise: promise)
+        default:
+            connection.write(HTTP2Frame(streamID: id, payload: payload), promise: nil)
+        }
     }
 
     /// The exchange gave up on the stream: RST_STREAM (CANCEL) if it is still open, then the
     /// stream is closed at once (as a child channel's close would).
     func reset() {
         guard !isClosed else { return }
+        held = nil
         connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
         connection.flush()
         connection.remove(self)
@@ -383,6 +412,7 @@ final class HTTP2ServerStream {
     fileprivate func closed() {
         guard !isClosed else { return }
         isClosed = true
+        held = nil
         let handler = self.handler
         self.handler = nil
         handler?.downstreamClosed()

@@ -5,6 +5,8 @@
   still serve a request after it;
 - connect: CONNECT (only :authority) gets the proxy's answer, not a reset;
 - host_header: no :authority but a host header (RFC 9113 8.3.1) is served;
+- end_stream: a response's last DATA frame ends the stream (no empty DATA after it), and a
+  bodiless one has no DATA frame;
 - trailers: a request body followed by trailers reaches the upstream whole;
 - upload: a body several times the proxy's stream window, sent as the windows allow (the
   proxy must give the window back as the upstream takes the bytes);
@@ -69,6 +71,7 @@ class Client:
                 state["headers"] = headers
             elif isinstance(event, h2.events.DataReceived):
                 state = self.stream(event.stream_id)
+                state.setdefault("data_frames", []).append((len(event.data), event.stream_ended is not None))
                 state["body"] += event.data
                 state["received"] += len(event.data)
                 if self.acknowledge:
@@ -139,6 +142,20 @@ def case_host_header(port, authority):
     client.close()
     hosts = [value for name, value in echo(state).get("headers", []) if name.lower() == "host"]
     return {"ok": state["status"] == "200" and hosts == [authority], "status": state["status"], "hosts": hosts}
+
+
+def case_end_stream(port, authority):
+    """A response ends with its last DATA frame (END_STREAM on it), not with an empty one."""
+    client = Client(port)
+    client.conn.send_headers(1, base(authority, "GET", "/bytes/100"), end_stream=True)
+    client.conn.send_headers(3, base(authority, "GET", "/status/204"), end_stream=True)
+    client.send()
+    body = client.wait(1)
+    empty = client.wait(3)
+    client.close()
+    frames = body.get("data_frames", [])
+    ok = body["status"] == "200" and frames == [(100, True)] and empty["status"] == "204" and not empty.get("data_frames")
+    return {"ok": ok, "data_frames": frames, "no_body_frames": empty.get("data_frames", [])}
 
 
 def case_trailers(port, authority):
@@ -223,6 +240,7 @@ def main():
         "malformed": lambda: case_malformed(args.port, args.authority),
         "connect": lambda: case_connect(args.port, args.authority),
         "host_header": lambda: case_host_header(args.port, args.authority),
+        "end_stream": lambda: case_end_stream(args.port, args.authority),
         "trailers": lambda: case_trailers(args.port, args.authority),
         "upload": lambda: case_upload(args.port, args.authority, args.upload_size),
         "slow_reader": lambda: case_slow_reader(args.port, args.authority, args.download_size, args.pid, args.stall),
