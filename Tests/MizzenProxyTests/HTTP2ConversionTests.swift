@@ -1,3 +1,4 @@
+import Foundation
 import NIOHPACK
 import NIOHTTP1
 import Testing
@@ -159,5 +160,26 @@ struct HopByHopTests {
     ])
     func listElements(_ value: String, _ element: String, _ listed: Bool) {
         #expect(HeaderRules.lists(HTTPHeaders([("Connection", value)]), name: "connection", element: element) == listed)
+    }
+}
+
+/// `x-request-id`: a version-4 UUID, lower case, the bits from the loop's generator.
+struct RequestIDTests {
+    @Test(arguments: [UInt64(1), 42, 0xDEAD_BEEF, .max])
+    func requestIDsAreVersion4UUIDs(_ seed: UInt64) throws {
+        var generator = SplitMix64(seed: seed)
+        var reference = generator
+        let id = HeaderRules.requestID(using: &generator)
+        let high = reference.next() & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000
+        let low = reference.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
+        var bytes = [UInt8]()
+        for value in [high, low] {
+            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        }
+        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+        #expect(id == uuid.uuidString.lowercased())
+        #expect(Array(id.utf8)[14] == UInt8(ascii: "4"))
+        #expect("89ab".utf8.contains(Array(id.utf8)[19]))
     }
 }
