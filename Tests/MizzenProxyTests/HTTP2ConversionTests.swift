@@ -161,6 +161,14 @@ struct HopByHopTests {
     func listElements(_ value: String, _ element: String, _ listed: Bool) {
         #expect(HeaderRules.lists(HTTPHeaders([("Connection", value)]), name: "connection", element: element) == listed)
     }
+
+    @Test(arguments: [
+        ("abc", "abc"), ("  abc", "abc"), ("abc \t", "abc"), ("\t a b \t", "a b"), ("", ""), ("   ", ""), (" é ", "é"),
+        ("\u{A0}x\u{A0}", "\u{A0}x\u{A0}"),
+    ])
+    func trimmingSpacesAndTabsOnly(_ value: String, _ trimmed: String) {
+        #expect(String(Substring(value).trimmingASCIISpaces()) == trimmed)
+    }
 }
 
 /// `x-request-id`: a version-4 UUID, lower case, the bits from the loop's generator.
