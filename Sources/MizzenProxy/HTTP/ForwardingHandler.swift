@@ -1235,7 +1235,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         responseEnded = false
         requestEnded = false
         setCookie = nil
-        pending.removeAll()
+        pending.removeAll(keepingCapacity: true)
         endClusterAccounting()
         cancelTimers()
         policy = .plain
@@ -1245,13 +1245,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         upstreamHead = nil
         upstreamAuthority = nil
         hashKey = nil
-        extraResponseHeaders.removeAll()
+        extraResponseHeaders.removeAll(keepingCapacity: true)
         retriesLeft = 0
-        replay.removeAll()
+        replay.removeAll(keepingCapacity: true)
         replayBytes = 0
         replayable = false
         attempt = 0
-        tried.removeAll()
+        tried.removeAll(keepingCapacity: true)
         currentEndpoint = nil
         routerStarted = false
         routeTimeout = nil

@@ -34,24 +34,26 @@ enum HeaderRules {
     }
 
     static func isHopByHop(_ name: String) -> Bool {
-        hopByHopName(name) != nil
+        hopByHopIndex(name) != nil
     }
 
-    /// The hop-by-hop header `name` is, in lower case, or nil: connection-specific headers never
-    /// forwarded in either direction (connection, keep-alive, proxy-connection,
-    /// transfer-encoding, upgrade, te, trailer, proxy-authenticate, proxy-authorization,
-    /// http2-settings). The length picks the candidates: most names cost one count comparison.
-    static func hopByHopName(_ name: String) -> String? {
-        func matching(_ lower: String) -> String? { hasPrefixIgnoringCase(name, lower) ? lower : nil }
+    /// Connection-specific headers never forwarded in either direction, in lower case.
+    static let hopByHopNames = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
+                                "proxy-authenticate", "proxy-authorization", "http2-settings"]
+
+    /// Where `name` is in `hopByHopNames`, or nil. The length picks the candidates: most names
+    /// cost one count comparison.
+    static func hopByHopIndex(_ name: String) -> Int? {
+        func matching(_ index: Int) -> Int? { hasPrefixIgnoringCase(name, hopByHopNames[index]) ? index : nil }
         switch name.utf8.count {
-        case 2: return matching("te")
-        case 7: return matching("upgrade") ?? matching("trailer")
-        case 10: return matching("connection") ?? matching("keep-alive")
-        case 14: return matching("http2-settings")
-        case 16: return matching("proxy-connection")
-        case 17: return matching("transfer-encoding")
-        case 18: return matching("proxy-authenticate")
-        case 19: return matching("proxy-authorization")
+        case 2: return matching(5)
+        case 7: return matching(4) ?? matching(6)
+        case 10: return matching(0) ?? matching(1)
+        case 14: return matching(9)
+        case 16: return matching(2)
+        case 17: return matching(3)
+        case 18: return matching(7)
+        case 19: return matching(8)
         default: return nil
         }
     }
@@ -88,23 +90,27 @@ enum HeaderRules {
     /// `Upgrade`/`Connection: upgrade` for a WebSocket handshake; `keepTrailersTE` keeps
     /// `te: trailers` (gRPC needs it end to end). Touches the headers only when one must go.
     static func removeHopByHop(_ headers: inout HTTPHeaders, keepUpgrade: Bool, keepTrailersTE: Bool) {
-        var present: [String] = []
+        // Which of `hopByHopNames` are present, as bits: no allocation when none or only the
+        // usual `Connection: keep-alive`/`close` is.
+        var present: UInt16 = 0
         for (name, _) in headers {
-            if let hopByHop = hopByHopName(name), !present.contains(hopByHop) { present.append(hopByHop) }
+            if let index = hopByHopIndex(name) { present |= 1 << index }
         }
-        guard !present.isEmpty else { return }
-        var removed = present
-        if present.contains("connection") {
+        guard present != 0 else { return }
+        var named: [String] = []
+        if present & 1 != 0 {
             for (name, value) in headers where equalsIgnoringCase(name, "connection") {
+                if equalsIgnoringCase(value, "keep-alive") || equalsIgnoringCase(value, "close") { continue }
                 forEachListElement(value) { element in
                     if equalsIgnoringCase(element, "close") || equalsIgnoringCase(element, "keep-alive") || equalsIgnoringCase(element, "upgrade") { return }
-                    removed.append(element.lowercased())
+                    named.append(element.lowercased())
                 }
             }
         }
         let upgradeValue = keepUpgrade ? headers.first(name: "upgrade") : nil
-        let teTrailers = keepTrailersTE && present.contains("te") && lists(headers, name: "te", element: "trailers")
-        for name in removed { headers.remove(name: name) }
+        let teTrailers = keepTrailersTE && present & (1 << 5) != 0 && lists(headers, name: "te", element: "trailers")
+        for index in hopByHopNames.indices where present & (1 << index) != 0 { headers.remove(name: hopByHopNames[index]) }
+        for name in named { headers.remove(name: name) }
         if let upgradeValue {
             headers.add(name: "connection", value: "upgrade")
             headers.add(name: "upgrade", value: upgradeValue)
