@@ -33,10 +33,6 @@ enum HeaderRules {
         return true
     }
 
-    static func isHopByHop(_ name: String) -> Bool {
-        hopByHopIndex(name) != nil
-    }
-
     /// Connection-specific headers never forwarded in either direction, in lower case.
     static let hopByHopNames = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer",
                                 "proxy-authenticate", "proxy-authorization", "http2-settings"]
