@@ -329,9 +329,12 @@ final class HTTP2ServerStream {
     private var isClosed = false
     /// Request body bytes consumed and not yet given back to the client's window.
     private var unacknowledged = 0
-    /// Response bytes written and not yet on the socket (NIOHTTP2 holds DATA beyond the
-    /// client's window): the stream is not writable above the high watermark, until the low one.
-    private var bufferedBytes = 0
+    /// Response bytes written, and of those the ones known to be on the socket: the difference
+    /// is what NIOHTTP2 still holds (DATA beyond the client's window). The stream is not
+    /// writable above the high watermark, until the low one.
+    private var writtenBytes = 0
+    private var sentBytes = 0
+    private var bufferedBytes: Int { writtenBytes - sentBytes }
     private var belowWatermark = true
     /// The last HEADERS or DATA frame written, held until the next part or flush: when the
     /// response ends right after it, the frame carries END_STREAM (a response is then HEADERS
@@ -387,11 +390,17 @@ final class HTTP2ServerStream {
             connection.write(HTTP2Frame(streamID: id, payload: .headers(headers)), promise: nil)
         case .data(var data):
             data.endStream = endStream
-            let size = data.data.readableBytes
-            bufferedBytes += size
+            writtenBytes += data.data.readableBytes
             if belowWatermark && bufferedBytes > Self.highWatermark { belowWatermark = false }
-            let promise = connection.makePromise()
-            promise?.futureResult.assumeIsolated().whenComplete { _ in self.wrote(size) }
+            // A stream's frames reach the socket in order, so one write's completion accounts
+            // for every byte written before it: a completion is asked for only once the unsent
+            // bytes pass the low watermark (most responses never do, and save a promise).
+            var promise: EventLoopPromise<Void>?
+            if bufferedBytes > Self.lowWatermark {
+                promise = connection.makePromise()
+                let mark = writtenBytes
+                promise?.futureResult.assumeIsolated().whenComplete { _ in self.sent(upTo: mark) }
+            }
             connection.write(HTTP2Frame(streamID: id, payload: .data(data)), promise: promise)
         default:
             connection.write(HTTP2Frame(streamID: id, payload: payload), promise: nil)
@@ -439,8 +448,8 @@ final class HTTP2ServerStream {
         connection.flush()
     }
 
-    private func wrote(_ size: Int) {
-        bufferedBytes -= size
+    private func sent(upTo mark: Int) {
+        sentBytes = max(sentBytes, mark)
         guard !belowWatermark, bufferedBytes <= Self.lowWatermark else { return }
         belowWatermark = true
         if connection.isWritable { handler?.downstreamWritabilityChanged(isWritable: true) }

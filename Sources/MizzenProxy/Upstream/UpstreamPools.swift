@@ -35,8 +35,12 @@ struct UpstreamKey: Hashable {
     /// FNV-1a fold of the address bytes (String's own hashing cost ~1,000 instructions a
     /// lookup). The TLS key only splits pools of the same endpoint, so equality settles it.
     func hash(into hasher: inout Hasher) {
-        var fold: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in address.utf8 { fold = (fold ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+            var fold: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { fold = (fold ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            return fold
+        }
+        let fold = address.utf8.withContiguousStorageIfAvailable(fnv1a) ?? fnv1a(address.utf8)
         hasher.combine(fold ^ UInt64(truncatingIfNeeded: port) ^ (http2 ? 1 << 63 : 0))
     }
 }
