@@ -3,7 +3,8 @@
 after a warm-up, user-space instructions counted between `callgrind_control -z` and `-d`.
 
 Unlike requests/s and CPU time (±15-25 % run to run on a shared 2-core machine), the count
-repeats within about 0.5 %, so it tells apart changes worth a few per cent. It leaves out the
+repeats within about 0.5 % (h2 over TLS: 2-3 %, its batching depends on timing), so it
+tells apart changes worth a few per cent. It leaves out the
 kernel (a third to a half of the CPU of a request; see README) and valgrind's own slowness
 makes the load light (h2load waits on the proxy), so it measures the proxy's own path per
 request, not throughput.
