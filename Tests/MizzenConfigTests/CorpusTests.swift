@@ -4,6 +4,8 @@ import Testing
 
 /// Every YAML file under ../shared/corpus/istio-samples (written by the Istio project) and under
 /// Gateways/ (ours) loads and validates without errors; new files are picked up by the walk.
+/// The Istio corpus lives beside the repository, not in it: in a plain clone its tests are
+/// skipped with a notice.
 struct CorpusTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -15,9 +17,16 @@ struct CorpusTests {
 
     static let istioSamples = yamlFiles(under: "../shared/corpus/istio-samples")
     static let gateways = yamlFiles(under: "Gateways")
+    static let corpusPresent = FileManager.default.fileExists(
+        atPath: packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml").path)
+    static let absentNotice: Comment = "Istio's sample corpus is not beside the repository (../shared/corpus/istio-samples): skipped"
 
-    @Test func corpusIsPresent() {
-        #expect(Self.istioSamples.count >= 80, "expected the Istio samples corpus beside the repository (../shared/corpus)")
+    @Test(.enabled(if: corpusPresent, absentNotice))
+    func corpusIsComplete() {
+        #expect(Self.istioSamples.count >= 80, "expected the whole Istio samples corpus beside the repository (../shared/corpus)")
+    }
+
+    @Test func gatewaysFolderHasConfigurations() {
         #expect(!Self.gateways.isEmpty)
     }
 
@@ -28,7 +37,8 @@ struct CorpusTests {
         #expect(result.errorCount == 0, "\(result.diagnostics.filter { $0.severity == .error }.map(\.description))")
     }
 
-    @Test func wholeIstioSampleFolderValidatesInOneRun() {
+    @Test(.enabled(if: corpusPresent, absentNotice))
+    func wholeIstioSampleFolderValidatesInOneRun() {
         let root = Self.packageRoot.appendingPathComponent("../shared/corpus/istio-samples").path
         let result = ConfigLoader().load(paths: [root])
         #expect(result.errorCount == 0)
@@ -49,7 +59,8 @@ struct CorpusTests {
         #expect(result.snapshot.destinationRules.count == 4)
     }
 
-    @Test func bookinfoPlatformManifestYieldsServices() {
+    @Test(.enabled(if: corpusPresent, absentNotice))
+    func bookinfoPlatformManifestYieldsServices() {
         let path = Self.packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml").path
         let result = ConfigLoader().load(paths: [path])
         #expect(result.errorCount == 0)

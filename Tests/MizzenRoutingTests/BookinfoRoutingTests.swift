@@ -89,4 +89,27 @@ struct BookinfoRoutingTests {
         #expect(table.cluster(host: "reviews", target: "/", port: 9080) == "outbound|9080||reviews.default.svc.cluster.local")
         #expect(table.cluster(host: "unknown", target: "/", port: 9080) == nil)
     }
+
+    /// The repository's fixtures stand for Istio's own sample files: with the corpus beside the
+    /// repository, both route a set of requests alike, file by file.
+    @Test(.enabled(if: IstioCorpus.isPresent, IstioCorpus.absentNotice),
+          arguments: BookinfoFixtures.networking.keys.filter { $0 != "destination-rule-all.yaml" }.sorted())
+    func fixturesRouteAsIstiosSamples(_ file: String) {
+        let proxy: ProxyIdentity = file == "bookinfo-gateway.yaml" ? .defaultGateway : Self.sidecar
+        let ours = RouteTable.compile(bookinfo([file]), for: proxy)
+        let istios = RouteTable.compile(istioBookinfo([file]), for: proxy)
+        let port: UInt32 = file == "bookinfo-gateway.yaml" ? 8080 : 9080
+        for host in ["reviews", "ratings", "details", "productpage", "bookinfo.example.com"] {
+            for target in ["/", "/productpage", "/static/x", "/reviews/0", "/ratings/0", "/api/v1/products/1"] {
+                for user in ["jason", "alice"] {
+                    for random in [UInt64(0), 37, 51, 81, 99] {
+                        let request = RequestAttributes(authority: host, target: target, headers: [(name: "end-user", value: user)], port: port)
+                        let a = ours.decide(request, random: random), b = istios.decide(request, random: random)
+                        #expect(a.cluster == b.cluster && a.routeIndex == b.routeIndex, "\(file) \(host)\(target) \(user)")
+                        #expect(a.route?.policy.fault?.delay?.nanoseconds == b.route?.policy.fault?.delay?.nanoseconds)
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,10 +1,19 @@
 import Foundation
+import Testing
 @testable import MizzenConfig
 @testable import MizzenRouting
 
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-let bookinfoNetworking = packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/networking").path
-let bookinfoPlatform = packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml").path
+
+/// Istio's sample corpus beside the repository (`../shared/corpus/istio-samples`), when present.
+/// A plain clone has none: tests that read it are skipped with this notice.
+enum IstioCorpus {
+    static let root = packageRoot.appendingPathComponent("../shared/corpus/istio-samples").standardizedFileURL.path
+    static let isPresent = FileManager.default.fileExists(atPath: root + "/samples/bookinfo/platform/kube/bookinfo.yaml")
+    static let absentNotice: Comment = "Istio's sample corpus is not beside the repository (../shared/corpus/istio-samples): skipped"
+    static var bookinfoNetworking: String { root + "/samples/bookinfo/networking" }
+    static var bookinfoPlatform: String { root + "/samples/bookinfo/platform/kube/bookinfo.yaml" }
+}
 
 /// Loads files (must be valid) into a snapshot.
 func snapshot(files: [String]) -> ConfigSnapshot {
@@ -19,10 +28,21 @@ func snapshot(yaml: String) -> ConfigSnapshot {
     return result.snapshot
 }
 
-/// The Bookinfo sample: services from bookinfo.yaml, subsets from destination-rule-all.yaml,
+/// Bookinfo from the repository's fixtures: the services, subsets from destination-rule-all.yaml,
 /// plus the named networking files.
 func bookinfo(_ networking: [String]) -> ConfigSnapshot {
-    snapshot(files: [bookinfoPlatform, "\(bookinfoNetworking)/destination-rule-all.yaml"] + networking.map { "\(bookinfoNetworking)/\($0)" })
+    let files = ["destination-rule-all.yaml"] + networking
+    let documents = [BookinfoFixtures.platform] + files.map { name in
+        guard let text = BookinfoFixtures.networking[name] else { preconditionFailure("no Bookinfo fixture \(name)") }
+        return text
+    }
+    return snapshot(yaml: documents.joined(separator: "\n---\n"))
+}
+
+/// The same from Istio's own sample files (the corpus must be present).
+func istioBookinfo(_ networking: [String]) -> ConfigSnapshot {
+    snapshot(files: [IstioCorpus.bookinfoPlatform, "\(IstioCorpus.bookinfoNetworking)/destination-rule-all.yaml"]
+             + networking.map { "\(IstioCorpus.bookinfoNetworking)/\($0)" })
 }
 
 /// SplitMix64: a fixed-seed generator so statistical tests are repeatable.

@@ -18,8 +18,17 @@ struct RoutesCommandTests {
         GoldenCase(name: "bookinfo-no-route", arguments: ["routes", "--config", "Gateways/bookinfo", "--request", "GET http://bookinfo.example.com:8080/admin"]),
         GoldenCase(name: "bookinfo-no-listener", arguments: ["routes", "--config", "Gateways/bookinfo", "--request", "GET http://bookinfo.example.com/productpage"]),
         GoldenCase(name: "sidecar-ratings-delay-jason", arguments: ["routes", "--config", "Gateways/bookinfo", "--sidecar", "default", "--request", "GET http://ratings:9080/ratings/0", "-H", "end-user: jason"]),
+    ]
+
+    /// Cases on Istio's sample corpus beside the repository (skipped in a plain clone).
+    static let corpusCases: [GoldenCase] = [
         GoldenCase(name: "samples-50-50-json", arguments: ["routes", "--config", "../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml", "--config", "../shared/corpus/istio-samples/samples/bookinfo/networking/destination-rule-all.yaml", "--config", "../shared/corpus/istio-samples/samples/bookinfo/networking/virtual-service-reviews-50-v3.yaml", "--sidecar", "default", "--request", "GET http://reviews:9080/", "--seed", "7", "--output", "json"]),
     ]
+
+    @Test(.enabled(if: ValidateCommandTests.istioCorpusPresent, ValidateCommandTests.corpusAbsentNotice), arguments: corpusCases)
+    func corpusOutputMatchesGolden(_ testCase: GoldenCase) throws {
+        try outputMatchesGolden(testCase)
+    }
 
     @Test(arguments: cases)
     func outputMatchesGolden(_ testCase: GoldenCase) throws {

@@ -49,7 +49,13 @@ struct ValidateCommandTests {
         #expect(run.stdout.contains("http[0] (header end-user = jason) -> to reviews v2"))
     }
 
-    @Test func istioSamplesAreValid() throws {
+    /// Istio's sample corpus beside the repository; a plain clone has none (its tests are skipped).
+    static let istioCorpusPresent = FileManager.default.fileExists(
+        atPath: packageRoot.appendingPathComponent("../shared/corpus/istio-samples/samples/bookinfo/platform/kube/bookinfo.yaml").path)
+    static let corpusAbsentNotice: Comment = "Istio's sample corpus is not beside the repository (../shared/corpus/istio-samples): skipped"
+
+    @Test(.enabled(if: istioCorpusPresent, corpusAbsentNotice))
+    func istioSamplesAreValid() throws {
         let run = try Self.run(["validate", "../shared/corpus/istio-samples"])
         #expect(run.status == 0, "\(run.stdout.suffix(2000))")
     }
