@@ -1657,6 +1657,55 @@ struct ValidationCaseTests {
 
         // MARK: ServiceEntry
 
+        InvalidCase("DNS resolution with a unix socket endpoint", field: "spec.endpoints[0].address",
+                    message: #""unix:///lon/google/com" is neither an IP address nor a host name (resolution DNS resolves host names)"#, """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: dns-unix
+            spec:
+              hosts: ["*.google.com"]
+              ports:
+              - number: 80
+                name: http
+                protocol: HTTP
+              resolution: DNS
+              endpoints:
+              - address: unix:///lon/google/com
+            """),
+        InvalidCase("DNS resolution with an endpoint reached only through a network", field: "spec.endpoints[0].address",
+                    message: #""" is neither an IP address nor a host name (resolution DNS resolves host names)"#, """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: dns-net
+            spec:
+              hosts: [api.example.com]
+              ports:
+              - number: 443
+                name: tls
+                protocol: TLS
+              resolution: DNS
+              endpoints:
+              - network: remote-net
+            """),
+        InvalidCase("DYNAMIC_DNS inside the mesh behind a waypoint", field: "spec.location",
+                    message: "MESH_INTERNAL with resolution DYNAMIC_DNS is not supported behind a waypoint (istio.io/use-waypoint: my-waypoint)", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: dynamic
+              labels:
+                istio.io/use-waypoint: my-waypoint
+            spec:
+              hosts: ["*.google.com"]
+              location: MESH_INTERNAL
+              ports:
+              - number: 80
+                name: http
+                protocol: HTTP
+              resolution: DYNAMIC_DNS
+            """),
         InvalidCase("resolution NONE with endpoints", field: "spec.endpoints",
                     message: "must be empty with resolution NONE (traffic goes to the original destination)", """
             apiVersion: networking.istio.io/v1
@@ -3333,5 +3382,107 @@ struct ValidationCaseTests {
         let lines = errorLines(load(testCase.yaml))
         let actual = lines.map { "  " + $0 }.joined(separator: "\n")
         #expect(lines.isEmpty, "expected no errors, got:\n\(actual)")
+    }
+
+    // MARK: - Warnings
+
+    /// A configuration Istio accepts with a warning: the warning expected (field: message), or
+    /// nil for none of the kind the case is about (`about` is a fragment of that message).
+    struct WarningCase: CustomStringConvertible, Sendable {
+        var name: String
+        var warning: String?
+        var about: String
+        var yaml: String
+        var description: String { name }
+    }
+
+    static func serviceEntry(labels: String = "", _ spec: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata:
+          name: entry
+        \(labels.isEmpty ? "" : "  labels: {\(labels)}\n")spec:
+        \(spec.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    static let addressesNeeded = "needs addresses"
+    static let sharedAddress = "one address for several hosts"
+
+    static let warningCases: [WarningCase] = [
+        WarningCase(name: "TCP port, no address, resolution NONE",
+                    warning: "spec.ports[0]: needs addresses: a TCP port (or one without protocol) of a ServiceEntry without an address cannot be told apart from other services' traffic, and no address is allocated automatically (resolution NONE)",
+                    about: addressesNeeded, yaml: serviceEntry("""
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+                    resolution: NONE
+                    """)),
+        WarningCase(name: "port without protocol, no address, resolution NONE", warning: "spec.ports[0]: needs addresses: a TCP port (or one without protocol) of a ServiceEntry without an address cannot be told apart from other services' traffic, and no address is allocated automatically (resolution NONE)",
+                    about: addressesNeeded, yaml: serviceEntry("""
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: postgres}]
+                    """)),
+        WarningCase(name: "DNS resolution opted out of auto-allocation",
+                    warning: "spec.ports[0]: needs addresses: a TCP port (or one without protocol) of a ServiceEntry without an address cannot be told apart from other services' traffic, and no address is allocated automatically (networking.istio.io/enable-autoallocate-ip: false)",
+                    about: addressesNeeded, yaml: serviceEntry(labels: "networking.istio.io/enable-autoallocate-ip: \"false\"", """
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+                    resolution: DNS
+                    """)),
+        WarningCase(name: "DNS resolution gets an address allocated", warning: nil, about: addressesNeeded, yaml: serviceEntry("""
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+                    resolution: DNS
+                    """)),
+        WarningCase(name: "lower-case tcp is compared as written", warning: nil, about: addressesNeeded, yaml: serviceEntry("""
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: tcp}]
+                    resolution: NONE
+                    """)),
+        WarningCase(name: "an address given", warning: nil, about: addressesNeeded, yaml: serviceEntry("""
+                    hosts: [db.example.com]
+                    addresses: [240.0.0.1]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+                    resolution: NONE
+                    """)),
+        WarningCase(name: "several hosts, one address and an HTTPS port under DNS",
+                    warning: "spec.addresses: one address for several hosts with a TCP-based port (TCP, TLS, HTTPS, MONGO, REDIS, MYSQL): the hosts cannot be told apart on it",
+                    about: sharedAddress, yaml: serviceEntry("""
+                    hosts: [httpbin.org, wikipedia.org]
+                    addresses: [10.10.10.10]
+                    ports: [{number: 443, name: https, protocol: HTTPS}]
+                    resolution: DNS
+                    """)),
+        WarningCase(name: "several hosts, one address and an HTTP port under DNS", warning: nil, about: sharedAddress, yaml: serviceEntry("""
+                    hosts: [httpbin.org, wikipedia.org]
+                    addresses: [10.10.10.10]
+                    ports: [{number: 80, name: http, protocol: HTTP}]
+                    resolution: DNS
+                    """)),
+    ]
+
+    @Test(arguments: warningCases)
+    func warningsAsIstioGivesThem(_ testCase: WarningCase) {
+        let result = load(testCase.yaml)
+        #expect(errorLines(result).isEmpty, "\(errorLines(result))")
+        let related = warningLines(result).filter { $0.contains(testCase.about) }
+        if let warning = testCase.warning {
+            #expect(related == [warning], "\(warningLines(result))")
+        } else {
+            #expect(related.isEmpty, "\(related)")
+        }
+    }
+
+    /// Without the waypoint label (or with `none`), DYNAMIC_DNS inside the mesh is accepted.
+    @Test(arguments: ["", "istio.io/use-waypoint: none"])
+    func dynamicDNSInsideTheMeshWithoutAWaypointIsValid(_ labels: String) {
+        let yaml = Self.serviceEntry(labels: labels, """
+        hosts: ["*.google.com"]
+        location: MESH_INTERNAL
+        ports: [{number: 80, name: http, protocol: HTTP}]
+        resolution: DYNAMIC_DNS
+        """)
+        #expect(errorLines(load(yaml)).isEmpty)
     }
 }

@@ -82,8 +82,8 @@ struct SnapshotBuilder {
                     DestinationRuleValidator.validate(spec, namespace: reference.namespace, into: &problems)
                 }
             case "ServiceEntry":
-                add(IstioResource<ServiceEntry>.self, \.serviceEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
-                    ServiceEntryValidator.validate(spec, namespace: reference.namespace, into: &problems)
+                add(IstioResource<ServiceEntry>.self, \.serviceEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, meta, problems in
+                    ServiceEntryValidator.validate(spec, namespace: reference.namespace, labels: meta.labels ?? [:], into: &problems)
                 }
             case "WorkloadEntry":
                 add(IstioResource<WorkloadEntry>.self, \.workloadEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in

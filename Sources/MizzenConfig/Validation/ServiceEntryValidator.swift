@@ -1,6 +1,7 @@
 /// Istio's rules for ServiceEntry and WorkloadEntry (`ValidateServiceEntry`, `ValidateWorkloadEntry`).
 package enum ServiceEntryValidator {
-    package static func validate(_ entry: ServiceEntry, namespace: String, into problems: inout Problems) {
+    /// `labels` are the object's metadata labels (IP auto-allocation and waypoints read them).
+    package static func validate(_ entry: ServiceEntry, namespace: String, labels: [String: String] = [:], into problems: inout Problems) {
         let spec = FieldPath.root / "spec"
         let resolution = entry.resolution ?? .none
         if let selector = entry.workloadSelector {
@@ -50,6 +51,13 @@ package enum ServiceEntryValidator {
             if let text = port.protocol, !text.isEmpty, Rules.PortProtocol(parsing: text) == nil {
                 problems.error(path / "protocol", "unknown protocol \"\(text.prefix(40))\"; expected one of \(Rules.PortProtocol.listing)")
             }
+            // Istio gives a ServiceEntry without addresses a virtual IP of its own (auto-allocation,
+            // on by default) unless resolution is NONE or the object opts out; without one, a TCP
+            // port (or one with no protocol) cannot be told apart from other services on it. The
+            // protocol is compared as written, as Istio does (`tcp` does not warn).
+            if addresses.isEmpty, !autoAllocatesAddress(resolution: resolution, labels: labels), (port.protocol ?? "").isEmpty || port.protocol == "TCP" {
+                problems.warning(path, "needs addresses: a TCP port (or one without protocol) of a ServiceEntry without an address cannot be told apart from other services' traffic, and no address is allocated automatically (\(resolution == .none ? "resolution NONE" : "networking.istio.io/enable-autoallocate-ip: false"))")
+            }
         }
         let endpoints = entry.endpoints ?? []
         switch resolution {
@@ -71,13 +79,31 @@ package enum ServiceEntryValidator {
                 problems.error(spec / "endpoints", "resolution DNS_ROUND_ROBIN allows at most one endpoint")
             }
             for (index, endpoint) in endpoints.enumerated() {
-                WorkloadEntryValidator.validate(endpoint, spec / "endpoints" / index, servicePorts: Set(portNames.keys), allowFQDN: true, into: &problems)
+                // Istio checks DNS endpoints on their own terms: an IP or a host name to resolve,
+                // never a unix socket or an address left to a network gateway.
+                let address = endpoint.address ?? ""
+                if !Rules.isIP(address), Rules.fqdnProblem(address) != nil || address.contains(":") {
+                    problems.error(spec / "endpoints" / index / "address",
+                                   "\"\(address.prefix(80))\" is neither an IP address nor a host name (resolution \(resolution.rawValue) resolves host names)")
+                    var rest = endpoint
+                    rest.address = "0.0.0.0"
+                    WorkloadEntryValidator.validate(rest, spec / "endpoints" / index, servicePorts: Set(portNames.keys), allowFQDN: true, into: &problems)
+                } else {
+                    WorkloadEntryValidator.validate(endpoint, spec / "endpoints" / index, servicePorts: Set(portNames.keys), allowFQDN: true, into: &problems)
+                }
+            }
+            if !addresses.isEmpty, hosts.count > 1,
+               ports.contains(where: { $0.protocol.flatMap(Rules.PortProtocol.init(parsing:))?.isTCP ?? false }) {
+                problems.warning(spec / "addresses", "one address for several hosts with a TCP-based port (TCP, TLS, HTTPS, MONGO, REDIS, MYSQL): the hosts cannot be told apart on it")
             }
         case .dynamicDNS:
             for (index, host) in hosts.enumerated() where !host.hasPrefix("*") {
                 problems.error(spec / "hosts" / index, "resolution DYNAMIC_DNS needs wildcard hosts (\"*.example.com\")")
             }
             if !addresses.isEmpty { problems.error(spec / "addresses", "must be empty with resolution DYNAMIC_DNS") }
+            if entry.location == .meshInternal, let waypoint = labels["istio.io/use-waypoint"], !waypoint.isEmpty, waypoint.lowercased() != "none" {
+                problems.error(spec / "location", "MESH_INTERNAL with resolution DYNAMIC_DNS is not supported behind a waypoint (istio.io/use-waypoint: \(waypoint.prefix(60)))")
+            }
             if !endpoints.isEmpty { problems.error(spec / "endpoints", "must be empty with resolution DYNAMIC_DNS") }
             for (index, port) in ports.enumerated() {
                 let parsed = port.protocol.flatMap(Rules.PortProtocol.init(parsing:))
@@ -91,6 +117,12 @@ package enum ServiceEntryValidator {
             problems.error(spec / "ports" / index, "a ServiceEntry with several hosts can only have HTTP or TLS ports (TCP cannot tell the hosts apart)")
         }
         problems.exportTo(entry.exportTo, namespace: namespace, spec / "exportTo", allowNobody: true)
+    }
+
+    /// Istio's IP auto-allocation (PILOT_ENABLE_IP_AUTOALLOCATE, on by default) gives an entry
+    /// without addresses one, except with resolution NONE or the opt-out label.
+    static func autoAllocatesAddress(resolution: ServiceEntry.Resolution, labels: [String: String]) -> Bool {
+        resolution != .none && labels["networking.istio.io/enable-autoallocate-ip"] != "false"
     }
 }
 
