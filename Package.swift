@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "MizzenProxy",
             dependencies: [
-                "MizzenConfig",
+                // Not MizzenConfig: clusters, routes and TLS settings arrive compiled by MizzenRouting.
                 "MizzenRouting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -13,7 +13,9 @@ request, not throughput.
     python3 Bench/instructions.py --baseline /tmp/old-mizzen        # old vs new, per case
     python3 Bench/instructions.py --cases h2c,http1 --requests 5000
 
-Same routing job, upstream (nginx) and certificates as Bench/run.py. valgrind 3.19 cannot read
+Same routing job, upstream (nginx) and certificates as Bench/run.py. MIZZEN_LOG_LEVEL=debug
+logs every exchange to the work folder's callgrind.log (slower; for finding out why a case
+failed, not for measuring). valgrind 3.19 cannot read
 the DWARF 5 that Swift emits, so each binary is measured from a copy without debug info
 (`strip --strip-debug`; symbols stay)."""
 import argparse
@@ -52,11 +54,13 @@ def measure(binary, case, opts, ports):
     cmd = ["taskset", "-c", str(opts.cpu_proxy), "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
            binary, "gateway", "--config", opts.istio_basic, "--credentials", os.path.join(opts.work, "credentials"),
            "--bind", "127.0.0.1", "--port-map", f"80={ports['http']},443={ports['tls']}", "--concurrency", "1",
-           "--log-level", "warning"]
+           "--log-level", os.environ.get("MIZZEN_LOG_LEVEL", "warning")]
     log = open(os.path.join(opts.work, "callgrind.log"), "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
-        if not run.wait_port(ports["http"], proc, 120):
+        # Both listeners: under valgrind the second one is bound a while after the first, and
+        # requests sent to it before then were refused (a whole TLS case measured nothing).
+        if not (run.wait_port(ports["http"], proc, 120) and run.wait_port(ports["tls"], proc, 120)):
             raise RuntimeError("mizzen under valgrind did not start; see " + log.name)
         load = ["taskset", "-c", str(opts.cpu_load), "h2load", "-t1", "-c10", *flags, "-H", "end-user: jason"]
         subprocess.run(load + ["-n", str(opts.warmup), url], check=True, capture_output=True)

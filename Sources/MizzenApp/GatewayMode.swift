@@ -44,7 +44,7 @@ package struct GatewayMode: Sendable {
     package struct Running: Sendable {
         package var engine: ProxyEngine
         package var listeners: ListenerManager
-        package var configuration: PublishedConfiguration
+        package var snapshot: ProxySnapshot
     }
 
     package enum StartError: Error, CustomStringConvertible {
@@ -60,7 +60,9 @@ package struct GatewayMode: Sendable {
     }
 
     /// Loads and compiles the configuration; problems are logged, invalid objects left out.
-    func compile(generation: Int) throws -> PublishedConfiguration {
+    /// `previous` is the snapshot served now: what did not change is kept (see
+    /// `ProxySnapshot.build`).
+    func compile(generation: Int, previous: ProxySnapshot?) throws -> ProxySnapshot {
         let result = loader.load(paths: paths)
         for diagnostic in result.ioErrors {
             logger.error("\(diagnostic.description)")
@@ -72,20 +74,19 @@ package struct GatewayMode: Sendable {
         let table = RouteTable.compile(result.snapshot, for: proxy)
         for problem in table.problems { logger.warning("\(problem)") }
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
-        let tls = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
-        for problem in tls.problems { logger.error("\(problem)") }
-        let upstreams = UpstreamSettings.build(for: table, runtimes: runtimes, credentialsDirectory: credentialsDirectory,
-                                               workloadCertificates: workloadCertificates)
-        for problem in upstreams.problems { logger.error("\(problem)") }
-        return PublishedConfiguration(table: table, tls: tls, generation: generation, upstreamSettings: upstreams)
+        let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
+                                           credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates)
+        for problem in snapshot.problems { logger.error("\(problem)") }
+        return snapshot
     }
 
     package func start() async throws -> Running {
-        let configuration = try compile(generation: 1)
-        let engine = ProxyEngine(threads: threads, limits: limits, initial: configuration, logger: logger)
-        let listeners = ListenerManager(engine: engine, binding: binding)
-        let ports = configuration.table.listeners.map(\.port)
-        let problems = await listeners.reconcile(listenerPorts: ports)
+        let snapshot = try compile(generation: 1, previous: nil)
+        let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger)
+        let listeners = ListenerManager(engine: engine)
+        let ports = snapshot.table.listeners.map(\.port)
+        let specs = binding.gatewayListeners(ports: ports)
+        let problems = await listeners.reconcile(specs)
         for problem in problems { logger.error("\(problem)") }
         let bound = await listeners.boundPorts
         if ports.isEmpty {
@@ -94,12 +95,13 @@ package struct GatewayMode: Sendable {
             await engine.shutdown()
             throw StartError.noListener("no listener could be bound")
         }
-        for (port, actual) in bound.sorted(by: { $0.key < $1.key }) {
-            let listener = configuration.table.listener(port: port)
+        for spec in specs {
+            guard let actual = bound[spec], case .listenerPort(let port) = spec.destination else { continue }
+            let listener = snapshot.table.listener(port: port)
             let kinds = Set(listener?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
             logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
         }
-        return Running(engine: engine, listeners: listeners, configuration: configuration)
+        return Running(engine: engine, listeners: listeners, snapshot: snapshot)
     }
 
     /// Serves until a stop signal; returns the exit status.
@@ -113,13 +115,15 @@ package struct GatewayMode: Sendable {
         }
         let signals = SignalStream()
         var generation = 1
+        var current = running.snapshot
         for await signal in signals.stream {
             if signal == SIGHUP {
                 generation += 1
                 do {
-                    let configuration = try compile(generation: generation)
-                    running.engine.publish(configuration)
-                    let problems = await running.listeners.reconcile(listenerPorts: configuration.table.listeners.map(\.port))
+                    let snapshot = try compile(generation: generation, previous: current)
+                    running.engine.publish(snapshot)
+                    current = snapshot
+                    let problems = await running.listeners.reconcile(binding.gatewayListeners(ports: snapshot.table.listeners.map(\.port)))
                     for problem in problems { logger.error("\(problem)") }
                     logger.notice("configuration reloaded (generation \(generation))")
                 } catch {

@@ -31,17 +31,8 @@ enum PendingFeatures {
             }
         }
         for (name, cluster) in table.clusters.sorted(by: { $0.key < $1.key }) {
-            var pending: [String] = []
-            let pool = cluster.policy.connectionPool
-            if pool?.tcp?.maxConnectionDuration != nil { pending.append("connectionPool.tcp.maxConnectionDuration") }
-            if pool?.http?.http2KeepAlive != nil { pending.append("connectionPool.http.http2KeepAlive") }
-            if pool?.http?.useClientProtocol == true { pending.append("connectionPool.http.useClientProtocol") }
-            if pool?.http?.maxConcurrentStreams != nil { pending.append("connectionPool.http.maxConcurrentStreams (one HTTP/2 connection per endpoint)") }
-            if cluster.policy.tls?.caCrl != nil { pending.append("tls.caCrl") }
-            if cluster.policy.loadBalancer?.localityLbSetting != nil { pending.append("loadBalancer.localityLbSetting") }
-            if cluster.policy.loadBalancer?.warmup != nil || cluster.policy.loadBalancer?.warmupDurationSecs != nil { pending.append("loadBalancer.warmup") }
-            if !pending.isEmpty, let rule = cluster.policy.destinationRule {
-                lines.append("DestinationRule \(rule) for \(name): \(pending.joined(separator: ", ")) not applied by this data plane")
+            if !cluster.unsupportedSettings.isEmpty, let source = cluster.policySource {
+                lines.append("\(source) for \(name): \(cluster.unsupportedSettings.joined(separator: ", ")) not applied by this data plane")
             }
         }
         return lines

@@ -136,8 +136,8 @@ package enum RouteTableReport {
             var line = "  \(name)"
             if !cluster.subsetLabels.isEmpty { line += " [\(cluster.subsetLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))]" }
             line += cluster.serviceKnown ? ": endpoints \(cluster.endpoints.isEmpty ? "none" : cluster.endpoints.map { "\($0.address):\($0.port)" }.joined(separator: ", "))" : ": unknown service (503)"
-            if let rule = cluster.policy.destinationRule { line += "; policy from \(rule)" }
-            if let balancer = cluster.policy.loadBalancer?.simple { line += "; \(balancer.rawValue)" }
+            if let source = cluster.policySource { line += "; policy from \(source)" }
+            if let balancer = cluster.loadBalancer.configuredName { line += "; \(balancer)" }
             lines.append(line)
         }
         for problem in table.problems { lines.append("warning: \(problem)") }
@@ -161,8 +161,8 @@ package enum RouteTableReport {
     static func action(_ action: Route.Action) -> String {
         switch action {
         case .forward(let weighted): return destinations(weighted)
-        case .redirect(let redirect): return "redirect \(redirect.redirectCode ?? 301)"
-        case .directResponse(let response): return "respond \(response.status ?? 200)"
+        case .redirect(let redirect): return "redirect \(redirect.status)"
+        case .directResponse(let response): return "respond \(response.status)"
         }
     }
 
@@ -192,7 +192,7 @@ package enum RouteTableReport {
                 "endpoints": cluster.endpoints.map { ["address": $0.address, "port": Int($0.port), "labels": $0.labels, "weight": Int($0.weight)] as [String: Any] },
             ]
             if let subset = cluster.subset { entry["subset"] = subset; entry["subsetLabels"] = cluster.subsetLabels }
-            if let rule = cluster.policy.destinationRule { entry["destinationRule"] = rule.description }
+            if let source = cluster.policySource { entry["destinationRule"] = source }
             return entry
         }
         return serialize(["proxy": table.proxy.description, "listeners": listeners, "clusters": clusters, "problems": table.problems])
@@ -204,8 +204,8 @@ package enum RouteTableReport {
                 var entry: [String: Any] = ["source": route.source.description, "matches": route.matches.map { $0.conditions.map(\.description) }]
                 switch route.action {
                 case .forward(let weighted): entry["destinations"] = weighted.map(weightedJSON)
-                case .redirect(let redirect): entry["redirect"] = Int(redirect.redirectCode ?? 301)
-                case .directResponse(let response): entry["directResponse"] = Int(response.status ?? 200)
+                case .redirect(let redirect): entry["redirect"] = Int(redirect.status)
+                case .directResponse(let response): entry["directResponse"] = Int(response.status)
                 }
                 return entry
             }] as [String: Any]
@@ -220,8 +220,8 @@ package enum RouteTableReport {
         var object: [String: Any] = ["reasons": reasons, "port": Int(request.port)]
         switch decision.outcome {
         case .forward(let weighted): object["outcome"] = "forward"; object["cluster"] = weighted.cluster
-        case .redirect(let redirect): object["outcome"] = "redirect"; object["status"] = Int(redirect.redirectCode ?? 301)
-        case .directResponse(let response): object["outcome"] = "directResponse"; object["status"] = Int(response.status ?? 200)
+        case .redirect(let redirect): object["outcome"] = "redirect"; object["status"] = Int(redirect.status)
+        case .directResponse(let response): object["outcome"] = "directResponse"; object["status"] = Int(response.status)
         case .httpsRedirect: object["outcome"] = "httpsRedirect"; object["status"] = 301
         case .noRoute: object["outcome"] = "noRoute"; object["status"] = 404
         }

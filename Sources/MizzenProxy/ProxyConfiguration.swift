@@ -16,8 +16,17 @@ package struct ProxyLimits: Sendable {
     /// (Envoy `request_headers_timeout`; slowloris). Over it: 408 and close.
     package var requestHeadersTimeout: TimeAmount = .seconds(10)
     /// A downstream connection with no request in flight is closed after this (Envoy
-    /// `idle_timeout`, 1 h; Istio's gateway keeps Envoy's default).
+    /// `idle_timeout`, 1 h; Istio's gateway keeps Envoy's default): HTTP/1 closes, HTTP/2 sends
+    /// GOAWAY and closes.
     package var idleTimeout: TimeAmount = .seconds(3600)
+    /// A new connection must have shown what it carries by then: the first bytes of plain HTTP,
+    /// a TLS ClientHello and a completed handshake (Envoy's `listener_filters_timeout` and
+    /// Istio's gateway `transport_socket_connect_timeout`, both 15 s). Over it: closed.
+    package var connectionSetupTimeout: TimeAmount = .seconds(15)
+    /// An answer that closes an HTTP/1 connection stops writing, then reads and drops what the
+    /// client still sends for at most this long before closing (nginx's lingering close;
+    /// Envoy's delayed close is 1 s), so the client reads the answer instead of a reset.
+    package var lingerTimeout: TimeAmount = .seconds(1)
     /// A stream (request) with no activity in either direction is reset (Envoy
     /// `stream_idle_timeout`, 5 min).
     package var streamIdleTimeout: TimeAmount = .seconds(300)
@@ -34,6 +43,15 @@ package struct ProxyLimits: Sendable {
     /// HTTP/2: RST_STREAM frames a client may send per 30 s window before the connection is
     /// closed with GOAWAY (CVE-2023-44487, rapid reset).
     package var http2MaxResetsPerWindow: Int = 200
+    /// HTTP/2: request body bytes a connection's streams may hold unsent (their upstream not
+    /// ready or not writable) before the connection's receive window stops being given back
+    /// (Envoy's `per_connection_buffer_limit_bytes`, 1 MiB): a client then waits, whatever its
+    /// number of streams.
+    package var http2ConnectionBufferBytes: Int = 1 << 20
+    /// Requests waiting for a connection, per upstream pool and event loop; past it a request
+    /// overflows (503 UO) even when the cluster sets no `http1MaxPendingRequests` (Istio's
+    /// default is unlimited; memory is not).
+    package var maxPendingRequestsPerPool: Int = 4096
     /// Idle upstream connections kept per endpoint and event loop.
     package var maxIdleUpstreamConnections: Int = 64
     /// Idle upstream connections are closed after this.

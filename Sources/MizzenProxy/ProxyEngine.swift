@@ -3,37 +3,80 @@ package import MizzenRouting
 import NIOCore
 package import NIOPosix
 
-/// What every event loop serves from: a compiled route table and the TLS contexts of its
-/// servers. Built off the loops, published whole.
-package struct PublishedConfiguration: Sendable {
-    package var table: RouteTable
-    package var tls: ServerTLSContexts
-    package var generation: Int
-    /// Each cluster's load-balancing plan (endpoints, weights, hash ring or Maglev table), built
-    /// here, off the event loops, once for all of them: a Maglev table takes milliseconds, which
-    /// a request must not wait for on a loop.
-    let balancerPlans: [String: LoadBalancerPlan]
-    /// Per cluster: circuit breakers, timeouts, upstream TLS, shared counters.
-    package let upstreamSettings: UpstreamSettings
+/// What every event loop serves from: a compiled route table, the TLS contexts of its servers
+/// and its clusters as published (`PublishedCluster`). Built off the loops, published whole,
+/// immutable: a request holds the snapshot it started with until it ends.
+package final class ProxySnapshot: Sendable {
+    package let table: RouteTable
+    package let serverTLS: ServerTLSContexts
+    package let clusters: [String: PublishedCluster]
+    package let generation: Int
+    /// Problems met building it (TLS that could not be set up), for the log.
+    package let problems: [String]
+    /// The pools in use: pool identity to the endpoints of its cluster.
+    let livePools: [UInt64: Set<EndpointAddress>]
 
-    package init(table: RouteTable, tls: ServerTLSContexts, generation: Int, upstreamSettings: UpstreamSettings? = nil) {
+    private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String]) {
         self.table = table
-        self.tls = tls
+        self.serverTLS = serverTLS
+        self.clusters = clusters
         self.generation = generation
-        self.upstreamSettings = upstreamSettings ?? UpstreamSettings.build(for: table, runtimes: ClusterRuntimes(), credentialsDirectory: nil, workloadCertificates: nil)
-        self.balancerPlans = table.clusters.mapValues { LoadBalancerPlan(endpoints: $0.endpoints, settings: $0.policy.loadBalancer) }
+        self.problems = problems
+        var live: [UInt64: Set<EndpointAddress>] = [:]
+        for cluster in clusters.values {
+            live[cluster.poolIdentity, default: []].formUnion(cluster.endpoints.map(EndpointAddress.init))
+        }
+        livePools = live
+    }
+
+    /// Builds the snapshot of `table`, reading TLS files. What `previous` already had and did
+    /// not change is kept: balancing plans (Maglev tables and rings are not rebuilt), client TLS
+    /// contexts and the pool identities of clusters whose connection settings and TLS files are
+    /// the same (their pooled connections stay in use). `runtimes` keeps the counters of the
+    /// clusters still configured and forgets the others.
+    package static func build(table: RouteTable, generation: Int, previous: ProxySnapshot? = nil, runtimes: ClusterRuntimes = ClusterRuntimes(),
+                              credentialsDirectory: String? = nil, workloadCertificates: String? = nil) -> ProxySnapshot {
+        let serverTLS = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
+        var problems = serverTLS.problems
+        let workload = workloadCertificates.map(UpstreamTLS.WorkloadCertificates.init)
+        let runtimeByName = runtimes.retain(table.clusters.keys)
+        var clusters: [String: PublishedCluster] = [:]
+        for (name, cluster) in table.clusters {
+            let old = previous?.clusters[name]
+            let runtime = runtimeByName[name] ?? ClusterRuntime()
+            let plan = old.flatMap { $0.plan.serves(cluster.endpoints, spec: cluster.loadBalancer) ? $0.plan : nil }
+                ?? LoadBalancerPlan(endpoints: cluster.endpoints, spec: cluster.loadBalancer)
+            var tls: UpstreamTLS?
+            var tlsProblem: String?
+            if let settings = cluster.connection.tls {
+                do {
+                    tls = try UpstreamTLS.make(settings, credentialsDirectory: credentialsDirectory, workloadCertificates: workload, previous: old?.tls)
+                } catch {
+                    let description = "\(error)"
+                    tlsProblem = description
+                    problems.append("\(cluster.policySource ?? "DestinationRule") trafficPolicy.tls for cluster \(name): \(description); requests to it fail (503 UF)")
+                }
+            }
+            let sameConnections = old.map { $0.cluster.connection == cluster.connection && $0.tls === tls && $0.tlsProblem == tlsProblem } ?? false
+            let identity = sameConnections ? old!.poolIdentity : PublishedCluster.nextPoolIdentity()
+            let monitors = cluster.outlierDetection == nil ? [] : runtime.outliers.monitors(for: cluster.endpoints)
+            clusters[name] = PublishedCluster(cluster: cluster, runtime: runtime, plan: plan, tls: tls, tlsProblem: tlsProblem, poolIdentity: identity,
+                                              monitors: monitors)
+        }
+        return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems)
     }
 }
 
-/// The state one event loop owns: the configuration it serves, its upstream connection pools,
-/// its load balancers. Only ever touched on that loop, so nothing in it is locked.
+/// The state one event loop owns: the snapshot it serves, its upstream connection pools, its
+/// load balancers. Only ever touched on that loop, so nothing in it is locked.
 package final class LoopState {
-    package private(set) var configuration: PublishedConfiguration
+    package private(set) var snapshot: ProxySnapshot
     let limits: ProxyLimits
     let logger: Logger
     let upstreams: UpstreamPools
-    private var balancers: [String: LoadBalancer] = [:]
-    private var balancerGeneration: Int
+    /// This loop's balancer of each plan in use, by plan identity (the balancer holds its plan,
+    /// so the identity cannot be reused while the entry exists).
+    private var balancers: [ObjectIdentifier: LoadBalancer] = [:]
     /// Routing's weighted choice, fault and mirror percentages, request ids, back-off jitter:
     /// a per-loop SplitMix64 seeded from the system generator once, not a `getrandom` call
     /// each time (three per request showed in the syscall profile).
@@ -42,80 +85,85 @@ package final class LoopState {
     var activeRequests = 0
     /// Mirror copies still talking to their upstream (they outlive the primary exchange).
     var mirrorsInFlight: [ObjectIdentifier: MirrorExchange] = [:]
-    /// Multiplexed connections flushing once per loop wake-up (`FlushCoalescer`).
+    /// Multiplexed connections flush once per loop wake-up (`FlushCoalescer`).
     let flushBatch: FlushBatch
+    /// Called with the record of every exchange that finishes on this loop (telemetry plugs in
+    /// here); nil: records are dropped.
+    var exchangeFinished: ((ExchangeRecord) -> Void)?
 
-    init(eventLoop: any EventLoop, configuration: PublishedConfiguration, limits: ProxyLimits, logger: Logger) {
-        self.configuration = configuration
+    init(eventLoop: any EventLoop, snapshot: ProxySnapshot, limits: ProxyLimits, logger: Logger) {
+        self.snapshot = snapshot
         self.limits = limits
         self.logger = logger
         let flushBatch = FlushBatch(eventLoop: eventLoop)
         self.flushBatch = flushBatch
-        self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits, flushBatch: flushBatch)
-        self.balancerGeneration = configuration.generation
+        self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits, flushBatch: flushBatch, live: snapshot.livePools)
     }
 
-    func publish(_ configuration: PublishedConfiguration) {
-        self.configuration = configuration
+    /// A new snapshot: pools of changed or vanished clusters and endpoints drain; balancers of
+    /// plans no longer published are dropped (a request still holding an old plan gets a
+    /// balancer of its own for it).
+    func publish(_ snapshot: ProxySnapshot) {
+        self.snapshot = snapshot
+        var livePlans: Set<ObjectIdentifier> = []
+        for cluster in snapshot.clusters.values { livePlans.insert(ObjectIdentifier(cluster.plan)) }
+        balancers = balancers.filter { livePlans.contains($0.key) }
+        upstreams.publish(live: snapshot.livePools)
     }
 
-    /// This loop's balancer of a cluster of the current table (its own rotation and random
-    /// state over the shared plan); replaced when a new table arrives.
-    func balancer(for cluster: Cluster) -> LoadBalancer {
-        if balancerGeneration != configuration.generation {
-            balancers.removeAll(keepingCapacity: true)
-            balancerGeneration = configuration.generation
-        }
-        if let balancer = balancers[cluster.name] { return balancer }
-        let plan = configuration.balancerPlans[cluster.name] ?? LoadBalancerPlan(endpoints: cluster.endpoints, settings: cluster.policy.loadBalancer)
+    /// This loop's balancer over `plan` (its own rotation and random state over the shared plan).
+    func balancer(for plan: LoadBalancerPlan) -> LoadBalancer {
+        if let balancer = balancers[ObjectIdentifier(plan)], balancer.plan === plan { return balancer }
         let balancer = LoadBalancer(plan: plan, seed: random.next())
-        balancers[cluster.name] = balancer
+        balancers[ObjectIdentifier(plan)] = balancer
         return balancer
     }
 
-    /// An endpoint of `cluster` by its load balancer; `hashKey` gives the consistent-hash key
-    /// for the cluster's hash policy (nil: none, a random pick). Least-request counts this
-    /// loop's requests in flight to each endpoint.
+    /// An endpoint index of `cluster` by its load balancer. `hashKey` is the request's
+    /// consistent-hash key (nil: none, a random pick). Least-request counts this loop's
+    /// requests in flight to each endpoint.
     ///
-    /// Endpoints the outlier detector ejected are skipped; so are those in `avoiding` (a retry
-    /// prefers endpoints not tried yet, Envoy's previous-hosts predicate, up to five picks).
-    func pickEndpoint(_ cluster: Cluster, settings: UpstreamClusterSettings?, http2: Bool, avoiding: [ClusterEndpoint] = [],
-                      hashKey: (HashPolicy) -> UInt64?) -> ClusterEndpoint? {
-        let balancer = balancer(for: cluster)
-        let key = balancer.hashPolicy.flatMap(hashKey)
+    /// Endpoints the outlier detector ejected are skipped, unless the cluster is below its panic
+    /// threshold; so are those in `avoiding` (a retry goes to endpoints not tried yet, Envoy's
+    /// previous-hosts predicate), unless every available one was tried.
+    func pickEndpoint(_ cluster: PublishedCluster, avoiding: EndpointSet = EndpointSet(), hashKey: UInt64?) -> Int? {
+        let balancer = balancer(for: cluster.plan)
+        let plan = cluster.plan
         let pools = upstreams
-        var ejected: Set<String> = []
-        if let settings, let outlier = settings.outlier {
-            ejected = settings.runtime.outliers.ejected(endpointCount: cluster.endpoints.count, settings: outlier)
+        let activeRequests: (Int) -> Int = { index in
+            pools.activeRequests(EndpointAddress(plan.endpoints[index]))
         }
-        let endpoints = cluster.endpoints
-        let isAvailable: (Int) -> Bool = ejected.isEmpty ? { _ in true } : { index in
-            !ejected.contains(OutlierDetector.key(endpoints[index].address, endpoints[index].port))
+        var ejected: ((Int) -> Bool)?
+        if let settings = cluster.cluster.outlierDetection, cluster.monitors.count == plan.endpoints.count,
+           cluster.runtime.outliers.honoursEjections(endpointCount: plan.endpoints.count, settings: settings) {
+            let detector = cluster.runtime.outliers
+            let monitors = cluster.monitors
+            let now = NIODeadline.now()
+            ejected = { index in detector.isEjected(monitors[index], now: now) }
         }
-        var pick: ClusterEndpoint?
-        for _ in 0..<(avoiding.isEmpty ? 1 : 5) {
-            let index = balancer.pick(hashKey: key, isAvailable: isAvailable, activeRequests: { index in
-                pools.activeRequests(UpstreamKey(endpoints[index], http2: http2))
-            })
-            guard let index else { return pick }
-            pick = endpoints[index]
-            if !avoiding.contains(endpoints[index]) { break }
+        if !avoiding.isEmpty {
+            let fresh = balancer.pick(hashKey: hashKey, isAvailable: { index in !avoiding.contains(index) && !(ejected?(index) ?? false) },
+                                      activeRequests: activeRequests)
+            if let fresh { return fresh }
         }
-        return pick
+        if let ejected {
+            return balancer.pick(hashKey: hashKey, isAvailable: { !ejected($0) }, activeRequests: activeRequests)
+        }
+        return balancer.pick(hashKey: hashKey, isAvailable: { _ in true }, activeRequests: activeRequests)
     }
 }
 
 @available(*, unavailable)
 extension LoopState: Sendable {}
 
-/// The data plane: the event loops, the state each owns, and the configuration they serve.
+/// The data plane: the event loops, the state each owns, and the snapshot they serve.
 package final class ProxyEngine: Sendable {
     package let group: MultiThreadedEventLoopGroup
     package let limits: ProxyLimits
     package let logger: Logger
     private let states: [ObjectIdentifier: NIOLoopBound<LoopState>]
 
-    package init(threads: Int, limits: ProxyLimits, initial: PublishedConfiguration, logger: Logger) {
+    package init(threads: Int, limits: ProxyLimits, initial: ProxySnapshot, logger: Logger) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.group = group
         self.limits = limits
@@ -124,7 +172,7 @@ package final class ProxyEngine: Sendable {
         for loop in group.makeIterator() {
             // Each loop's state is created on its own thread so that NIOLoopBound's check holds.
             let bound = try! loop.submit {
-                NIOLoopBound(LoopState(eventLoop: loop, configuration: initial, limits: limits, logger: logger), eventLoop: loop)
+                NIOLoopBound(LoopState(eventLoop: loop, snapshot: initial, limits: limits, logger: logger), eventLoop: loop)
             }.wait()
             states[ObjectIdentifier(loop)] = bound
         }
@@ -136,11 +184,11 @@ package final class ProxyEngine: Sendable {
         states[ObjectIdentifier(eventLoop)]!.value
     }
 
-    /// Hands a new configuration to every loop; requests in flight finish on the one they
-    /// started with (they hold their own references to its routes and clusters).
-    package func publish(_ configuration: PublishedConfiguration) {
+    /// Hands a new snapshot to every loop; requests in flight finish on the one they started
+    /// with (they hold their own references to its routes and clusters).
+    package func publish(_ snapshot: ProxySnapshot) {
         for (_, bound) in states {
-            bound.eventLoop.execute { bound.value.publish(configuration) }
+            bound.eventLoop.execute { bound.value.publish(snapshot) }
         }
     }
 
@@ -149,6 +197,15 @@ package final class ProxyEngine: Sendable {
         var total = 0
         for (_, bound) in states {
             total += (try? await bound.eventLoop.submit { bound.value.activeRequests }.get()) ?? 0
+        }
+        return total
+    }
+
+    /// Upstream pools kept over all loops (for tests of pruning).
+    package func upstreamPoolCount() async -> Int {
+        var total = 0
+        for (_, bound) in states {
+            total += (try? await bound.eventLoop.submit { bound.value.upstreams.poolCount }.get()) ?? 0
         }
         return total
     }

@@ -1,38 +1,3 @@
-/// Envoy's response flags: the short code an access log and the `response_flags` metric label
-/// carry for a request the proxy could not complete normally.
-package enum ResponseFlag: String, Sendable {
-    /// No route matched the request.
-    case noRoute = "NR"
-    /// The route names a cluster the proxy does not know.
-    case noClusterFound = "NC"
-    /// No healthy endpoint in the cluster.
-    case noHealthyUpstream = "UH"
-    /// Connecting to the upstream failed.
-    case upstreamConnectionFailure = "UF"
-    /// A circuit breaker overflowed.
-    case upstreamOverflow = "UO"
-    /// The upstream reset the stream.
-    case upstreamRemoteReset = "UR"
-    /// The upstream closed the connection before the response was complete.
-    case upstreamConnectionTermination = "UC"
-    /// Retries were exhausted.
-    case upstreamRetryLimitExceeded = "URX"
-    /// The upstream answered with something that is not HTTP.
-    case upstreamProtocolError = "UPE"
-    /// The upstream did not answer in time.
-    case upstreamRequestTimeout = "UT"
-    /// The downstream closed before the response was complete.
-    case downstreamConnectionTermination = "DC"
-    /// The downstream sent something that is not valid HTTP.
-    case downstreamProtocolError = "DPE"
-    /// `fault.abort` answered the request.
-    case faultInjected = "FI"
-    /// `fault.delay` held the request.
-    case delayInjected = "DI"
-    /// The request was served by a direct response, redirect or other local reply.
-    case localReply = "-"
-}
-
 /// Why the proxy answered a request itself, or gave up on it: the status a client sees, the
 /// response flag, and a short plain-text body as Envoy writes it.
 ///
@@ -89,7 +54,9 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    package var flag: ResponseFlag {
+    /// The response flag an access log shows for it (nil: none, as for a request Envoy refuses
+    /// before it has a stream, or a request timeout).
+    package var flag: ResponseFlag? {
         switch code {
         case .noRoute: .noRoute
         case .noCluster: .noClusterFound
@@ -101,7 +68,31 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .upstreamClosed: .upstreamConnectionTermination
         case .upstreamProtocol: .upstreamProtocolError
         case .upstreamTimeout: .upstreamRequestTimeout
-        case .badRequest, .headersTooLarge, .bodyTooLarge, .requestTimeout, .notImplemented, .versionNotSupported: .downstreamProtocolError
+        case .badRequest, .headersTooLarge, .bodyTooLarge, .notImplemented, .versionNotSupported: .downstreamProtocolError
+        case .requestTimeout: .streamIdleTimeout
+        }
+    }
+
+    /// Envoy's `%RESPONSE_CODE_DETAILS%` for it.
+    package var details: String {
+        switch code {
+        case .noRoute: "route_not_found"
+        case .noCluster: "cluster_not_found"
+        case .noHealthyUpstream: "no_healthy_upstream"
+        case .connectFailure: "upstream_reset_before_response_started{remote_connection_failure}"
+        case .overflow: "upstream_reset_before_response_started{overflow}"
+        case .upstreamReset: "upstream_reset_before_response_started{remote_reset}"
+        case .refusedStream: "upstream_reset_before_response_started{remote_refused_stream_reset}"
+        case .faultAbort: "fault_filter_abort"
+        case .upstreamClosed: "upstream_reset_before_response_started{connection_termination}"
+        case .upstreamProtocol: "upstream_reset_before_response_started{protocol_error}"
+        case .upstreamTimeout: "response_timeout"
+        case .badRequest: "http1.codec_error"
+        case .headersTooLarge: "http1.headers_too_large"
+        case .bodyTooLarge: "request_payload_too_large"
+        case .requestTimeout: "request_header_timeout"
+        case .notImplemented: "http1.invalid_method"
+        case .versionNotSupported: "http1.invalid_http_version"
         }
     }
 
@@ -149,5 +140,5 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    package var description: String { "\(status) \(flag.rawValue) \(body)" }
+    package var description: String { "\(status) \(flag.map(\.description) ?? "-") \(body)" }
 }

@@ -5,8 +5,8 @@ package struct RouteDecision: Sendable {
     package enum Outcome: Sendable {
         /// Forward to a cluster (chosen by weight among the route's destinations).
         case forward(WeightedCluster)
-        case redirect(HTTPRedirect)
-        case directResponse(HTTPDirectResponse)
+        case redirect(RedirectAction)
+        case directResponse(DirectResponseAction)
         /// The server has `tls.httpsRedirect`: 301 to the https URL.
         case httpsRedirect
         /// No listener on the port, no virtual host for the host, or no route matched: 404 (NR).
@@ -102,10 +102,10 @@ extension RouteTable {
             switch route.action {
             case .redirect(let redirect):
                 decision.outcome = .redirect(redirect)
-                trace?.append("result: redirect \(redirect.redirectCode ?? 301)")
+                trace?.append("result: redirect \(redirect.status)")
             case .directResponse(let response):
                 decision.outcome = .directResponse(response)
-                trace?.append("result: direct response \(response.status ?? 200)")
+                trace?.append("result: direct response \(response.status)")
             case .forward(let destinations):
                 guard let chosen = Self.pick(destinations, random: random) else {
                     trace?.append("result: 503 no destination with a non-zero weight")
@@ -125,7 +125,7 @@ extension RouteTable {
                             let subset = cluster.subset.map { " subset \($0) \(cluster.subsetLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))" } ?? ""
                             trace?.append("cluster: \(cluster.name)\(subset); endpoints: \(cluster.endpoints.isEmpty ? "none" : cluster.endpoints.map { "\($0.address):\($0.port)" }.joined(separator: ", "))")
                         }
-                        if let rule = cluster.policy.destinationRule { trace?.append("traffic policy: from \(rule)") }
+                        if let source = cluster.policySource { trace?.append("traffic policy: from \(source)") }
                     }
                 }
             }

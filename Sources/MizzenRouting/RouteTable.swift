@@ -7,13 +7,13 @@ package import MizzenConfig
 package final class RouteTable: Sendable {
     package let proxy: ProxyIdentity
     package let listeners: [Listener]
-    package let clusters: [String: Cluster]
+    package let clusters: [String: UpstreamCluster]
     /// Problems met while compiling (skipped servers, unknown delegates...): warnings, as
     /// `istioctl analyze` would print.
     package let problems: [String]
     let listenerIndex: [UInt32: Int]
 
-    init(proxy: ProxyIdentity, listeners: [Listener], clusters: [String: Cluster], problems: [String]) {
+    init(proxy: ProxyIdentity, listeners: [Listener], clusters: [String: UpstreamCluster], problems: [String]) {
         self.proxy = proxy
         self.listeners = listeners.sorted { $0.port < $1.port }
         self.clusters = clusters
@@ -71,6 +71,8 @@ package final class ServerEntry: Sendable {
     package let serverNames: [String]
     package let bind: String?
     package let tls: ServerTLSSettings?
+    /// `tls` compiled for a server that terminates TLS (`https`, `tls-terminated`).
+    package let terminatingTLS: ServerTLSSpec?
     /// For `https`: this server's own route configuration.
     package let httpRoutes: HTTPRouteConfiguration?
     package let tcpRoutes: [L4Route]
@@ -87,6 +89,11 @@ package final class ServerEntry: Sendable {
         self.serverNames = serverNames
         self.bind = bind
         self.tls = tls
+        if let tls, kind == .https || kind == .tlsTerminated {
+            terminatingTLS = ServerTLSSpec(tls, alpn: kind == .https ? ["h2", "http/1.1"] : [])
+        } else {
+            terminatingTLS = nil
+        }
         self.httpRoutes = httpRoutes
         self.tcpRoutes = tcpRoutes
         self.tlsRoutes = tlsRoutes
@@ -187,8 +194,8 @@ package struct RouteSource: Sendable, Hashable, CustomStringConvertible {
 package final class Route: Sendable {
     package enum Action: Sendable {
         case forward([WeightedCluster])
-        case redirect(HTTPRedirect)
-        case directResponse(HTTPDirectResponse)
+        case redirect(RedirectAction)
+        case directResponse(DirectResponseAction)
     }
 
     package let source: RouteSource
@@ -207,7 +214,9 @@ package final class Route: Sendable {
         self.action = action
         self.config = config
         self.policy = policy
-        self.isCatchAll = matches.isEmpty || matches.contains { $0.isCatchAll }
+        // The compiler ends a route at its first catch-all match and gives that match a route
+        // of its own, so a catch-all route is one of a single catch-all match (or of none).
+        self.isCatchAll = matches.isEmpty || (matches.count == 1 && matches[0].isCatchAll)
     }
 
     /// The index of the first match that takes the request (0 for a route without matches).
@@ -252,35 +261,59 @@ package struct L4Route: Sendable {
     package var destinations: [WeightedCluster]
 }
 
-/// An upstream cluster: one service port, optionally narrowed to a subset.
-package struct Cluster: Sendable {
-    package var name: String
-    package var serviceHost: String
-    package var port: UInt32
-    package var subset: String?
-    package var subsetLabels: [String: String]
-    package var endpoints: [ClusterEndpoint]
-    package var policy: ClusterPolicy
-    /// The registry knows the service; a route to an unknown one fails (Envoy: cluster not found).
-    package var serviceKnown: Bool
-    package var protocolName: String?
-}
-
-package struct ClusterEndpoint: Sendable, Hashable {
-    package var address: String
-    package var port: UInt32
-    package var labels: [String: String]
-    package var weight: UInt32
-}
-
 /// The traffic policy in force for a cluster, after Istio's merging of DestinationRule,
-/// subset and port-level settings.
-package struct ClusterPolicy: Sendable {
-    package var destinationRule: ObjectReference?
-    package var loadBalancer: LoadBalancerSettings?
-    package var connectionPool: ConnectionPoolSettings?
-    package var outlierDetection: OutlierDetection?
-    package var tls: ClientTLSSettings?
+/// subset and port-level settings, as written; `UpstreamCluster.compile` turns it into values.
+struct ClusterPolicy: Sendable {
+    var destinationRule: ObjectReference?
+    var loadBalancer: LoadBalancerSettings?
+    var connectionPool: ConnectionPoolSettings?
+    var outlierDetection: OutlierDetection?
+    var tls: ClientTLSSettings?
 
-    package static let none = ClusterPolicy()
+    static let none = ClusterPolicy()
+}
+
+/// Istio's `redirect`, compiled: each part of the URL replaced when set, the query kept.
+package struct RedirectAction: Sendable, Hashable {
+    package enum DerivePort: Sendable, Hashable {
+        /// The port the request came to (Istio programs the listener's port).
+        case fromRequestPort
+        /// No port: the scheme's default.
+        case fromProtocolDefault
+    }
+
+    package var uri: String?
+    package var authority: String?
+    package var port: UInt32?
+    package var derivePort: DerivePort?
+    package var scheme: String?
+    /// `redirectCode`, 301 when unset.
+    package var status: UInt
+
+    init(_ redirect: HTTPRedirect) {
+        uri = redirect.uri
+        authority = redirect.authority
+        port = redirect.port
+        derivePort = redirect.derivePort.map { $0 == .fromRequestPort ? .fromRequestPort : .fromProtocolDefault }
+        scheme = redirect.scheme
+        status = UInt(redirect.redirectCode ?? 301)
+    }
+}
+
+/// Istio's `directResponse`, compiled: the status (200 when unset) and the body bytes (a
+/// `bytes` body decoded from base64).
+package struct DirectResponseAction: Sendable, Hashable {
+    package var status: UInt
+    package var body: [UInt8]
+
+    init(_ response: HTTPDirectResponse) {
+        status = UInt(response.status ?? 200)
+        if let string = response.body?.string {
+            body = Array(string.utf8)
+        } else if let bytes = response.body?.bytes, let decoded = Base64.decode(bytes) {
+            body = decoded
+        } else {
+            body = []
+        }
+    }
 }

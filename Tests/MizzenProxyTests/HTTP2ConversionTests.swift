@@ -101,7 +101,7 @@ struct HTTP2ConversionTests {
         ("[::1]", "[::1]"), ("[::1]:443", "[::1]"), ("a.example:http", "a.example:http"), ("", ""),
     ])
     func hostWithoutPort(_ authority: String, _ host: String) {
-        #expect(ForwardingHandler.hostWithoutPort(authority) == host)
+        #expect(ExchangePlanner.hostWithoutPort(authority) == host)
     }
 
     @Test(arguments: [

@@ -77,13 +77,13 @@ struct LoadBalancerTests {
         (.roundRobin, .roundRobin),
         (.random, .random),
         (.passthrough, .roundRobin),
-    ] as [(LoadBalancerSettings.SimpleLB?, LoadBalancerPlan.Algorithm)])
-    func simpleSettingsChooseIstiosAlgorithm(simple: LoadBalancerSettings.SimpleLB?, expected: LoadBalancerPlan.Algorithm) {
-        #expect(LoadBalancerPlan.algorithm(for: Self.simple(simple)) == expected)
+    ] as [(LoadBalancerSettings.SimpleLB?, LoadBalancerSpec.Algorithm)])
+    func simpleSettingsChooseIstiosAlgorithm(simple: LoadBalancerSettings.SimpleLB?, expected: LoadBalancerSpec.Algorithm) {
+        #expect(UpstreamCluster.loadBalancer(Self.simple(simple)).algorithm == expected)
     }
 
     @Test func noSettingsMeanLeastRequest() {
-        #expect(LoadBalancerPlan.algorithm(for: nil) == .leastRequest)
+        #expect(UpstreamCluster.loadBalancer(nil).algorithm == .leastRequest)
     }
 
     @Test(arguments: [
@@ -94,8 +94,8 @@ struct LoadBalancerTests {
         (nil, nil, 0, .maglev(tableSize: 65537)),
         (nil, nil, 1031, .maglev(tableSize: 1031)),
         (nil, nil, 1000, .maglev(tableSize: 1009)),
-    ] as [(UInt64?, UInt64?, UInt64?, LoadBalancerPlan.Algorithm)])
-    func consistentHashOverridesSimple(deprecatedRingSize: UInt64?, ringSize: UInt64?, maglevSize: UInt64?, expected: LoadBalancerPlan.Algorithm) {
+    ] as [(UInt64?, UInt64?, UInt64?, LoadBalancerSpec.Algorithm)])
+    func consistentHashOverridesSimple(deprecatedRingSize: UInt64?, ringSize: UInt64?, maglevSize: UInt64?, expected: LoadBalancerSpec.Algorithm) {
         var hash = LoadBalancerSettings.ConsistentHashLB()
         hash.useSourceIp = true
         hash.minimumRingSize = deprecatedRingSize
@@ -103,7 +103,7 @@ struct LoadBalancerTests {
         if let maglevSize { hash.maglev = .init(tableSize: maglevSize) }
         var settings = Self.simple(.roundRobin)
         settings.consistentHash = hash
-        #expect(LoadBalancerPlan.algorithm(for: settings) == expected)
+        #expect(UpstreamCluster.loadBalancer(settings).algorithm == expected)
     }
 
     @Test func noEndpointsPickNothing() {
@@ -351,7 +351,7 @@ struct LoadBalancerTests {
 
     @Test(arguments: [(2, true), (3, true), (4, false), (65537, true), (65535, false), (5_000_011, true)] as [(UInt64, Bool)])
     func primality(value: UInt64, prime: Bool) {
-        #expect(MaglevTable.isPrime(value) == prime)
+        #expect(LoadBalancerSpec.isPrime(value) == prime)
     }
 
     @Test func ipv6EndpointsAreBracketedInHashKeys() {
@@ -449,5 +449,12 @@ struct HashPolicyTests {
         #expect(HashPolicy.hex(0) == "0000000000000000")
         #expect(HashPolicy.hex(0xABC) == "0000000000000abc")
         #expect(HashPolicy.hex(.max) == "ffffffffffffffff")
+    }
+}
+
+extension LoadBalancer {
+    /// A balancer for `endpoints` under Istio `settings`, compiled as a cluster's are.
+    convenience init(endpoints: [ClusterEndpoint], settings: LoadBalancerSettings?, seed: UInt64) {
+        self.init(endpoints: endpoints, spec: UpstreamCluster.loadBalancer(settings), seed: seed)
     }
 }

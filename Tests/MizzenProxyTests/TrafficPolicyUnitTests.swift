@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 import Testing
 @testable import MizzenConfig
 @testable import MizzenProxy
@@ -8,7 +9,7 @@ import Testing
 /// explicitly), circuit-breaker counters, shadow hosts, gRPC deadlines.
 struct TrafficPolicyUnitTests {
     static func settings(consecutive5xx: UInt32? = 2, gateway: UInt32? = nil, interval: String = "1s", base: String = "3s",
-                         maxPercent: Int32 = 100, minHealth: Int32? = nil) -> OutlierDetector.Settings {
+                         maxPercent: Int32 = 100, minHealth: Int32? = nil) -> OutlierSettings {
         var policy = OutlierDetection()
         policy.consecutive5xxErrors = consecutive5xx
         policy.consecutiveGatewayErrors = gateway
@@ -16,89 +17,144 @@ struct TrafficPolicyUnitTests {
         policy.baseEjectionTime = IstioDuration(base)
         policy.maxEjectionPercent = maxPercent
         policy.minHealthPercent = minHealth
-        return OutlierDetector.Settings(policy)
+        return UpstreamCluster.outlier(policy)
+    }
+
+    /// A detector over endpoints named a, b, c... (the cluster's size is `count`).
+    final class Outliers {
+        let detector = OutlierDetector()
+        let names: [String]
+        let monitors: [EndpointMonitor]
+
+        init(count: Int) {
+            names = (0..<count).map { String(UnicodeScalar(UInt8(97 + $0))) }
+            monitors = detector.monitors(for: (0..<count).map { ClusterEndpoint(address: "10.0.0.\($0 + 1)", port: 80, labels: [:], weight: 1) })
+        }
+
+        func record(_ outcome: OutlierDetector.Outcome, _ name: String, settings: OutlierSettings, now: NIODeadline) {
+            detector.record(outcome, monitors[names.firstIndex(of: name)!], endpointCount: names.count, settings: settings, now: now)
+        }
+
+        /// The endpoints a pick would skip now.
+        func ejected(settings: OutlierSettings, now: NIODeadline) -> Set<String> {
+            guard detector.honoursEjections(endpointCount: names.count, settings: settings) else { return [] }
+            return Set(names.indices.filter { detector.isEjected(monitors[$0], now: now) }.map { names[$0] })
+        }
     }
 
     @Test func ejectsAfterConsecutive5xxAndReturnsAtTheIntervalAfterTheEjectionTime() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 2)
         let settings = Self.settings()
         let start = NIODeadline.now()
-        detector.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: start)
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: start).isEmpty)
-        detector.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: start)
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: start) == ["a"])
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: start + .milliseconds(2900)) == ["a"])
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: start + .milliseconds(4100)).isEmpty)
+        outliers.record(.status(500), "a", settings: settings, now: start)
+        #expect(outliers.ejected(settings: settings, now: start).isEmpty)
+        outliers.record(.status(500), "a", settings: settings, now: start)
+        #expect(outliers.ejected(settings: settings, now: start) == ["a"])
+        #expect(outliers.ejected(settings: settings, now: start + .milliseconds(2900)) == ["a"])
+        #expect(outliers.ejected(settings: settings, now: start + .milliseconds(4100)).isEmpty)
+        #expect(outliers.detector.ejectedCount.load(ordering: .relaxed) == 0, "the ejection that ended gave its slot back")
     }
 
     @Test func aSuccessResetsTheCount() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 2)
         let settings = Self.settings()
         let now = NIODeadline.now()
         for status: UInt in [500, 200, 500, 204, 503] {
-            detector.record(.status(status), endpoint: "a", endpointCount: 2, settings: settings, now: now)
+            outliers.record(.status(status), "a", settings: settings, now: now)
         }
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now).isEmpty)
+        #expect(outliers.ejected(settings: settings, now: now).isEmpty)
     }
 
     @Test func repeatedEjectionsLastLonger() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 2)
         let settings = Self.settings(base: "2s")
         var now = NIODeadline.now()
-        for _ in 0..<2 { detector.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: now) }
+        for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: now) }
         now = now + .milliseconds(3100)
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now).isEmpty)
-        for _ in 0..<2 { detector.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: now) }
+        #expect(outliers.ejected(settings: settings, now: now).isEmpty)
+        for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: now) }
         // Second ejection: 2 × 2 s.
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now + .milliseconds(3500)) == ["a"])
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now + .milliseconds(5100)).isEmpty)
+        #expect(outliers.ejected(settings: settings, now: now + .milliseconds(3500)) == ["a"])
+        #expect(outliers.ejected(settings: settings, now: now + .milliseconds(5100)).isEmpty)
     }
 
     @Test func maxEjectionPercentCapsButOneIsAlwaysAllowed() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 3)
         let settings = Self.settings(maxPercent: 34)
         let now = NIODeadline.now()
         for endpoint in ["a", "b"] {
-            for _ in 0..<2 { detector.record(.status(500), endpoint: endpoint, endpointCount: 3, settings: settings, now: now) }
+            for _ in 0..<2 { outliers.record(.status(500), endpoint, settings: settings, now: now) }
         }
-        #expect(detector.ejected(endpointCount: 3, settings: settings, now: now) == ["a"])
+        #expect(outliers.ejected(settings: settings, now: now) == ["a"])
 
-        let tight = OutlierDetector()
+        let tight = Outliers(count: 10)
         let none = Self.settings(maxPercent: 0)
-        for _ in 0..<2 { tight.record(.status(500), endpoint: "a", endpointCount: 10, settings: none, now: now) }
-        #expect(tight.ejected(endpointCount: 10, settings: none, now: now) == ["a"])
+        for _ in 0..<2 { tight.record(.status(500), "a", settings: none, now: now) }
+        #expect(tight.ejected(settings: none, now: now) == ["a"])
     }
 
     @Test func gatewayErrorsCountOnly502To504() {
         let settings = Self.settings(consecutive5xx: 0, gateway: 2)
         let now = NIODeadline.now()
-        let fives = OutlierDetector()
-        for _ in 0..<5 { fives.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: now) }
-        #expect(fives.ejected(endpointCount: 2, settings: settings, now: now).isEmpty)
-        let gateway = OutlierDetector()
-        for _ in 0..<2 { gateway.record(.status(502), endpoint: "a", endpointCount: 2, settings: settings, now: now) }
-        #expect(gateway.ejected(endpointCount: 2, settings: settings, now: now) == ["a"])
+        let fives = Outliers(count: 2)
+        for _ in 0..<5 { fives.record(.status(500), "a", settings: settings, now: now) }
+        #expect(fives.ejected(settings: settings, now: now).isEmpty)
+        let gateway = Outliers(count: 2)
+        for _ in 0..<2 { gateway.record(.status(502), "a", settings: settings, now: now) }
+        #expect(gateway.ejected(settings: settings, now: now) == ["a"])
     }
 
     @Test func localOriginFailuresCountAs5xxWithoutTheSplit() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 2)
         let settings = Self.settings()
         let now = NIODeadline.now()
-        for _ in 0..<2 { detector.record(.localOriginFailure, endpoint: "a", endpointCount: 2, settings: settings, now: now) }
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now) == ["a"])
+        for _ in 0..<2 { outliers.record(.localOriginFailure, "a", settings: settings, now: now) }
+        #expect(outliers.ejected(settings: settings, now: now) == ["a"])
     }
 
     @Test func belowMinHealthPercentEjectionsAreIgnored() {
-        let detector = OutlierDetector()
+        let outliers = Outliers(count: 2)
         let settings = Self.settings(minHealth: 60)
         let now = NIODeadline.now()
-        for _ in 0..<2 { detector.record(.status(500), endpoint: "a", endpointCount: 2, settings: settings, now: now) }
+        for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: now) }
         // 50 % healthy < 60 %: panic, every endpoint is used.
-        #expect(detector.ejected(endpointCount: 2, settings: settings, now: now).isEmpty)
+        #expect(outliers.ejected(settings: settings, now: now).isEmpty)
+    }
+
+    /// Loops race to eject: the cap still holds and the ejected count stays exact.
+    @Test func concurrentEjectionsKeepTheCap() async {
+        let outliers = Outliers(count: 10)
+        let settings = Self.settings(consecutive5xx: 1, maxPercent: 30)
+        let now = NIODeadline.now()
+        let detector = outliers.detector
+        let monitors = outliers.monitors
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    for _ in 0..<100 { detector.record(.status(500), monitors[index], endpointCount: 10, settings: settings, now: now) }
+                }
+            }
+        }
+        let ejected = monitors.filter { detector.isEjected($0, now: now) }.count
+        #expect(ejected == 3)
+        #expect(detector.ejectedCount.load(ordering: .relaxed) == 3)
+    }
+
+    /// A publish forgets the monitors of endpoints no longer listed, with their ejections.
+    @Test func monitorsOfRemovedEndpointsArePruned() {
+        let outliers = Outliers(count: 3)
+        let settings = Self.settings(consecutive5xx: 1)
+        let now = NIODeadline.now()
+        outliers.record(.status(500), "c", settings: settings, now: now)
+        #expect(outliers.detector.ejectedCount.load(ordering: .relaxed) == 1)
+        let kept = outliers.detector.monitors(for: [ClusterEndpoint(address: "10.0.0.1", port: 80, labels: [:], weight: 1)])
+        #expect(kept.first === outliers.monitors[0])
+        #expect(outliers.detector.monitoredCount == 1)
+        #expect(outliers.detector.ejectedCount.load(ordering: .relaxed) == 0)
     }
 
     @Test func defaultsFollowIstio() {
-        let settings = OutlierDetector.Settings(OutlierDetection())
+        let settings = UpstreamCluster.outlier(OutlierDetection())
         #expect(settings.consecutive5xx == 5)
         #expect(settings.consecutiveGateway == 0)
         #expect(settings.interval == 10_000_000_000)
@@ -128,14 +184,15 @@ struct TrafficPolicyUnitTests {
         http.maxRetries = 3
         pool.tcp = tcp
         pool.http = http
-        let limits = CircuitBreakerLimits(pool)
+        let limits = UpstreamCluster.limits(pool)
         #expect(limits.maxConnections == 1)
         #expect(limits.maxPendingRequests == 1)
         #expect(limits.maxRequests == 5)
         #expect(limits.maxRetries == 3)
-        #expect(limits.maxRequestsPerConnection == 2)
-        let unlimited = CircuitBreakerLimits(nil)
-        #expect(unlimited.maxConnections == Int.max && unlimited.maxPendingRequests == Int.max && unlimited.maxRequestsPerConnection == nil)
+        #expect(UpstreamCluster.connection(pool, tls: nil, http2: false, serviceHost: "h", port: 80, subset: nil).maxRequestsPerConnection == 2)
+        let unlimited = UpstreamCluster.limits(nil)
+        #expect(unlimited.maxConnections == Int.max && unlimited.maxPendingRequests == Int.max)
+        #expect(UpstreamCluster.connection(nil, tls: nil, http2: false, serviceHost: "h", port: 80, subset: nil).maxRequestsPerConnection == nil)
     }
 
     @Test(arguments: [
@@ -146,7 +203,7 @@ struct TrafficPolicyUnitTests {
         ("[::1]:8080", "[::1]-shadow:8080"),
     ])
     func shadowHosts(_ host: String, _ expected: String) {
-        #expect(ForwardingHandler.shadowHost(host) == expected)
+        #expect(ExchangePlanner.shadowHost(host) == expected)
     }
 
     @Test(arguments: [
@@ -154,12 +211,12 @@ struct TrafficPolicyUnitTests {
         ("100u", 100_000), ("5n", 5),
     ])
     func grpcTimeouts(_ header: String, _ nanoseconds: Int64) {
-        #expect(ForwardingHandler.grpcTimeout(header)?.nanoseconds == nanoseconds)
+        #expect(ExchangePlanner.grpcTimeout(header)?.nanoseconds == nanoseconds)
     }
 
     @Test(arguments: ["", "S", "1x", "123456789S", "-1S"])
     func invalidGRPCTimeouts(_ header: String) {
-        #expect(ForwardingHandler.grpcTimeout(header) == nil)
+        #expect(ExchangePlanner.grpcTimeout(header) == nil)
     }
 
     @Test(arguments: [

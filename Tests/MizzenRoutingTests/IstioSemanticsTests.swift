@@ -284,12 +284,12 @@ struct IstioSemanticsTests {
         let table = RouteTable.compile(snapshot(yaml: yaml), for: .sidecar(namespace: "default", labels: [:]))
         let v1 = try #require(table.clusters["outbound|80|v1|svc.internal"])
         #expect(v1.endpoints.map { "\($0.address):\($0.port)" } == ["10.0.0.1:80"])
-        #expect(v1.policy.loadBalancer?.simple == .random)
+        #expect(v1.loadBalancer.algorithm == .random)
         let v2 = try #require(table.clusters["outbound|80|v2|svc.internal"])
         #expect(v2.endpoints.map { "\($0.address):\($0.port)" } == ["10.0.0.2:8080"])
         // The subset's loadBalancer replaces the rule's; its connectionPool is inherited.
-        #expect(v2.policy.loadBalancer?.simple == .roundRobin)
-        #expect(v2.policy.connectionPool?.tcp?.maxConnections == 5)
+        #expect(v2.loadBalancer.algorithm == .roundRobin)
+        #expect(v2.limits.maxConnections == 5)
     }
 
     @Test func httpsRedirectServersAnswerWithARedirect() {
@@ -383,14 +383,17 @@ struct SourceSelectionTests {
         #expect(table.cluster(host: "a.default.svc.cluster.local", target: "/", port: 80) == expected)
     }
 
-    @Test func sourceLabelsDoNotApplyAtAGateway() {
+    /// At a gateway the source is the gateway's own pod (Istio's `sourceMatchHTTP` with the
+    /// gateway proxy's labels and namespace): a rule for its labels applies, one for others not.
+    @Test(arguments: [("{istio: ingressgateway}", IstioSemanticsTests.clusterB), ("{app: frontend}", IstioSemanticsTests.clusterA)] as [(String, String)])
+    func sourceLabelsAtAGatewayAreTheGatewaysOwn(_ labels: String, _ expected: String) {
         let yaml = IstioSemanticsTests.services + IstioSemanticsTests.vs("v", hosts: "[x.example.com]", """
-        - match: [{sourceLabels: {istio: ingressgateway}}]
+        - match: [{sourceLabels: \(labels), uri: {prefix: /s}}]
           route: [{destination: {host: b}}]
         - route: [{destination: {host: a}}]
         """)
         let table = RouteTable.compile(snapshot(yaml: yaml), for: IstioSemanticsTests.gateway)
-        #expect(table.cluster(host: "x.example.com", target: "/", port: 80) == IstioSemanticsTests.clusterA)
+        #expect(table.cluster(host: "x.example.com", target: "/s", port: 80) == expected)
     }
 }
 

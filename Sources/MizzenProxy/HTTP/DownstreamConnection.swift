@@ -1,19 +1,28 @@
-import MizzenRouting
-import NIOCore
+package import MizzenRouting
+package import NIOCore
 
-/// What a request's handler knows about the connection it arrived on.
-final class DownstreamConnection {
-    /// The listener port as configured (before `--port-map`), which routing keys on.
-    let listenerPort: UInt32
+/// What a request's exchange knows about the connection it arrived on. Immutable, so a record
+/// may carry it off the event loop.
+package final class DownstreamConnection: Sendable {
+    /// The listener that accepted it.
+    package let listener: ListenerSpec
+    /// The table port the request routes on (the Gateway server's port as configured, before
+    /// `--port-map`; or a captured connection's original destination port).
+    package let listenerPort: UInt32
     /// The client's IP as text, for `x-forwarded-for` and source-IP hashing.
-    let remoteIP: String?
-    let remoteAddress: SocketAddress?
-    let localAddress: SocketAddress?
+    package let remoteIP: String?
+    package let remoteAddress: SocketAddress?
+    package let localAddress: SocketAddress?
+    /// Where a captured connection was going (SO_ORIGINAL_DST); nil for a gateway listener.
+    package let originalDestination: SocketAddress?
     /// TLS server name (SNI) of a terminated TLS connection.
-    let serverName: String?
+    package let serverName: String?
     /// The server that terminated TLS, when one did.
-    let tlsServer: ServerEntry?
-    var isTLS: Bool { tlsServer != nil }
+    package let tlsServer: ServerEntry?
+    package let isHTTP2: Bool
+
+    package var isTLS: Bool { tlsServer != nil }
+    package var headerPolicy: ListenerSpec.HeaderPolicy { listener.headerPolicy }
 
     /// `ip:port` of each end, for a consistent-hash policy's generated cookie (made only then).
     var remoteAddressText: String { Self.text(remoteAddress) }
@@ -23,18 +32,17 @@ final class DownstreamConnection {
         guard let address else { return "" }
         return "\(address.ipAddress ?? ""):\(address.port ?? 0)"
     }
-    let isHTTP2: Bool
 
-    init(listenerPort: UInt32, remoteAddress: SocketAddress?, localAddress: SocketAddress?, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool) {
+    package init(listener: ListenerSpec, listenerPort: UInt32, remoteAddress: SocketAddress?, localAddress: SocketAddress?,
+                 originalDestination: SocketAddress? = nil, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool) {
+        self.listener = listener
         self.listenerPort = listenerPort
         self.remoteIP = remoteAddress?.ipAddress
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
+        self.originalDestination = originalDestination
         self.serverName = serverName
         self.tlsServer = tlsServer
         self.isHTTP2 = isHTTP2
     }
 }
-
-@available(*, unavailable)
-extension DownstreamConnection: Sendable {}

@@ -1,10 +1,18 @@
 import NIOCore
+import NIOSSL
 
 /// The first handler of a downstream HTTP/1 connection, on raw bytes: enforces the idle timeout
-/// and the request-headers timeout (slowloris: the clock starts at a request's first byte), and
+/// and the request-headers timeout (slowloris: the clock starts at a request's first byte),
 /// writes the proxy's answers to requests that cannot be parsed (400, 408, 431) straight to the
-/// socket, under the HTTP codec, then closes: after a framing error nothing that follows on the
-/// connection can be trusted.
+/// socket, under the HTTP codec, and closes the connection lingeringly.
+///
+/// Lingering close (nginx's `lingering_close`): closing a socket whose receive buffer still
+/// holds bytes makes the kernel send a reset, which can destroy the answer before the client
+/// reads it (a client still sending a too-large header section, or a body the proxy will not
+/// read). So an answer that closes the connection is flushed, the sending side shut down (FIN),
+/// and what the client still sends is read and dropped until it closes or `lingerTimeout`
+/// passes. Over TLS the close itself lingers: NIOSSL sends close_notify and reads until the
+/// client's, for at most its shutdown timeout (1 s).
 final class HTTP1ConnectionGuard: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -20,11 +28,14 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
         case serving
         /// A tunnel (WebSocket): raw bytes, no HTTP timeouts.
         case tunnel
+        /// The last answer is out and the sending side closed: input is read and dropped.
+        case lingering
         case closed
     }
 
     private let headersTimeout: TimeAmount
     private let idleTimeout: TimeAmount
+    private let lingerTimeout: TimeAmount
     private var phase = Phase.idle
     /// When the current phase began: the idle and headers deadlines count from it.
     private var phaseStart = NIODeadline.now()
@@ -35,9 +46,10 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
     private var timerDeadline = NIODeadline.distantFuture
     private var context: ChannelHandlerContext?
 
-    init(headersTimeout: TimeAmount, idleTimeout: TimeAmount) {
+    init(headersTimeout: TimeAmount, idleTimeout: TimeAmount, lingerTimeout: TimeAmount = .seconds(1)) {
         self.headersTimeout = headersTimeout
         self.idleTimeout = idleTimeout
+        self.lingerTimeout = lingerTimeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -62,12 +74,23 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .lingering = phase { return }
+        if case .closed = phase { return }
         if case .idle = phase {
             phase = .readingHead
             phaseStart = .now()
             ensureTimer(by: phaseStart + headersTimeout)
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .lingering = phase {
+            // Reads go on whatever the handlers above would hold: they are gone from the story.
+            context.read()
+            return
+        }
+        context.fireChannelReadComplete()
     }
 
     /// A request head was parsed: its header section arrived in time.
@@ -134,22 +157,44 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
             } else {
                 ensureTimer(by: deadline)
             }
+        case .lingering:
+            context?.close(promise: nil)
         case .serving, .tunnel, .closed:
             // A request in flight has its own timeouts; the timer is armed again when it ends.
             break
         }
     }
 
-    /// Answers with `status` and closes, unless a response has already begun on the wire.
+    /// Answers with `status` and closes (lingeringly), unless a response has already begun on
+    /// the wire.
     func refuse(status: Int, reason: String, body: String) {
-        guard let context, phase != .closed, phase != .tunnel else { return }
-        cancelTimer()
-        phase = .closed
+        guard let context, phase != .closed, phase != .tunnel, phase != .lingering else { return }
         let text = "HTTP/1.1 \(status) \(reason)\r\ncontent-length: \(body.utf8.count)\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n\(body)"
         var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
         buffer.writeString(text)
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        closeLingering()
+    }
+
+    /// Closes the connection once everything written so far is on the wire, lingeringly.
+    func closeLingering() {
+        guard let context, phase != .closed, phase != .lingering else { return }
+        cancelTimer()
+        phase = .lingering
+        let isTLS = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)) != nil
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { [weak self] result in
+            guard let self, case .success = result, !isTLS else {
+                context.close(promise: nil)
+                return
+            }
+            context.close(mode: .output).assumeIsolated().whenComplete { result in
+                guard case .success = result else {
+                    context.close(promise: nil)
+                    return
+                }
+                self.ensureTimer(by: .now() + self.lingerTimeout)
+                context.read()
+            }
         }
     }
 }

@@ -39,6 +39,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     /// Streams that received frames in the current read burst (told when it ends).
     private var readBurst: [HTTP2ServerStream] = []
     private(set) var isWritable = true
+    /// Request body bytes the streams hold unsent (their exchange holds reads). Past
+    /// `ProxyLimits.http2ConnectionBufferBytes` the connection's receive window is not given
+    /// back, so a client cannot make the proxy buffer a window's worth on every stream.
+    fileprivate var heldBytes = 0
+    /// The connection's receive window as NIOHTTP2 last reported it.
+    private var connectionWindow: Int?
+    /// The highest stream the client opened (for GOAWAY).
+    private var lastStreamID = HTTP2StreamID(0)
+    /// Runs while no stream is open: Envoy's connection idle timeout (GOAWAY, then close).
+    private var idleTimer: Scheduled<Void>?
 
     init(loop: LoopState, connection: DownstreamConnection, windowSize: Int) {
         self.loop = loop
@@ -51,11 +61,36 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         isWritable = context.channel.isWritable
+        armIdleTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         closeAllStreams()
         self.context = nil
+    }
+
+    private func armIdleTimer() {
+        guard let context, idleTimer == nil, loop.limits.idleTimeout.nanoseconds > 0 else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: loop.limits.idleTimeout) { [weak self] in
+            self?.idleTimedOut()
+        }
+    }
+
+    private func idleTimedOut() {
+        idleTimer = nil
+        guard streams.isEmpty, let context else { return }
+        loop.logger.debug("http2: connection idle for \(loop.limits.idleTimeout), closing")
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
+                      promise: nil)
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// A stream left the table: with none left, the idle timer runs.
+    private func streamRemoved() {
+        if streams.isEmpty { armIdleTimer() }
     }
 
     // MARK: Inbound
@@ -97,6 +132,11 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         handler.attach(stream, eventLoop: context.eventLoop)
         stream.handler = handler
         streams[streamID] = stream
+        if streamID > lastStreamID { lastStreamID = streamID }
+        if let idleTimer {
+            idleTimer.cancel()
+            self.idleTimer = nil
+        }
         noteRead(stream)
         handler.receive(.head(head))
         if headers.endStream { stream.handler?.receive(.end(nil)) }
@@ -137,14 +177,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let closed as StreamClosedEvent:
-            streams.removeValue(forKey: closed.streamID)?.closed()
+            // No reason: both sides ended the stream (the client's END_STREAM included).
+            streams.removeValue(forKey: closed.streamID)?.closed(normally: closed.reason == nil)
+            streamRemoved()
         case let window as NIOHTTP2WindowUpdatedEvent:
             // The connection's receive window: reopened to its size once half is used, as
-            // NIOHTTP2's multiplexer does. (Streams' windows are given back as consumed.)
-            if window.streamID == .rootStream, let inbound = window.inboundWindowSize, inbound <= windowSize / 2 {
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - inbound))),
-                              promise: nil)
-                context.flush()
+            // NIOHTTP2's multiplexer does, unless the streams hold too much unsent (streams'
+            // windows are given back as their bytes are consumed).
+            if window.streamID == .rootStream, let inbound = window.inboundWindowSize {
+                connectionWindow = inbound
+                reopenConnectionWindowIfDue()
             }
         case is NIOHTTP2StreamCreatedEvent, is NIOHTTP2BulkStreamWindowChangeEvent:
             break
@@ -175,7 +217,16 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     private func closeAllStreams() {
         let all = streams
         streams = [:]
-        for stream in all.values { stream.closed() }
+        for stream in all.values { stream.closed(normally: false) }
+    }
+
+    /// Gives the connection's receive window back when half of it is used, unless the streams
+    /// hold more than the connection may buffer.
+    fileprivate func reopenConnectionWindowIfDue() {
+        guard let context, let inbound = connectionWindow, inbound <= windowSize / 2, heldBytes <= loop.limits.http2ConnectionBufferBytes else { return }
+        connectionWindow = windowSize
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: windowSize - inbound))), promise: nil)
+        context.flush()
     }
 
     // MARK: Outbound, for the streams
@@ -198,7 +249,10 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
 
     /// The stream reset itself: it leaves the table now (its StreamClosedEvent finds nothing).
     fileprivate func remove(_ stream: HTTP2ServerStream) {
-        if streams[stream.id] === stream { streams.removeValue(forKey: stream.id) }
+        if streams[stream.id] === stream {
+            streams.removeValue(forKey: stream.id)
+            streamRemoved()
+        }
     }
 
     // MARK: Header blocks
@@ -329,6 +383,9 @@ final class HTTP2ServerStream {
     private var isClosed = false
     /// Request body bytes consumed and not yet given back to the client's window.
     private var unacknowledged = 0
+    /// Of those, the bytes consumed while the exchange held reads (counted in the connection's
+    /// `heldBytes`).
+    private var held = 0
     /// Response bytes written, and of those the ones known to be on the socket: the difference
     /// is what NIOHTTP2 still holds (DATA beyond the client's window). The stream is not
     /// writable above the high watermark, until the low one.
@@ -339,7 +396,7 @@ final class HTTP2ServerStream {
     /// The last HEADERS or DATA frame written, held until the next part or flush: when the
     /// response ends right after it, the frame carries END_STREAM (a response is then HEADERS
     /// and DATA, not HEADERS, DATA and an empty DATA; a bodiless one is one HEADERS frame).
-    private var held: HTTP2Frame.FramePayload?
+    private var heldFrame: HTTP2Frame.FramePayload?
     static let highWatermark = 64 * 1024
     static let lowWatermark = 32 * 1024
 
@@ -357,16 +414,16 @@ final class HTTP2ServerStream {
         case .head(let head):
             writeHeld(endStream: false)
             let block = HTTP2ServerConnectionHandler.headerBlock(head.headers, status: head.status)
-            held = .headers(.init(headers: block))
+            heldFrame = .headers(.init(headers: block))
         case .body(let body):
             writeHeld(endStream: false)
-            held = .data(.init(data: body))
+            heldFrame = .data(.init(data: body))
         case .end(let trailers?):
             writeHeld(endStream: false)
             let block = HTTP2ServerConnectionHandler.headerBlock(trailers, status: nil)
             connection.write(HTTP2Frame(streamID: id, payload: .headers(.init(headers: block, endStream: true))), promise: nil)
         case .end(nil):
-            if held != nil {
+            if heldFrame != nil {
                 writeHeld(endStream: true)
             } else {
                 let empty = connection.allocator.buffer(capacity: 0)
@@ -380,10 +437,10 @@ final class HTTP2ServerStream {
         connection.flush()
     }
 
-    /// Writes the frame held back (see `held`), ending the stream with it when asked.
+    /// Writes the frame held back (see `heldFrame`), ending the stream with it when asked.
     private func writeHeld(endStream: Bool) {
-        guard let payload = held else { return }
-        held = nil
+        guard let payload = heldFrame else { return }
+        heldFrame = nil
         switch payload {
         case .headers(var headers):
             headers.endStream = endStream
@@ -411,20 +468,22 @@ final class HTTP2ServerStream {
     /// stream is closed at once (as a child channel's close would).
     func reset() {
         guard !isClosed else { return }
-        held = nil
+        heldFrame = nil
         connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
         connection.flush()
         connection.remove(self)
-        closed()
+        closed(normally: false)
     }
 
-    fileprivate func closed() {
+    /// `normally`: both sides ended the stream; otherwise it was reset or its connection went.
+    fileprivate func closed(normally: Bool) {
         guard !isClosed else { return }
         isClosed = true
-        held = nil
+        heldFrame = nil
+        releaseHeld()
         let handler = self.handler
         self.handler = nil
-        handler?.downstreamClosed()
+        handler?.downstreamClosed(normally: normally)
     }
 
     /// Request body bytes the exchange took: their window goes back to the client once half
@@ -432,12 +491,24 @@ final class HTTP2ServerStream {
     /// writable); then it waits for `resumeReading`.
     fileprivate func consumed(_ bytes: Int) {
         unacknowledged += bytes
-        if handler?.holdsDownstreamReads() == true { return }
+        if handler?.holdsDownstreamReads() == true {
+            held += bytes
+            connection.heldBytes += bytes
+            return
+        }
         giveBackWindowIfDue()
     }
 
     func resumeReading() {
+        releaseHeld()
         giveBackWindowIfDue()
+    }
+
+    private func releaseHeld() {
+        guard held > 0 else { return }
+        connection.heldBytes -= held
+        held = 0
+        connection.reopenConnectionWindowIfDue()
     }
 
     private func giveBackWindowIfDue() {

@@ -6,13 +6,15 @@ import NIOHTTP1
 /// forget. It never holds the primary back: while its upstream is connecting it buffers up to
 /// `maxBufferedBytes` of body, and a mirror that cannot keep up (buffer full, upstream not
 /// writable, failure) is dropped. Its response is read and discarded. The loop keeps it alive
-/// until it ends, independently of the primary exchange.
-final class MirrorExchange: UpstreamResponseReceiver {
+/// until it ends, independently of the primary exchange. The mirror cluster is the one of the
+/// snapshot the primary request was routed with.
+final class MirrorExchange: UpstreamClient {
     static let maxBufferedBytes = 64 * 1024
 
     private let loop: LoopState
     private var lease: UpstreamLease?
-    private var pending = CircularBuffer<HTTPClientRequestPart>()
+    private var waiter: PoolWaiter?
+    private var pending = CircularBuffer<HTTPClientRequestPart>(initialCapacity: 4)
     private var pendingBytes = 0
     private var requestEnded = false
     private var done = false
@@ -24,27 +26,20 @@ final class MirrorExchange: UpstreamResponseReceiver {
     }
 
     /// Picks an endpoint of the mirror cluster and connects; gives up quietly on any failure.
-    func start(cluster: Cluster, settings: UpstreamClusterSettings?, http2: Bool, serverName: String?, eventLoop: any EventLoop, timeout: TimeAmount) {
-        guard let endpoint = loop.pickEndpoint(cluster, settings: settings, http2: http2, hashKey: { _ in nil }) else {
+    func start(cluster: PublishedCluster, serverName: String?, eventLoop: any EventLoop, timeout: TimeAmount) {
+        guard let endpoint = loop.pickEndpoint(cluster, hashKey: nil) else {
             finish()
             return
         }
         loop.mirrorsInFlight[ObjectIdentifier(self)] = self
         timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in self?.abandon() }
-        let key = UpstreamKey(endpoint, http2: http2, tls: settings?.tls.map { _ in "\(cluster.name)|\(serverName ?? "")" })
-        loop.upstreams.acquire(key, settings: settings, serverName: serverName, receiver: self).assumeIsolated().whenComplete { [self] result in
-            switch result {
-            case .failure:
-                self.finish()
-            case .success(let lease):
-                guard !self.done else {
-                    lease.release(reusable: false)
-                    return
-                }
-                self.lease = lease
-                while let part = self.pending.popFirst() { lease.handler.write(part) }
-                lease.handler.flush()
-            }
+        switch loop.upstreams.acquire(cluster, endpoint: endpoint, serverName: serverName, for: self, attempt: 1) {
+        case .ready(let lease):
+            upstreamReady(lease, attempt: 1)
+        case .waiting(let waiter):
+            self.waiter = waiter
+        case .failed:
+            finish()
         }
     }
 
@@ -76,6 +71,7 @@ final class MirrorExchange: UpstreamResponseReceiver {
 
     private func abandon() {
         guard !done else { return }
+        waiter?.cancel()
         lease?.release(reusable: false)
         lease = nil
         finish()
@@ -83,13 +79,30 @@ final class MirrorExchange: UpstreamResponseReceiver {
 
     private func finish() {
         done = true
+        waiter = nil
         pending.removeAll()
         timer?.cancel()
         timer = nil
         loop.mirrorsInFlight[ObjectIdentifier(self)] = nil
     }
 
-    // MARK: UpstreamResponseReceiver
+    // MARK: UpstreamClient
+
+    func upstreamReady(_ lease: UpstreamLease, attempt: Int) {
+        waiter = nil
+        guard !done else {
+            lease.release(reusable: false)
+            return
+        }
+        self.lease = lease
+        while let part = pending.popFirst() { lease.handler.write(part) }
+        lease.handler.flush()
+    }
+
+    func upstreamUnavailable(_ error: ProxyError, attempt: Int) {
+        waiter = nil
+        finish()
+    }
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         if case .end = part {

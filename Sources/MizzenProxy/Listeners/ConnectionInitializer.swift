@@ -1,4 +1,3 @@
-import MizzenConfig
 import MizzenRouting
 import NIOCore
 import Logging
@@ -10,23 +9,50 @@ import NIOTLS
 /// Builds the pipeline of an accepted downstream connection from what its listener serves:
 /// plain HTTP (HTTP/1.1 or HTTP/2 with prior knowledge, told apart by the first bytes), TLS
 /// (SNI read first, then passthrough, or termination with that server's own context and ALPN),
-/// or plain TCP.
+/// or plain TCP. Until the connection knows what it carries, a `SetupTimeout` runs: a client
+/// that sends nothing, or stalls in the TLS handshake, is closed after
+/// `ProxyLimits.connectionSetupTimeout` (Envoy's listener-filter timeout and Istio's transport
+/// socket connect timeout, both 15 s at a gateway).
 enum ConnectionInitializer {
-    static func initialize(channel: any Channel, listenerPort: UInt32, engine: ProxyEngine) throws {
+    static func initialize(channel: any Channel, spec: ListenerSpec, engine: ProxyEngine) throws {
         let loop = engine.state(for: channel.eventLoop)
-        let table = loop.configuration.table
+        try channel.pipeline.syncOperations.addHandler(SetupTimeout(timeout: loop.limits.connectionSetupTimeout), name: SetupTimeout.name)
+        switch spec.destination {
+        case .listenerPort(let port):
+            try initialize(channel: channel, spec: spec, listenerPort: port, originalDestination: nil, loop: loop)
+        case .originalDestination:
+            // Read before anything else can happen on the connection; the pipeline is built
+            // when the answer comes (on this loop, at once in practice).
+            OriginalDestination.of(channel).assumeIsolated().whenSuccess { original in
+                guard let original, let port = original.port, port > 0 else {
+                    loop.logger.debug("listener \(spec.name): connection without an original destination")
+                    channel.close(promise: nil)
+                    return
+                }
+                do {
+                    try initialize(channel: channel, spec: spec, listenerPort: UInt32(port), originalDestination: original, loop: loop)
+                } catch {
+                    channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    static func initialize(channel: any Channel, spec: ListenerSpec, listenerPort: UInt32, originalDestination: SocketAddress?, loop: LoopState) throws {
+        let table = loop.snapshot.table
         guard let listener = table.listener(port: listenerPort) else {
             channel.close(promise: nil)
             return
         }
         let sync = channel.pipeline.syncOperations
         let kinds = Set(listener.servers.map(\.kind))
+        let context = Context(spec: spec, listener: listener, originalDestination: originalDestination, loop: loop)
         if kinds.contains(.https) || kinds.contains(.tlsPassthrough) || kinds.contains(.tlsTerminated) {
             let sniHandler = ByteToMessageHandler(SNIHandler { [unowned channel] result in
                 let name: String?
                 if case .hostname(let hostname) = result { name = hostname.lowercased() } else { name = nil }
                 do {
-                    try afterSNI(channel: channel, listener: listener, serverName: name, loop: loop)
+                    try afterSNI(channel: channel, context: context, serverName: name)
                 } catch {
                     channel.close(promise: nil)
                 }
@@ -34,17 +60,17 @@ enum ConnectionInitializer {
             })
             try sync.addHandler(sniHandler, name: "sni")
         } else if kinds.contains(.tcp) {
-            guard let decision = table.decideConnection(port: listenerPort, serverName: nil,
-                                                        destinationAddress: channel.localAddress?.ipAddress, random: loop.random.next()) else {
+            let destination = (originalDestination ?? channel.localAddress)?.ipAddress
+            guard let decision = table.decideConnection(port: listenerPort, serverName: nil, destinationAddress: destination, random: loop.random.next()) else {
                 channel.close(promise: nil)
                 return
             }
             try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-            try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision))
+            try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot))
+            SetupTimeout.setupDone(sync)
         } else {
             try sync.addHandler(ProtocolSniffer { [unowned channel] isHTTP2 in
-                let connection = DownstreamConnection(listenerPort: listenerPort, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress,
-                                                      serverName: nil, tlsServer: nil, isHTTP2: isHTTP2)
+                let connection = context.connection(channel: channel, serverName: nil, tlsServer: nil, isHTTP2: isHTTP2)
                 if isHTTP2 {
                     try configureHTTP2(channel: channel, connection: connection, loop: loop)
                 } else {
@@ -54,21 +80,38 @@ enum ConnectionInitializer {
         }
     }
 
+    /// What the later steps of a connection's setup need.
+    struct Context {
+        var spec: ListenerSpec
+        var listener: Listener
+        var originalDestination: SocketAddress?
+        var loop: LoopState
+
+        func connection(channel: any Channel, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool) -> DownstreamConnection {
+            DownstreamConnection(listener: spec, listenerPort: listener.port, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress,
+                                 originalDestination: originalDestination, serverName: serverName, tlsServer: tlsServer, isHTTP2: isHTTP2)
+        }
+    }
+
     /// The server name is known: pass through, or terminate TLS with the server's context.
-    static func afterSNI(channel: any Channel, listener: Listener, serverName: String?, loop: LoopState) throws {
-        let configuration = loop.configuration
+    static func afterSNI(channel: any Channel, context: Context, serverName: String?) throws {
+        let loop = context.loop
+        let listener = context.listener
+        let snapshot = loop.snapshot
         let sync = channel.pipeline.syncOperations
+        let destination = (context.originalDestination ?? channel.localAddress)?.ipAddress
         if let name = serverName,
-           let decision = configuration.table.decideConnection(port: listener.port, serverName: name, destinationAddress: channel.localAddress?.ipAddress,
-                                                               random: loop.random.next()),
+           let decision = snapshot.table.decideConnection(port: listener.port, serverName: name, destinationAddress: destination, random: loop.random.next()),
            decision.server.kind == .tlsPassthrough {
             try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-            try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision), position: .after(try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)))
+            try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: snapshot),
+                                position: .after(try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)))
+            SetupTimeout.setupDone(sync)
             return
         }
         guard let server = listener.terminatingServer(serverName: serverName, includingTCP: true)
                 ?? (serverName == nil ? listener.servers.first { $0.kind == .https || $0.kind == .tlsTerminated } : nil),
-              let tls = configuration.tls.tls(for: server) else {
+              let tls = snapshot.serverTLS.tls(for: server) else {
             loop.logger.debug("tls: no server for SNI \(serverName ?? "(none)") on port \(listener.port)")
             channel.close(promise: nil)
             return
@@ -80,18 +123,18 @@ enum ConnectionInitializer {
             try sync.addHandler(ClientCertificateCheck(allowed: tls.requiredSubjectAltNames), position: .after(sslHandler))
         }
         if server.kind == .tlsTerminated {
-            try sync.addHandler(TLSTerminatedTCPStarter(loop: loop, listenerPort: listener.port, serverName: serverName))
+            try sync.addHandler(TLSTerminatedTCPStarter(loop: loop, listenerPort: listener.port, serverName: serverName, destination: destination))
             return
-        }
-        let connectionFor: (Bool) -> DownstreamConnection = { [unowned channel] isHTTP2 in
-            DownstreamConnection(listenerPort: listener.port, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress, serverName: serverName, tlsServer: server, isHTTP2: isHTTP2)
         }
         let alpn = NIOTypedApplicationProtocolNegotiationHandler<Void> { [unowned channel] result in
             do {
-                if case .negotiated("h2") = result {
-                    try configureHTTP2(channel: channel, connection: connectionFor(true), loop: loop)
+                let isHTTP2: Bool
+                if case .negotiated("h2") = result { isHTTP2 = true } else { isHTTP2 = false }
+                let connection = context.connection(channel: channel, serverName: serverName, tlsServer: server, isHTTP2: isHTTP2)
+                if isHTTP2 {
+                    try configureHTTP2(channel: channel, connection: connection, loop: loop)
                 } else {
-                    try configureHTTP1(channel: channel, connection: connectionFor(false), loop: loop)
+                    try configureHTTP1(channel: channel, connection: connection, loop: loop)
                 }
             } catch {
                 channel.close(promise: nil)
@@ -104,7 +147,7 @@ enum ConnectionInitializer {
     static func configureHTTP1(channel: any Channel, connection: DownstreamConnection, loop: LoopState) throws {
         let limits = loop.limits
         let sync = channel.pipeline.syncOperations
-        let guardHandler = HTTP1ConnectionGuard(headersTimeout: limits.requestHeadersTimeout, idleTimeout: limits.idleTimeout)
+        let guardHandler = HTTP1ConnectionGuard(headersTimeout: limits.requestHeadersTimeout, idleTimeout: limits.idleTimeout, lingerTimeout: limits.lingerTimeout)
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxRequestHeadersBytes
         decoderLimits.maxHeaderFieldSize = limits.maxRequestHeadersBytes
@@ -115,6 +158,7 @@ enum ConnectionInitializer {
                                                                     limitConfiguration: decoderLimits)),
                             name: "http-request-decoder")
         try sync.addHandler(ForwardingHandler(loop: loop, connection: connection, guardHandler: guardHandler), name: "forwarding")
+        SetupTimeout.setupDone(sync)
     }
 
     static func configureHTTP2(channel: any Channel, connection: DownstreamConnection, loop: LoopState) throws {
@@ -135,8 +179,53 @@ enum ConnectionInitializer {
         try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration),
                             name: "http2")
         try sync.addHandler(HTTP2ServerConnectionHandler(loop: loop, connection: connection, windowSize: windowSize), name: "http2-streams")
+        SetupTimeout.setupDone(sync)
     }
 }
+
+/// Closes a connection that does not finish its setup in time: no first bytes to tell its
+/// protocol by, no TLS ClientHello, or a handshake that stalls. Removed once the connection's
+/// pipeline is built; the HTTP and TCP handlers run their own timeouts from then on.
+final class SetupTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    static let name = "setup-timeout"
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard timeout.nanoseconds > 0 else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard self?.timer != nil else { return }
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    /// The connection is set up: the timer goes.
+    static func setupDone(_ sync: ChannelPipeline.SynchronousOperations) {
+        if let handler = try? sync.handler(type: SetupTimeout.self) {
+            sync.removeHandler(handler, promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension SetupTimeout: Sendable {}
 
 /// Plain-text ports carry HTTP/1.1 and HTTP/2 with prior knowledge: the client preface
 /// (`PRI * HTTP/2.0...`) tells them apart (STACK-NOTES: NIO has no h2c helper).
@@ -214,35 +303,48 @@ final class ClientCertificateCheck: ChannelInboundHandler, RemovableChannelHandl
 @available(*, unavailable)
 extension ClientCertificateCheck: Sendable {}
 
-/// TLS-terminated TCP (Gateway `TLS` server in SIMPLE/MUTUAL mode with `tcp` routes): once the
-/// handshake is done, proxy the decrypted bytes like a TCP server.
+/// TLS-terminated TCP (Gateway `TLS` server in SIMPLE/MUTUAL mode with `tcp` routes): proxy the
+/// decrypted bytes like a TCP server.
 final class TLSTerminatedTCPStarter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     private let loop: LoopState
     private let listenerPort: UInt32
     private let serverName: String?
+    private let destination: String?
 
-    init(loop: LoopState, listenerPort: UInt32, serverName: String?) {
+    init(loop: LoopState, listenerPort: UInt32, serverName: String?, destination: String?) {
         self.loop = loop
         self.listenerPort = listenerPort
         self.serverName = serverName
+        self.destination = destination
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard let decision = loop.configuration.table.decideConnection(port: listenerPort, serverName: serverName,
-                                                                       destinationAddress: context.channel.localAddress?.ipAddress,
-                                                                       random: loop.random.next()) else {
+        let snapshot = loop.snapshot
+        guard let decision = snapshot.table.decideConnection(port: listenerPort, serverName: serverName, destinationAddress: destination,
+                                                             random: loop.random.next()) else {
             context.close(promise: nil)
             return
         }
         do {
             try context.channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-            try context.pipeline.syncOperations.addHandler(TCPProxyHandler(loop: loop, decision: decision), position: .after(self))
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            // The upstream connects while the handshake completes; the setup timeout runs until
+            // it has.
+            try context.pipeline.syncOperations.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: snapshot), position: .after(self))
         } catch {
             context.close(promise: nil)
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            SetupTimeout.setupDone(context.pipeline.syncOperations)
+            context.fireUserInboundEventTriggered(event)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 

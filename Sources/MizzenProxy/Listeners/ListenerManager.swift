@@ -1,48 +1,30 @@
 import NIOCore
 import NIOPosix
 
-/// Where a listener port is actually bound: `--port-map 80=8080` lets an unprivileged process
-/// serve the Gateway's port 80 on 8080, as Istio's gateway pods do.
-package struct ListenerBinding: Sendable {
-    package var host: String
-    package var portMap: [UInt32: Int]
-
-    package init(host: String, portMap: [UInt32: Int]) {
-        self.host = host
-        self.portMap = portMap
-    }
-
-    package func bindPort(for listenerPort: UInt32) -> Int {
-        portMap[listenerPort] ?? Int(listenerPort)
-    }
-}
-
-/// The bound server sockets, one per listener port of the current route table.
+/// The bound server sockets, one per `ListenerSpec`.
 package actor ListenerManager {
     private let engine: ProxyEngine
-    private let binding: ListenerBinding
-    private var channels: [UInt32: any Channel] = [:]
+    private var channels: [ListenerSpec: any Channel] = [:]
 
-    package init(engine: ProxyEngine, binding: ListenerBinding) {
+    package init(engine: ProxyEngine) {
         self.engine = engine
-        self.binding = binding
     }
 
-    /// The ports actually bound, by listener port (port 0 in a port map binds an ephemeral port).
-    package var boundPorts: [UInt32: Int] {
+    /// The ports actually bound, by spec (port 0 binds an ephemeral port).
+    package var boundPorts: [ListenerSpec: Int] {
         channels.mapValues { $0.localAddress?.port ?? 0 }
     }
 
-    /// Binds the listener ports not bound yet and closes those no longer configured. A port
-    /// that cannot be bound is reported and the others still served.
-    package func reconcile(listenerPorts: [UInt32]) async -> [String] {
+    /// Binds the listeners not bound yet and closes those no longer wanted. A listener that
+    /// cannot be bound is reported and the others still served.
+    package func reconcile(_ specs: [ListenerSpec]) async -> [String] {
         var problems: [String] = []
-        let wanted = Set(listenerPorts)
-        for (port, channel) in channels where !wanted.contains(port) {
+        let wanted = Set(specs)
+        for (spec, channel) in channels where !wanted.contains(spec) {
             try? await channel.close()
-            channels[port] = nil
+            channels[spec] = nil
         }
-        for port in listenerPorts.sorted() where channels[port] == nil {
+        for spec in specs where channels[spec] == nil {
             let engine = self.engine
             let bootstrap = ServerBootstrap(group: engine.group)
                 .serverChannelOption(.backlog, value: 1024)
@@ -50,15 +32,13 @@ package actor ListenerManager {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try ConnectionInitializer.initialize(channel: channel, listenerPort: port, engine: engine)
+                        try ConnectionInitializer.initialize(channel: channel, spec: spec, engine: engine)
                     }
                 }
-            let bindPort = binding.bindPort(for: port)
             do {
-                let channel = try await bootstrap.bind(host: binding.host, port: bindPort).get()
-                channels[port] = channel
+                channels[spec] = try await bootstrap.bind(host: spec.host, port: spec.port).get()
             } catch {
-                problems.append("listener port \(port): cannot bind \(binding.host):\(bindPort): \(error)")
+                problems.append("listener \(spec): cannot bind: \(error)")
             }
         }
         return problems

@@ -2,7 +2,8 @@ import NIOCore
 
 /// Joins two channels on one event loop into a byte pipe: what one reads, the other writes,
 /// and a side reads only while its partner is writable (swift-nio-examples' connect-proxy
-/// `GlueHandler` pattern). Half-closes are passed on.
+/// `GlueHandler` pattern). Half-closes are passed on. With an idle timeout, both close when no
+/// byte has gone either way for that long (Envoy's TCP proxy `idle_timeout`, 1 h by default).
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = NIOAny
     typealias OutboundIn = NIOAny
@@ -11,12 +12,17 @@ final class GlueHandler: ChannelDuplexHandler {
     private var partner: GlueHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// Shared by the pair (nil: no idle timeout).
+    private let idle: TunnelIdleTimer?
 
-    private init() {}
+    private init(idle: TunnelIdleTimer?) {
+        self.idle = idle
+    }
 
-    static func matchedPair() -> (GlueHandler, GlueHandler) {
-        let first = GlueHandler()
-        let second = GlueHandler()
+    static func matchedPair(idleTimeout: TimeAmount? = nil) -> (GlueHandler, GlueHandler) {
+        let idle = idleTimeout.flatMap { $0.nanoseconds > 0 ? TunnelIdleTimer(timeout: $0) : nil }
+        let first = GlueHandler(idle: idle)
+        let second = GlueHandler(idle: idle)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -24,6 +30,7 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        idle?.attach(context)
         // The partner may have held a read while this side was not there to take the bytes.
         if context.channel.isWritable { partner?.partnerBecameWritable() }
     }
@@ -31,6 +38,7 @@ final class GlueHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         partner = nil
+        idle?.stop()
     }
 
     private func partnerWrite(_ data: NIOAny) {
@@ -61,6 +69,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        idle?.touch()
         partner?.partnerWrite(data)
     }
 
@@ -100,3 +109,51 @@ final class GlueHandler: ChannelDuplexHandler {
 
 @available(*, unavailable)
 extension GlueHandler: Sendable {}
+
+/// The idle timeout of a tunnel: one timer for both sides, re-armed lazily (a read only notes
+/// the time; the timer, when it fires, checks it), closing both channels once nothing moved for
+/// the timeout.
+final class TunnelIdleTimer {
+    private let timeout: TimeAmount
+    private var lastActivity = NIODeadline.now()
+    private var contexts: [ChannelHandlerContext] = []
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+    }
+
+    func attach(_ context: ChannelHandlerContext) {
+        contexts.append(context)
+        if timer == nil { arm(after: timeout, on: context.eventLoop) }
+    }
+
+    func touch() {
+        lastActivity = .now()
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+        contexts.removeAll()
+    }
+
+    private func arm(after delay: TimeAmount, on eventLoop: any EventLoop) {
+        timer = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in self?.fired(on: eventLoop) }
+    }
+
+    private func fired(on eventLoop: any EventLoop) {
+        timer = nil
+        let idle = NIODeadline.now() - lastActivity
+        if idle < timeout {
+            arm(after: timeout - idle, on: eventLoop)
+            return
+        }
+        let all = contexts
+        contexts.removeAll()
+        for context in all { context.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension TunnelIdleTimer: Sendable {}

@@ -13,13 +13,17 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let loop: LoopState
     private let decision: ConnectionDecision
+    /// The snapshot the connection was routed with: its cluster comes from it.
+    private let snapshot: ProxySnapshot
     private var buffered: [ByteBuffer] = []
     private var pendingRead = false
     private var connecting = false
+    private var idleTimeout: TimeAmount?
 
-    init(loop: LoopState, decision: ConnectionDecision) {
+    init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot) {
         self.loop = loop
         self.decision = decision
+        self.snapshot = snapshot
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -43,62 +47,48 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func connect(context: ChannelHandlerContext) {
         guard !connecting else { return }
         connecting = true
-        let table = loop.configuration.table
-        guard let cluster = table.clusters[decision.destination.cluster], !cluster.endpoints.isEmpty else {
+        guard let cluster = snapshot.clusters[decision.destination.cluster], !cluster.endpoints.isEmpty else {
             loop.logger.debug("tcp: no endpoints for \(decision.destination.cluster)")
             context.close(promise: nil)
             return
         }
         let remoteIP = context.channel.remoteAddress?.ipAddress
-        let settings = loop.configuration.upstreamSettings[cluster.name]
-        guard let endpoint = loop.pickEndpoint(cluster, settings: settings, http2: false, hashKey: { policy in
-            policy.key(header: { _ in nil }, cookie: { _ in nil }, sourceAddress: remoteIP, query: { _ in nil })
-        }) else {
+        let hashKey = cluster.plan.hashPolicy?.key(header: { _ in nil }, cookie: { _ in nil }, sourceAddress: remoteIP, query: { _ in nil })
+        guard let index = loop.pickEndpoint(cluster, hashKey: hashKey) else {
             context.close(promise: nil)
             return
         }
+        let endpoint = cluster.endpoints[index]
         // `tcp.maxConnections` caps this cluster's connections (Envoy's TCP proxy overflows by
         // closing the downstream connection).
-        if let settings, !settings.runtime.connections.tryAcquire(limit: settings.breakers.maxConnections) {
+        let runtime = cluster.runtime
+        guard runtime.connections.tryAcquire(limit: cluster.cluster.limits.maxConnections) else {
             loop.logger.debug("tcp: \(cluster.name) overflow (maxConnections)")
             context.close(promise: nil)
             return
         }
-        if settings?.tlsFailed == true {
-            settings?.runtime.connections.decrement()
+        if cluster.tlsProblem != nil {
+            runtime.connections.decrement()
             context.close(promise: nil)
             return
         }
-        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: settings)
+        // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
+        idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
+        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection)
             .channelOption(.allowRemoteHalfClosure, value: true)
-        var future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port))
-        if let tls = settings?.tls {
-            future = future.flatMap { upstream in
-                do {
-                    return try UpstreamConnector.addTLS(tls, serverName: tls.serverName ?? cluster.serviceHost, to: upstream).map { upstream }
-                } catch {
-                    upstream.close(promise: nil)
-                    return upstream.eventLoop.makeFailedFuture(ProxyError.connectFailure)
-                }
-            }
-        }
+        let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls,
+                                               serverName: cluster.tls.map { $0.serverName ?? cluster.cluster.serviceHost })
         let downstream = context.channel
-        let endpointKey = OutlierDetector.key(endpoint.address, endpoint.port)
-        let endpointCount = cluster.endpoints.count
         future.assumeIsolated().whenComplete { [self] result in
             switch result {
             case .failure:
-                if let settings {
-                    settings.runtime.connections.decrement()
-                    if let outlier = settings.outlier {
-                        settings.runtime.outliers.record(.localOriginFailure, endpoint: endpointKey, endpointCount: endpointCount, settings: outlier)
-                    }
+                runtime.connections.decrement()
+                if let settings = cluster.cluster.outlierDetection, index < cluster.monitors.count {
+                    runtime.outliers.record(.localOriginFailure, cluster.monitors[index], endpointCount: cluster.endpoints.count, settings: settings)
                 }
                 downstream.close(promise: nil)
             case .success(let upstream):
-                if let settings {
-                    upstream.closeFuture.whenComplete { _ in settings.runtime.connections.decrement() }
-                }
+                upstream.closeFuture.whenComplete { _ in runtime.connections.decrement() }
                 self.joined(upstream: upstream, context: context)
             }
         }
@@ -109,7 +99,7 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             upstream.close(promise: nil)
             return
         }
-        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair()
+        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimeout: idleTimeout)
         do {
             try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
             for buffer in buffered { upstream.write(buffer, promise: nil) }

@@ -1,4 +1,3 @@
-import MizzenConfig
 package import MizzenRouting
 import NIOCore
 #if canImport(Glibc)
@@ -40,11 +39,10 @@ package struct ServerTLSContexts: Sendable {
     package static func build(for table: RouteTable, credentialsDirectory: String?) -> ServerTLSContexts {
         var result = ServerTLSContexts()
         for listener in table.listeners {
-            for server in listener.servers where server.kind == .https || server.kind == .tlsTerminated {
-                guard let settings = server.tls else { continue }
+            for server in listener.servers {
+                guard let spec = server.terminatingTLS else { continue }
                 do {
-                    let tls = try makeContext(settings, alpn: server.kind == .https ? ["h2", "http/1.1"] : [],
-                                              credentialsDirectory: credentialsDirectory)
+                    let tls = try makeContext(spec, credentialsDirectory: credentialsDirectory)
                     result.byServer[ObjectIdentifier(server)] = tls
                 } catch {
                     result.problems.append("\(server.label) port \(listener.port): TLS not set up, server skipped: \(error)")
@@ -58,12 +56,11 @@ package struct ServerTLSContexts: Sendable {
         var description: String
     }
 
-    static func makeContext(_ settings: ServerTLSSettings, alpn: [String], credentialsDirectory: String?) throws -> ServerTLS {
-        let mode = settings.mode ?? .simple
-        var certificatePath = settings.serverCertificate
-        var keyPath = settings.privateKey
-        var caPath = settings.caCertificates
-        if let name = settings.credentialName ?? settings.credentialNames?.first {
+    static func makeContext(_ spec: ServerTLSSpec, credentialsDirectory: String?) throws -> ServerTLS {
+        var certificatePath = spec.serverCertificate
+        var keyPath = spec.privateKey
+        var caPath = spec.caCertificates
+        if let name = spec.credentialName {
             guard let directory = credentialsDirectory else {
                 throw SetupError(description: "credentialName \"\(name)\" needs --credentials DIR (DIR/\(name)/tls.crt, tls.key, ca.crt)")
             }
@@ -74,14 +71,10 @@ package struct ServerTLSContexts: Sendable {
             guard certificatePath != nil, keyPath != nil else {
                 throw SetupError(description: "credential \"\(name)\": no \(base)/tls.crt and tls.key")
             }
-            if mode == .mutual || mode == .optionalMutual {
-                let caName = settings.caCertCredentialName.map { "\(directory)/\($0)" } ?? "\(base)-cacert"
+            if spec.clientCertificates != .none {
+                let caName = spec.caCredentialName.map { "\(directory)/\($0)" } ?? "\(base)-cacert"
                 caPath = firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(caName)/ca.crt", "\(caName)/cacert"])
             }
-        } else if let first = settings.tlsCertificates?.first {
-            certificatePath = first.serverCertificate
-            keyPath = first.privateKey
-            caPath = caPath ?? first.caCertificates
         }
         guard let certificatePath, let keyPath else {
             throw SetupError(description: "no certificate: set credentialName or serverCertificate and privateKey")
@@ -99,12 +92,10 @@ package struct ServerTLSContexts: Sendable {
             throw SetupError(description: "cannot read private key \(keyPath): \(error)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        configuration.minimumTLSVersion = tlsVersion(settings.minProtocolVersion) ?? .tlsv12
-        configuration.maximumTLSVersion = tlsVersion(settings.maxProtocolVersion)
-        if let suites = settings.cipherSuites, !suites.isEmpty {
-            configuration.cipherSuites = suites.joined(separator: ":")
-        }
-        configuration.applicationProtocols = alpn
+        configuration.minimumTLSVersion = tlsVersion(spec.minimumVersion) ?? .tlsv12
+        configuration.maximumTLSVersion = tlsVersion(spec.maximumVersion)
+        if let suites = spec.cipherSuites { configuration.cipherSuites = suites }
+        configuration.applicationProtocols = spec.alpn
         // Closing a downstream connection sends close_notify and waits at most this long for
         // the client's before closing the socket: Envoy's delayed_close_timeout (1 s). NIOSSL's
         // 5 s default also kept every such connection's pipeline and TLS buffers alive for 5 s
@@ -112,35 +103,35 @@ package struct ServerTLSContexts: Sendable {
         // inactive): with a new connection per request that was ~2,000 connections' worth of
         // memory (130 MiB) at 450 handshakes/s.
         configuration.shutdownTimeout = .seconds(1)
-        switch mode {
-        case .mutual, .optionalMutual:
+        switch spec.clientCertificates {
+        case .required, .optional:
             guard let caPath else {
-                throw SetupError(description: "\(mode.rawValue) needs caCertificates (or ca.crt in the credential)")
+                throw SetupError(description: "\(spec.clientCertificates == .required ? "MUTUAL" : "OPTIONAL_MUTUAL") needs caCertificates (or ca.crt in the credential)")
             }
             do {
                 configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
             } catch {
                 throw SetupError(description: "cannot read CA certificates \(caPath): \(error)")
             }
-            configuration.certificateVerification = mode == .mutual ? .noHostnameVerification : .optionalVerification
-        default:
+            configuration.certificateVerification = spec.clientCertificates == .required ? .noHostnameVerification : .optionalVerification
+        case .none:
             configuration.certificateVerification = .none
         }
         do {
             let context = try NIOSSLContext(configuration: configuration)
-            return ServerTLS(context: context, requiredSubjectAltNames: settings.subjectAltNames ?? [])
+            return ServerTLS(context: context, requiredSubjectAltNames: spec.subjectAltNames)
         } catch {
             throw SetupError(description: "TLS settings refused: \(error)")
         }
     }
 
-    static func tlsVersion(_ version: TLSProtocolVersion?) -> TLSVersion? {
+    static func tlsVersion(_ version: ServerTLSSpec.Version?) -> TLSVersion? {
         switch version {
-        case .v1_0: .tlsv1
-        case .v1_1: .tlsv11
-        case .v1_2: .tlsv12
-        case .v1_3: .tlsv13
-        case .auto, nil: nil
+        case .tls10: .tlsv1
+        case .tls11: .tlsv11
+        case .tls12: .tlsv12
+        case .tls13: .tlsv13
+        case nil: nil
         }
     }
 

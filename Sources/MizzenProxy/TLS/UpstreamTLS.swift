@@ -1,4 +1,6 @@
-import MizzenConfig
+#if canImport(Glibc)
+import Glibc
+#endif
 import MizzenRouting
 import NIOCore
 import NIOSSL
@@ -8,23 +10,20 @@ import NIOTLS
 /// context, the server name to send and the names the upstream certificate must carry.
 final class UpstreamTLS: Sendable {
     let context: NIOSSLContext
-    /// SNI sent when set; nil: the request's host name (Istio's auto SNI).
-    let serverName: String?
-    /// Names one of which the upstream certificate must carry (DNS or URI SANs); empty with
-    /// `verifyAgainstServerName` false: chain validation only.
-    let subjectAltNames: [String]
-    /// Istio's auto SAN validation: with neither `sni` nor `subjectAltNames`, the certificate is
-    /// checked against the host the request was for.
-    let verifyAgainstServerName: Bool
-    let skipVerification: Bool
+    let settings: UpstreamTLSSettings
+    /// The bytes of every file the context was built from: a publish whose settings and files
+    /// are unchanged keeps this context (and the pools' connections); a rotated certificate or CA
+    /// makes a new one.
+    let fingerprint: [UInt8]
 
-    init(context: NIOSSLContext, serverName: String?, subjectAltNames: [String], verifyAgainstServerName: Bool, skipVerification: Bool) {
+    init(context: NIOSSLContext, settings: UpstreamTLSSettings, fingerprint: [UInt8]) {
         self.context = context
-        self.serverName = serverName
-        self.subjectAltNames = subjectAltNames
-        self.verifyAgainstServerName = verifyAgainstServerName
-        self.skipVerification = skipVerification
+        self.settings = settings
+        self.fingerprint = fingerprint
     }
+
+    /// SNI sent when set; nil: the request's host name (Istio's auto SNI).
+    var serverName: String? { settings.sni }
 
     /// The server name for one connection: the configured one, else the request's host.
     func serverName(forHost host: String) -> String? {
@@ -34,9 +33,9 @@ final class UpstreamTLS: Sendable {
 
     /// The SANs the certificate must match for a connection made with `serverName`.
     func requiredNames(serverName: String?) -> [String] {
-        if skipVerification { return [] }
-        if !subjectAltNames.isEmpty { return subjectAltNames }
-        if verifyAgainstServerName, let serverName { return [serverName] }
+        if settings.insecureSkipVerify { return [] }
+        if !settings.subjectAltNames.isEmpty { return settings.subjectAltNames }
+        if settings.verifiesRequestHost, let serverName { return [serverName] }
         return []
     }
 
@@ -51,82 +50,101 @@ final class UpstreamTLS: Sendable {
         package init(directory: String) { self.directory = directory }
     }
 
-    /// The context for `settings` (nil for DISABLE), reading every file now, off the loops.
-    static func make(_ settings: ClientTLSSettings, cluster: Cluster, http2: Bool, credentialsDirectory: String?,
-                     workloadCertificates: WorkloadCertificates?) throws -> UpstreamTLS? {
-        let mode = settings.mode ?? .disable
-        if mode == .disable { return nil }
-        var certificatePath = settings.clientCertificate
-        var keyPath = settings.privateKey
-        var caPath = settings.caCertificates
-        var serverName = settings.sni.flatMap { $0.isEmpty ? nil : $0 }
-        if mode == .istioMutual {
+    /// The files `settings` names, resolved against the credential and workload directories.
+    struct Files {
+        var certificate: String?
+        var key: String?
+        var ca: String?
+    }
+
+    static func files(_ settings: UpstreamTLSSettings, credentialsDirectory: String?, workloadCertificates: WorkloadCertificates?) throws -> Files {
+        var files = Files(certificate: settings.clientCertificate, key: settings.privateKey, ca: settings.caCertificates)
+        if settings.mode == .istioMutual {
             guard let workload = workloadCertificates else {
                 throw SetupError(description: "ISTIO_MUTUAL needs the workload certificates: --workload-certs DIR (cert-chain.pem, key.pem, root-cert.pem)")
             }
-            certificatePath = "\(workload.directory)/cert-chain.pem"
-            keyPath = "\(workload.directory)/key.pem"
-            caPath = "\(workload.directory)/root-cert.pem"
-            // Istio's SNI for mesh mTLS names the cluster: outbound_.PORT_.SUBSET_.HOST.
-            serverName = serverName ?? "outbound_.\(cluster.port)_.\(cluster.subset ?? "")_.\(cluster.serviceHost)"
+            files = Files(certificate: "\(workload.directory)/cert-chain.pem", key: "\(workload.directory)/key.pem", ca: "\(workload.directory)/root-cert.pem")
         } else if let name = settings.credentialName {
             guard let directory = credentialsDirectory else {
                 throw SetupError(description: "credentialName \"\(name)\" needs --credentials DIR (DIR/\(name)/tls.crt, tls.key, ca.crt)")
             }
             let secret = name.split(separator: "/").last.map(String.init) ?? name
             let base = "\(directory)/\(secret)"
-            certificatePath = ServerTLSContexts.firstExisting(["\(base)/tls.crt", "\(base)/cert"])
-            keyPath = ServerTLSContexts.firstExisting(["\(base)/tls.key", "\(base)/key"])
-            caPath = ServerTLSContexts.firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(base)-cacert/ca.crt", "\(base)-cacert/cacert"])
-            if mode == .mutual, certificatePath == nil || keyPath == nil {
+            files.certificate = ServerTLSContexts.firstExisting(["\(base)/tls.crt", "\(base)/cert"])
+            files.key = ServerTLSContexts.firstExisting(["\(base)/tls.key", "\(base)/key"])
+            files.ca = ServerTLSContexts.firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(base)-cacert/ca.crt", "\(base)-cacert/cacert"])
+            if settings.mode == .mutual, files.certificate == nil || files.key == nil {
                 throw SetupError(description: "credential \"\(name)\": no \(base)/tls.crt and tls.key for MUTUAL")
             }
         }
+        return files
+    }
+
+    /// The context for `settings`, reading every file now, off the loops. `previous`, when its
+    /// settings and file bytes are the same, is returned as it is.
+    static func make(_ settings: UpstreamTLSSettings, credentialsDirectory: String?, workloadCertificates: WorkloadCertificates?,
+                     previous: UpstreamTLS? = nil) throws -> UpstreamTLS {
+        let files = try files(settings, credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates)
+        var fingerprint: [UInt8] = []
+        var certificateBytes: [UInt8]?
+        var keyBytes: [UInt8]?
+        var caBytes: [UInt8]?
+        if settings.mode == .mutual || settings.mode == .istioMutual {
+            guard let certificate = files.certificate, let key = files.key else {
+                throw SetupError(description: "\(settings.mode.rawValue) needs clientCertificate and privateKey (or credentialName)")
+            }
+            certificateBytes = try read(certificate, what: "client certificate")
+            keyBytes = try read(key, what: "private key")
+        }
+        if !settings.insecureSkipVerify, let ca = files.ca { caBytes = try read(ca, what: "CA certificates") }
+        for part in [certificateBytes, keyBytes, caBytes] {
+            fingerprint += part ?? []
+            fingerprint.append(0)
+        }
+        if let previous, previous.settings == settings, previous.fingerprint == fingerprint { return previous }
+
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
+        configuration.applicationProtocols = settings.alpn
         // Closing an upstream connection sends close_notify and does not wait long for the
         // peer's (an idle upstream reads nothing until it wants to): NIOSSL's default is 5 s.
         configuration.shutdownTimeout = .milliseconds(250)
-        if mode == .mutual || mode == .istioMutual {
-            guard let certificatePath, let keyPath else {
-                throw SetupError(description: "\(mode.rawValue) needs clientCertificate and privateKey (or credentialName)")
+        if let certificateBytes, let keyBytes {
+            do {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificateBytes).map { .certificate($0) }
+            } catch {
+                throw SetupError(description: "cannot read client certificate \(files.certificate ?? ""): \(error)")
             }
             do {
-                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: keyBytes, format: .pem))
             } catch {
-                throw SetupError(description: "cannot read client certificate \(certificatePath): \(error)")
-            }
-            do {
-                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
-            } catch {
-                throw SetupError(description: "cannot read private key \(keyPath): \(error)")
+                throw SetupError(description: "cannot read private key \(files.key ?? ""): \(error)")
             }
         }
-        let skip = settings.insecureSkipVerify == true
-        if skip {
+        if settings.insecureSkipVerify {
             configuration.certificateVerification = .none
         } else {
             // The chain is verified by OpenSSL; names are checked after the handshake (Istio's
             // SAN list may differ from the SNI, which OpenSSL's host check would use).
             configuration.certificateVerification = .noHostnameVerification
-            if let caPath {
+            if let caBytes {
                 do {
-                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+                    configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(caBytes))
                 } catch {
-                    throw SetupError(description: "cannot read CA certificates \(caPath): \(error)")
+                    throw SetupError(description: "cannot read CA certificates \(files.ca ?? ""): \(error)")
                 }
             }
         }
-        let context: NIOSSLContext
         do {
-            context = try NIOSSLContext(configuration: configuration)
+            return UpstreamTLS(context: try NIOSSLContext(configuration: configuration), settings: settings, fingerprint: fingerprint)
         } catch {
             throw SetupError(description: "TLS settings refused: \(error)")
         }
-        let sans = settings.subjectAltNames ?? []
-        return UpstreamTLS(context: context, serverName: serverName, subjectAltNames: sans,
-                           verifyAgainstServerName: mode != .istioMutual && settings.sni == nil && sans.isEmpty, skipVerification: skip)
+    }
+
+    static func read(_ path: String, what: String) throws -> [UInt8] {
+        guard let bytes = FileBytes.read(path) else { throw SetupError(description: "cannot read \(what) \(path)") }
+        return bytes
     }
 }
 
@@ -201,3 +219,21 @@ final class UpstreamHandshakeCheck: ChannelInboundHandler, RemovableChannelHandl
 
 @available(*, unavailable)
 extension UpstreamHandshakeCheck: Sendable {}
+
+/// Reads a whole (small) file: certificates and keys, off the event loops.
+enum FileBytes {
+    static func read(_ path: String, limit: Int = 4 << 20) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            if bytes.count > limit { return nil }
+        }
+    }
+}

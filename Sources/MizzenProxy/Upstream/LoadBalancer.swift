@@ -1,4 +1,3 @@
-import MizzenConfig
 import MizzenRouting
 
 /// Picks the endpoint of a cluster for each request or connection.
@@ -23,11 +22,11 @@ final class LoadBalancer {
     /// unavailable one, so that walk asks `isAvailable` once per endpoint rather than per point.
     private var availability: [Bool] = []
 
-    /// A balancer for `endpoints` under a cluster's merged `settings`; `seed` fixes its random
+    /// A balancer for `endpoints` under a cluster's compiled `spec`; `seed` fixes its random
     /// choices (tests), and is otherwise random so balancers on different loops and proxies do
     /// not move in step.
-    convenience init(endpoints: [ClusterEndpoint], settings: LoadBalancerSettings?, seed: UInt64 = .random(in: .min ... .max)) {
-        self.init(plan: LoadBalancerPlan(endpoints: endpoints, settings: settings), seed: seed)
+    convenience init(endpoints: [ClusterEndpoint], spec: LoadBalancerSpec, seed: UInt64 = .random(in: .min ... .max)) {
+        self.init(plan: LoadBalancerPlan(endpoints: endpoints, spec: spec), seed: seed)
     }
 
     /// A balancer over a plan built once and shared by the cluster's event loops.
@@ -43,7 +42,7 @@ final class LoadBalancer {
     }
 
     var endpoints: [ClusterEndpoint] { plan.endpoints }
-    var algorithm: LoadBalancerPlan.Algorithm { plan.algorithm }
+    var algorithm: LoadBalancerSpec.Algorithm { plan.algorithm }
     /// How to hash a request for this cluster; nil unless the algorithm is a consistent hash with
     /// a key.
     var hashPolicy: HashPolicy? { plan.hashPolicy }

@@ -14,15 +14,13 @@ import MizzenRouting
 /// Built once per endpoint set and immutable: shared by every event loop.
 struct MaglevTable: Sendable {
     /// The paper's recommended size (section 5.3), Envoy's and Istio's default.
-    static let defaultSize: UInt64 = 65537
-    /// Envoy's largest table size (a prime).
-    static let maximumSize: UInt64 = 5_000_011
+    static let defaultSize: UInt64 = LoadBalancerSpec.defaultMaglevSize
 
     /// The endpoint index owning each slot.
     private let slots: [UInt32]
 
     /// A table over `endpoints`; `weights` are their effective weights (each at least 1) and
-    /// `size` a prime (see `tableSize(_:)`).
+    /// `size` a prime (see `LoadBalancerSpec.maglevTableSize(_:)`).
     init(endpoints: [ClusterEndpoint], weights: [UInt32], size: UInt64 = Self.defaultSize) {
         precondition(endpoints.count == weights.count)
         guard let heaviest = weights.max(), size >= 2 else {
@@ -93,29 +91,5 @@ struct MaglevTable: Sendable {
         var counts = [Int](repeating: 0, count: endpointCount)
         for owner in slots { counts[Int(owner)] += 1 }
         return counts
-    }
-
-    /// The table size to build for a configured `maglev.tableSize`: the default when unset or 0
-    /// (Istio then leaves Envoy's default), else the value itself when prime. Validation rejects
-    /// a composite or too-large size; should one get here anyway, the next prime up (capped at
-    /// Envoy's maximum) keeps every permutation a full cycle rather than failing the cluster.
-    static func tableSize(_ configured: UInt64?) -> UInt64 {
-        guard let configured, configured != 0 else { return defaultSize }
-        if configured >= maximumSize { return maximumSize }
-        var candidate = max(configured, 2)
-        while !isPrime(candidate) { candidate += 1 }
-        return candidate
-    }
-
-    static func isPrime(_ value: UInt64) -> Bool {
-        if value < 2 { return false }
-        if value < 4 { return true }
-        if value % 2 == 0 || value % 3 == 0 { return false }
-        var divisor: UInt64 = 5
-        while divisor * divisor <= value {
-            if value % divisor == 0 || value % (divisor + 2) == 0 { return false }
-            divisor += 6
-        }
-        return true
     }
 }

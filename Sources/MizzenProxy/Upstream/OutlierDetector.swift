@@ -1,6 +1,7 @@
-import MizzenConfig
+import MizzenRouting
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Passive health checking of a cluster's endpoints (Envoy's outlier detection, as Istio's
 /// `outlierDetection` programs it): consecutive 5xx, gateway errors (502/503/504) and local
@@ -10,160 +11,159 @@ import NIOCore
 /// but one always may be; below `minHealthPercent` healthy the cluster ignores ejections (Envoy's
 /// panic threshold).
 ///
-/// Shared by every event loop; a lock guards the per-endpoint state (touched once per response
-/// of a cluster that has outlier detection, never for other clusters).
+/// No lock on the request path: as Envoy's host monitors, each endpoint's counters are relaxed
+/// atomics, and an ejection is decided by the event loop whose response trips it, with a
+/// compare-and-swap on the cluster's ejected count (so the percentage cap holds under races).
+/// Picks read one atomic per candidate endpoint, and only for clusters that configure outlier
+/// detection. The lock below guards the endpoint map, which only a publish touches.
 final class OutlierDetector: Sendable {
-    struct Settings: Sendable {
-        var consecutive5xx: Int
-        var consecutiveGateway: Int
-        var consecutiveLocalOrigin: Int
-        var splitLocalOrigin: Bool
-        var interval: Int64
-        var baseEjection: Int64
-        var maxEjectionPercent: Int
-        var minHealthPercent: Int
-        /// Statuses that count as errors for the 5xx counter; nil: 500–599.
-        var errorCodes: Set<UInt>?
-
-        static let maxEjection: Int64 = 300_000_000_000
-
-        init(_ policy: OutlierDetection) {
-            consecutive5xx = policy.consecutive5xxErrors.map(Int.init) ?? 5
-            if let gateway = policy.consecutiveGatewayErrors {
-                consecutiveGateway = Int(gateway)
-            } else if let legacy = policy.consecutiveErrors, legacy > 0 {
-                consecutiveGateway = Int(legacy)
-            } else {
-                consecutiveGateway = 0
-            }
-            splitLocalOrigin = policy.splitExternalLocalOriginErrors ?? false
-            consecutiveLocalOrigin = policy.consecutiveLocalOriginFailures.map(Int.init) ?? 5
-            interval = max(policy.interval?.nanoseconds ?? 10_000_000_000, 1_000_000)
-            baseEjection = max(policy.baseEjectionTime?.nanoseconds ?? 30_000_000_000, 1_000_000)
-            maxEjectionPercent = Int(policy.maxEjectionPercent ?? 10)
-            minHealthPercent = Int(policy.minHealthPercent ?? 0)
-            errorCodes = policy.outlierDetectionHttpErrorCodes.flatMap { $0.isEmpty ? nil : Set($0.map(UInt.init)) }
-        }
-    }
-
     /// What one attempt at an endpoint came to.
-    enum Outcome {
+    enum Outcome: Sendable, Equatable {
         case status(UInt)
         /// Connect failure, reset or timeout: the proxy saw no response.
         case localOriginFailure
     }
 
-    private struct EndpointState {
-        var consecutive5xx = 0
-        var consecutiveGateway = 0
-        var consecutiveLocal = 0
-        var ejectedUntil: NIODeadline?
-        var timesEjected = 0
-        var lastHealthy = NIODeadline.now()
-    }
+    /// Endpoints ejected now (an ejection whose time is up counts until someone looks).
+    let ejectedCount = Atomic<Int>(0)
+    /// Ejections end on ticks of `interval` counted from here.
+    let origin = NIODeadline.now()
+    private let monitors = NIOLockedValueBox<[String: EndpointMonitor]>([:])
 
-    private struct State {
-        var endpoints: [String: EndpointState] = [:]
-        var ejectedCount = 0
-        let origin = NIODeadline.now()
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    static func key(_ address: String, _ port: UInt32) -> String { "\(address):\(port)" }
-
-    /// Records an outcome; may eject the endpoint. `endpointCount` is the cluster's size.
-    func record(_ outcome: Outcome, endpoint: String, endpointCount: Int, settings: Settings, now: NIODeadline = .now()) {
-        state.withLockedValue { state in
-            Self.releaseExpired(&state, settings: settings, now: now)
-            var entry = state.endpoints[endpoint] ?? EndpointState()
-            guard entry.ejectedUntil == nil else { return }
-            var trip = false
-            switch outcome {
-            case .status(let status):
-                let isError = settings.errorCodes.map { $0.contains(status) } ?? (status >= 500 && status <= 599)
-                let isGateway = status == 502 || status == 503 || status == 504
-                if isError {
-                    entry.consecutive5xx += 1
-                    if settings.consecutive5xx > 0, entry.consecutive5xx >= settings.consecutive5xx { trip = true }
-                } else {
-                    entry.consecutive5xx = 0
-                }
-                if isGateway {
-                    entry.consecutiveGateway += 1
-                    if settings.consecutiveGateway > 0, entry.consecutiveGateway >= settings.consecutiveGateway { trip = true }
-                } else {
-                    entry.consecutiveGateway = 0
-                }
-                if !isError && !isGateway {
-                    entry.consecutiveLocal = 0
-                    entry.lastHealthy = now
-                }
-            case .localOriginFailure:
-                if settings.splitLocalOrigin {
-                    entry.consecutiveLocal += 1
-                    if settings.consecutiveLocalOrigin > 0, entry.consecutiveLocal >= settings.consecutiveLocalOrigin { trip = true }
-                } else {
-                    // Without the split, a local failure counts as a 503 (Envoy).
-                    entry.consecutive5xx += 1
-                    entry.consecutiveGateway += 1
-                    if settings.consecutive5xx > 0, entry.consecutive5xx >= settings.consecutive5xx { trip = true }
-                    if settings.consecutiveGateway > 0, entry.consecutiveGateway >= settings.consecutiveGateway { trip = true }
-                }
+    /// The monitor of each endpoint, in order, made for new endpoints; monitors of endpoints no
+    /// longer listed are forgotten (their ejections with them). Called at publish, off the loops.
+    func monitors(for endpoints: [ClusterEndpoint]) -> [EndpointMonitor] {
+        monitors.withLockedValue { map in
+            var kept: [String: EndpointMonitor] = [:]
+            let list = endpoints.map { endpoint -> EndpointMonitor in
+                let key = endpoint.addressKey
+                let monitor = kept[key] ?? map[key] ?? EndpointMonitor()
+                kept[key] = monitor
+                return monitor
             }
-            if trip, Self.mayEject(ejected: state.ejectedCount, total: endpointCount, settings: settings) {
-                // Envoy lowers the multiplier for every interval the endpoint stayed healthy.
-                let healthyIntervals = Int((now - entry.lastHealthy).nanoseconds / settings.interval)
-                entry.timesEjected = max(entry.timesEjected - healthyIntervals, 0) + 1
-                let duration = min(settings.baseEjection * Int64(entry.timesEjected), max(settings.baseEjection, Settings.maxEjection))
-                entry.ejectedUntil = now + .nanoseconds(duration)
-                entry.consecutive5xx = 0
-                entry.consecutiveGateway = 0
-                entry.consecutiveLocal = 0
-                state.ejectedCount += 1
+            for (key, monitor) in map where kept[key] == nil && monitor.ejectedUntil.load(ordering: .relaxed) != 0 {
+                // A forgotten endpoint's ejection no longer counts against the cap.
+                if monitor.ejectedUntil.exchange(0, ordering: .relaxed) != 0 { ejectedCount.wrappingSubtract(1, ordering: .relaxed) }
             }
-            state.endpoints[endpoint] = entry
+            map = kept
+            return list
         }
     }
 
-    /// Envoy: eject when that keeps the ejected share within the limit, or when none is out.
-    static func mayEject(ejected: Int, total: Int, settings: Settings) -> Bool {
-        guard total > 0 else { return false }
-        if ejected == 0 { return true }
-        return Double(ejected + 1) * 100 / Double(total) <= Double(settings.maxEjectionPercent)
+    /// How many endpoints are monitored (for tests of pruning).
+    var monitoredCount: Int { monitors.withLockedValue(\.count) }
+
+    /// Records what an attempt at `monitor`'s endpoint came to; may eject it. `endpointCount` is
+    /// the cluster's size.
+    func record(_ outcome: Outcome, _ monitor: EndpointMonitor, endpointCount: Int, settings: OutlierSettings, now: NIODeadline = .now()) {
+        releaseIfDue(monitor, now: now)
+        guard monitor.ejectedUntil.load(ordering: .relaxed) == 0 else { return }
+        var trip = false
+        switch outcome {
+        case .status(let status):
+            let isError = settings.errorCodes.map { $0.contains(status) } ?? (status >= 500 && status <= 599)
+            let isGateway = status == 502 || status == 503 || status == 504
+            if isError {
+                let count = monitor.consecutive5xx.wrappingAdd(1, ordering: .relaxed).newValue
+                if settings.consecutive5xx > 0, count >= settings.consecutive5xx { trip = true }
+            } else if monitor.consecutive5xx.load(ordering: .relaxed) != 0 {
+                monitor.consecutive5xx.store(0, ordering: .relaxed)
+            }
+            if isGateway {
+                let count = monitor.consecutiveGateway.wrappingAdd(1, ordering: .relaxed).newValue
+                if settings.consecutiveGateway > 0, count >= settings.consecutiveGateway { trip = true }
+            } else if monitor.consecutiveGateway.load(ordering: .relaxed) != 0 {
+                monitor.consecutiveGateway.store(0, ordering: .relaxed)
+            }
+            if !isError && !isGateway {
+                if monitor.consecutiveLocal.load(ordering: .relaxed) != 0 { monitor.consecutiveLocal.store(0, ordering: .relaxed) }
+                monitor.lastHealthy.store(Int64(truncatingIfNeeded: now.uptimeNanoseconds), ordering: .relaxed)
+            }
+        case .localOriginFailure:
+            if settings.splitLocalOrigin {
+                let count = monitor.consecutiveLocal.wrappingAdd(1, ordering: .relaxed).newValue
+                if settings.consecutiveLocalOrigin > 0, count >= settings.consecutiveLocalOrigin { trip = true }
+            } else {
+                // Without the split, a local failure counts as a 503 (Envoy).
+                let fives = monitor.consecutive5xx.wrappingAdd(1, ordering: .relaxed).newValue
+                let gateway = monitor.consecutiveGateway.wrappingAdd(1, ordering: .relaxed).newValue
+                if settings.consecutive5xx > 0, fives >= settings.consecutive5xx { trip = true }
+                if settings.consecutiveGateway > 0, gateway >= settings.consecutiveGateway { trip = true }
+            }
+        }
+        if trip { eject(monitor, endpointCount: endpointCount, settings: settings, now: now) }
     }
 
-    /// The endpoints currently ejected (after returning those whose time is up), or an empty
-    /// set when the cluster is below its panic threshold.
-    func ejected(endpointCount: Int, settings: Settings, now: NIODeadline = .now()) -> Set<String> {
-        state.withLockedValue { state in
-            Self.releaseExpired(&state, settings: settings, now: now)
-            guard state.ejectedCount > 0 else { return [] }
-            if settings.minHealthPercent > 0, endpointCount > 0 {
-                let healthy = Double(endpointCount - state.ejectedCount) * 100 / Double(endpointCount)
-                if healthy < Double(settings.minHealthPercent) { return [] }
-            }
-            var result: Set<String> = []
-            for (key, entry) in state.endpoints where entry.ejectedUntil != nil { result.insert(key) }
-            return result
+    private func eject(_ monitor: EndpointMonitor, endpointCount: Int, settings: OutlierSettings, now: NIODeadline) {
+        guard endpointCount > 0 else { return }
+        // Envoy: eject when that keeps the ejected share within the limit, or when none is out.
+        var current = ejectedCount.load(ordering: .relaxed)
+        while true {
+            guard current == 0 || Double(current + 1) * 100 / Double(endpointCount) <= Double(settings.maxEjectionPercent) else { return }
+            let (exchanged, original) = ejectedCount.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { break }
+            current = original
         }
+        // Envoy lowers the multiplier for every interval the endpoint stayed healthy.
+        let nowNanos = Int64(truncatingIfNeeded: now.uptimeNanoseconds)
+        let healthyIntervals = Int((nowNanos - monitor.lastHealthy.load(ordering: .relaxed)) / settings.interval)
+        let times = max(monitor.timesEjected.load(ordering: .relaxed) - max(healthyIntervals, 0), 0) + 1
+        let duration = min(settings.baseEjection * Int64(times), max(settings.baseEjection, OutlierSettings.maxEjection))
+        // The ejection ends at the first interval tick at or after its time.
+        let originNanos = Int64(truncatingIfNeeded: origin.uptimeNanoseconds)
+        let ticks = (nowNanos + duration - originNanos + settings.interval - 1) / settings.interval
+        let release = originNanos + ticks * settings.interval
+        let (installed, _) = monitor.ejectedUntil.compareExchange(expected: 0, desired: max(release, 1), ordering: .relaxed)
+        guard installed else {
+            // Another loop ejected it meanwhile.
+            ejectedCount.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        monitor.timesEjected.store(times, ordering: .relaxed)
+        monitor.consecutive5xx.store(0, ordering: .relaxed)
+        monitor.consecutiveGateway.store(0, ordering: .relaxed)
+        monitor.consecutiveLocal.store(0, ordering: .relaxed)
     }
 
-    /// Ejections end at the first interval tick at or after their time.
-    private static func releaseExpired(_ state: inout State, settings: Settings, now: NIODeadline) {
-        guard state.ejectedCount > 0 else { return }
-        for (key, entry) in state.endpoints {
-            guard let until = entry.ejectedUntil else { continue }
-            let sinceOrigin = (until - state.origin).nanoseconds
-            let ticks = (sinceOrigin + settings.interval - 1) / settings.interval
-            let release = state.origin + .nanoseconds(ticks * settings.interval)
-            if now >= release {
-                var updated = entry
-                updated.ejectedUntil = nil
-                updated.lastHealthy = now
-                state.endpoints[key] = updated
-                state.ejectedCount -= 1
-            }
+    /// Ends an ejection whose time is up; the loop that sees it first gives the slot back.
+    @discardableResult
+    private func releaseIfDue(_ monitor: EndpointMonitor, now: NIODeadline) -> Bool {
+        let until = monitor.ejectedUntil.load(ordering: .relaxed)
+        guard until != 0, Int64(truncatingIfNeeded: now.uptimeNanoseconds) >= until else { return false }
+        let (released, _) = monitor.ejectedUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
+        if released {
+            ejectedCount.wrappingSubtract(1, ordering: .relaxed)
+            monitor.lastHealthy.store(Int64(truncatingIfNeeded: now.uptimeNanoseconds), ordering: .relaxed)
         }
+        return true
     }
+
+    /// Whether the cluster honours ejections now: not below its panic threshold.
+    func honoursEjections(endpointCount: Int, settings: OutlierSettings) -> Bool {
+        let ejected = ejectedCount.load(ordering: .relaxed)
+        guard ejected > 0 else { return false }
+        if settings.minHealthPercent > 0, endpointCount > 0 {
+            let healthy = Double(endpointCount - ejected) * 100 / Double(endpointCount)
+            if healthy < Double(settings.minHealthPercent) { return false }
+        }
+        return true
+    }
+
+    /// Whether the endpoint is out now (an ejection whose time is up is ended here).
+    func isEjected(_ monitor: EndpointMonitor, now: NIODeadline) -> Bool {
+        let until = monitor.ejectedUntil.load(ordering: .relaxed)
+        if until == 0 { return false }
+        return !releaseIfDue(monitor, now: now)
+    }
+}
+
+/// One endpoint's counters (atomics, shared by every loop).
+final class EndpointMonitor: Sendable {
+    let consecutive5xx = Atomic<Int>(0)
+    let consecutiveGateway = Atomic<Int>(0)
+    let consecutiveLocal = Atomic<Int>(0)
+    /// Uptime nanoseconds at which the ejection ends; 0: not ejected.
+    let ejectedUntil = Atomic<Int64>(0)
+    let timesEjected = Atomic<Int>(0)
+    let lastHealthy = Atomic<Int64>(Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
 }

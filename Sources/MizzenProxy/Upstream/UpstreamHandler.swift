@@ -2,9 +2,15 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 
-/// Who receives an upstream response: the forwarding handler of the downstream request. Both
-/// live on the same event loop, so calls are plain method calls.
-protocol UpstreamResponseReceiver: AnyObject {
+/// The side of an exchange the pools and upstream channels call: the forwarding handler of a
+/// downstream request, or a mirror. All live on the same event loop, so calls are plain method
+/// calls.
+protocol UpstreamClient: AnyObject {
+    /// The connection or stream asked for in attempt `attempt` is there (the pool waited for
+    /// it: a connection was opening or all were busy).
+    func upstreamReady(_ lease: UpstreamLease, attempt: Int)
+    /// It could not be had: connect failure (503 UF), overflow (503 UO).
+    func upstreamUnavailable(_ error: ProxyError, attempt: Int)
     func upstreamReceived(_ part: HTTPClientResponsePart)
     /// The upstream stream ended abnormally (closed, reset, protocol error) before `.end`.
     func upstreamFailed(_ error: ProxyError)
@@ -17,14 +23,14 @@ protocol UpstreamResponseReceiver: AnyObject {
 }
 
 /// The last handler of an upstream HTTP/1 connection or HTTP/2 stream channel: passes response
-/// parts to the current receiver and holds upstream reads while the downstream is not writable
+/// parts to the current client and holds upstream reads while the downstream is not writable
 /// (the GlueHandler pattern of swift-nio-examples' connect-proxy).
 final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
 
-    weak var receiver: (any UpstreamResponseReceiver)?
+    weak var client: (any UpstreamClient)?
     /// Called when the channel closes or fails, for the pool's bookkeeping.
     var onClose: (() -> Void)?
     private(set) var context: ChannelHandlerContext?
@@ -49,11 +55,11 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if case .end = part {
-            let receiver = self.receiver
-            self.receiver = nil
-            receiver?.upstreamReceived(part)
-        } else if let receiver {
-            receiver.upstreamReceived(part)
+            let client = self.client
+            self.client = nil
+            client?.upstreamReceived(part)
+        } else if let client {
+            client.upstreamReceived(part)
         } else {
             // Bytes from an idle connection (no request in flight): nothing can use them.
             context.close(promise: nil)
@@ -61,7 +67,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        receiver?.upstreamReadComplete()
+        client?.upstreamReadComplete()
         context.fireChannelReadComplete()
     }
 
@@ -94,19 +100,19 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func fail(_ error: ProxyError) {
-        guard let receiver, !failed else { return }
+        guard let client, !failed else { return }
         failed = true
-        self.receiver = nil
-        receiver.upstreamFailed(error)
+        self.client = nil
+        client.upstreamFailed(error)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        receiver?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+        client?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
-        if let receiver, !receiver.downstreamIsWritable {
+        if let client, !client.downstreamIsWritable {
             pendingRead = true
         } else {
             context.read()
@@ -121,8 +127,8 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Starts an exchange on this channel.
-    func attach(_ receiver: any UpstreamResponseReceiver) {
-        self.receiver = receiver
+    func attach(_ client: any UpstreamClient) {
+        self.client = client
         failed = false
     }
 

@@ -1,96 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import MizzenRouting
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
-
-/// An upstream endpoint as the pools key it: address, port, the protocol spoken to it and,
-/// for TLS, the cluster and server name (connections made with different TLS settings or SNI
-/// never mix, as Envoy keys its pools).
-struct UpstreamKey: Hashable {
-    var address: String
-    var port: Int
-    var http2: Bool
-    var tls: String?
-
-    init(_ endpoint: ClusterEndpoint, http2: Bool, tls: String? = nil) {
-        address = endpoint.address
-        port = Int(endpoint.port)
-        self.http2 = http2
-        self.tls = tls
-    }
-
-    /// The endpoint alone, for per-endpoint request counts.
-    var endpointOnly: UpstreamKey {
-        var key = self
-        key.tls = nil
-        return key
-    }
-
-    /// The pools look keys up several times a request: hash the port, the protocol and an
-    /// FNV-1a fold of the address bytes (String's own hashing cost ~1,000 instructions a
-    /// lookup). The TLS key only splits pools of the same endpoint, so equality settles it.
-    func hash(into hasher: inout Hasher) {
-        func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
-            var fold: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { fold = (fold ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-            return fold
-        }
-        let fold = address.utf8.withContiguousStorageIfAvailable(fnv1a) ?? fnv1a(address.utf8)
-        hasher.combine(fold ^ UInt64(truncatingIfNeeded: port) ^ (http2 ? 1 << 63 : 0))
-    }
-}
-
-/// Opening a connection to an upstream endpoint, for the HTTP pools and the TCP proxy alike.
-enum UpstreamConnector {
-    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits, settings: UpstreamClusterSettings? = nil) -> ClientBootstrap {
-        var bootstrap = ClientBootstrap(group: eventLoop)
-            .connectTimeout(settings?.connectTimeout ?? limits.upstreamConnectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        if let keepalive = settings?.keepalive {
-            bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1)
-            if let time = keepalive.time, time > 0 {
-                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPIDLE)), value: SocketOptionValue(time))
-            }
-            if let interval = keepalive.interval, interval > 0 {
-                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPINTVL)), value: SocketOptionValue(interval))
-            }
-            if let probes = keepalive.probes, probes > 0 {
-                bootstrap = bootstrap.channelOption(.socket(.init(IPPROTO_TCP), .init(TCP_KEEPCNT)), value: SocketOptionValue(probes))
-            }
-        }
-        return bootstrap
-    }
-
-    /// Connects; IP literals (Kubernetes endpoints, STATIC ServiceEntries) skip the resolver.
-    /// Failure is always `ProxyError.connectFailure` (503 UF).
-    static func connect(_ bootstrap: ClientBootstrap, address: String, port: Int) -> EventLoopFuture<any Channel> {
-        let future: EventLoopFuture<any Channel>
-        if let socketAddress = try? SocketAddress(ipAddress: address, port: port) {
-            future = bootstrap.connect(to: socketAddress)
-        } else {
-            future = bootstrap.connect(host: address, port: port)
-        }
-        return future.flatMapErrorThrowing { _ in throw ProxyError.connectFailure }
-    }
-
-    /// Adds TLS origination at the front of a new upstream channel; the returned future
-    /// completes when the handshake and the certificate name check are done.
-    static func addTLS(_ tls: UpstreamTLS, serverName: String?, to channel: any Channel) throws -> EventLoopFuture<Void> {
-        // SNI must be a DNS name; an IP literal is not sent.
-        let sni = serverName.flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
-        let handler = try NIOSSLClientHandler(context: tls.context, serverHostname: sni)
-        let done = channel.eventLoop.makePromise(of: Void.self)
-        let sync = channel.pipeline.syncOperations
-        try sync.addHandler(handler, position: .first)
-        try sync.addHandler(UpstreamHandshakeCheck(requiredNames: tls.requiredNames(serverName: serverName), done: done), position: .after(handler))
-        return done.futureResult
-    }
-}
 
 /// One exchange's hold on an upstream: an HTTP/1 connection taken from the pool or an HTTP/2
 /// stream. `release` gives it back (or closes it when it cannot be reused).
@@ -113,26 +26,26 @@ final class UpstreamLease {
     var isHTTP1: Bool { connection != nil }
 
     /// The connection leaves the pool for good (it became a WebSocket tunnel); it is neither
-    /// reused nor closed here.
+    /// reused nor closed here, and no longer counts against the cluster's connections.
     func detach() {
         guard !released else { return }
         released = true
-        handler.receiver = nil
-        handler.onClose = nil
-        pools?.finished(key)
+        handler.client = nil
+        pools?.finished(key.endpoint)
+        if let connection { pools?.detach(connection) }
     }
 
-    /// Ends the exchange. A connection goes back to the idle list only when the request and
-    /// the response both ended cleanly and both sides keep it alive; anything else closes it so
-    /// that a half-written request can never be followed by another one.
+    /// Ends the exchange. A connection goes back to the pool only when the request and the
+    /// response both ended cleanly, both sides keep it alive and its pool is not draining;
+    /// anything else closes it, so that a half-written request can never be followed by another.
     func release(reusable: Bool) {
         guard !released else { return }
         released = true
-        handler.receiver = nil
-        pools?.finished(key)
+        handler.client = nil
+        pools?.finished(key.endpoint)
         if let connection {
-            if reusable, channel.isActive, let pools, !connection.exhausted {
-                pools.returnIdle(connection)
+            if reusable, channel.isActive, let pools {
+                pools.returnConnection(connection)
             } else {
                 channel.close(promise: nil)
             }
@@ -143,32 +56,31 @@ final class UpstreamLease {
     }
 }
 
-// Loop-bound: a lease is created, used and released on its pool's event loop only. It travels in
-// EventLoopFutures that complete on that same loop, which is what the checked conformance would
-// forbid; callbacks use `assumeIsolated()`.
-extension UpstreamLease: @unchecked Sendable {}
+@available(*, unavailable)
+extension UpstreamLease: Sendable {}
 
 /// A pooled HTTP/1.1 upstream connection.
 final class UpstreamHTTP1Connection {
-    let key: UpstreamKey
+    let pool: ConnectionPool
     let channel: any Channel
     let handler: UpstreamHandler
-    let settings: UpstreamClusterSettings?
-    /// While pooled: when it closes unless taken (`.distantFuture`: never).
+    /// The runtime its slot in the cluster's connection count was taken from.
+    let runtime: ClusterRuntime
+    /// While idle: when it closes unless taken (`.distantFuture`: never).
     var idleDeadline: NIODeadline = .distantFuture
     /// Requests sent on it (`maxRequestsPerConnection`).
     var requests = 0
 
-    init(key: UpstreamKey, channel: any Channel, handler: UpstreamHandler, settings: UpstreamClusterSettings?) {
-        self.key = key
+    init(pool: ConnectionPool, channel: any Channel, handler: UpstreamHandler, runtime: ClusterRuntime) {
+        self.pool = pool
         self.channel = channel
         self.handler = handler
-        self.settings = settings
+        self.runtime = runtime
     }
 
     /// It served its share of requests and closes instead of going back to the pool.
     var exhausted: Bool {
-        guard let limit = settings?.breakers.maxRequestsPerConnection else { return false }
+        guard let limit = pool.cluster.cluster.connection.maxRequestsPerConnection else { return false }
         return requests >= limit
     }
 }
@@ -190,161 +102,372 @@ final class UpstreamHTTP2Connection {
         self.channel = channel
         self.multiplexer = multiplexer
     }
+
+    func retire() {
+        retired = true
+        if openStreams == 0 { channel.close(promise: nil) }
+    }
 }
 
-// Loop-bound like `UpstreamLease`: only touched on its pool's event loop.
-extension UpstreamHTTP2Connection: @unchecked Sendable {}
+@available(*, unavailable)
+extension UpstreamHTTP2Connection: Sendable {}
 
-/// The upstream connections of one event loop, per endpoint: idle HTTP/1.1 connections for
-/// reuse and one HTTP/2 connection carrying many streams. Requests on this loop use only these,
-/// so bytes never hop threads.
+/// A request waiting for a connection of a pool (Envoy's pending stream): a connection is
+/// opening for it, or every connection is busy. It holds a slot of the cluster's
+/// `http1MaxPendingRequests` until it is served, fails, or is cancelled (the client left, the
+/// route timed out), which gives the slot back at once.
+final class PoolWaiter {
+    private(set) weak var client: (any UpstreamClient)?
+    let attempt: Int
+    fileprivate let pool: ConnectionPool
+    fileprivate var waiting = true
+    /// HTTP/2: the slot was given back when the connection came up; the waiter now waits only
+    /// for its stream to open.
+    fileprivate var holdsPendingSlot = true
+
+    fileprivate init(client: any UpstreamClient, attempt: Int, pool: ConnectionPool) {
+        self.client = client
+        self.attempt = attempt
+        self.pool = pool
+    }
+
+    /// Stops waiting; the connection it caused to open (if any) goes to the next waiter or the
+    /// idle list.
+    func cancel() {
+        guard waiting else { return }
+        waiting = false
+        pool.pools?.cancelled(self)
+    }
+
+    var isWaiting: Bool { waiting }
+}
+
+@available(*, unavailable)
+extension PoolWaiter: Sendable {}
+
+/// The connections of one pool (see `UpstreamKey`) on one event loop.
+final class ConnectionPool {
+    let key: UpstreamKey
+    /// The cluster the pool was made for: its connection settings, TLS and runtime (every
+    /// cluster with this pool identity has the same).
+    let cluster: PublishedCluster
+    fileprivate weak var pools: UpstreamPools?
+    fileprivate var idle: [UpstreamHTTP1Connection] = []
+    /// HTTP/1 connections open or opening, and of those the opening ones.
+    fileprivate var open = 0
+    fileprivate var connecting = 0
+    fileprivate var waiters = CircularBuffer<PoolWaiter>(initialCapacity: 2)
+    fileprivate var http2: HTTP2State = .none
+    /// No longer in the published configuration: idle connections are closed, busy ones close
+    /// when their exchange ends, nothing new is pooled.
+    fileprivate(set) var draining = false
+
+    fileprivate enum HTTP2State {
+        case none
+        case connecting
+        case ready(UpstreamHTTP2Connection)
+    }
+
+    fileprivate init(key: UpstreamKey, cluster: PublishedCluster, pools: UpstreamPools) {
+        self.key = key
+        self.cluster = cluster
+        self.pools = pools
+    }
+
+    fileprivate var isEmpty: Bool {
+        guard open == 0, waiters.isEmpty else { return false }
+        if case .none = http2 { return true }
+        return false
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionPool: Sendable {}
+
+/// The upstream connections of one event loop: per pool (cluster connection settings and
+/// endpoint), idle HTTP/1.1 connections for reuse and one HTTP/2 connection carrying many
+/// streams. Requests on this loop use only these, so bytes never hop threads.
 ///
-/// Circuit breaking follows Envoy's HTTP/1 pool: a request takes an idle connection, or opens
-/// one while the cluster is under `maxConnections` (a pool with no connection at all always
-/// may, so its requests cannot wait forever), or waits for a connection of this pool while the
-/// cluster has fewer than `http1MaxPendingRequests` waiting; otherwise it overflows (503 UO).
+/// Circuit breaking follows Envoy's pools: a request takes an idle connection, or waits as a
+/// pending request (one of the cluster's `http1MaxPendingRequests`, and at most
+/// `ProxyLimits.maxPendingRequestsPerPool` per pool, or it overflows: 503 UO) while
+/// connections open, up to the cluster's `maxConnections` (a pool with no connection at all may
+/// always open one, so its requests cannot wait forever). A connection that fails to connect
+/// fails every request waiting in its pool (Envoy's `purgePendingStreams`), each of which may
+/// then retry elsewhere.
 final class UpstreamPools {
     let eventLoop: any EventLoop
     let limits: ProxyLimits
     /// HTTP/2 upstream connections flush once per loop wake-up, as downstream ones do.
     let flushBatch: FlushBatch
-    private var idle: [UpstreamKey: [UpstreamHTTP1Connection]] = [:]
-    private var http2: [UpstreamKey: EventLoopFuture<UpstreamHTTP2Connection>] = [:]
-    private var active: [UpstreamKey: Int] = [:]
-    /// HTTP/1 connections open or opening per pool.
-    private var connectionCount: [UpstreamKey: Int] = [:]
-    private var waiters: [UpstreamKey: CircularBuffer<Waiter>] = [:]
+    private var pools: [UpstreamKey: ConnectionPool] = [:]
+    /// Requests in flight (or waiting) per endpoint from this loop, for LEAST_REQUEST.
+    private var active: [EndpointAddress: Int] = [:]
+    /// The pools the published configuration uses: identity to its endpoints.
+    private var live: [UInt64: Set<EndpointAddress>] = [:]
     /// One timer closes the pooled connections whose idle time is up (not one scheduled and
     /// cancelled per request); it fires at `sweepAt`, the earliest deadline armed for.
     private var sweepTimer: Scheduled<Void>?
     private var sweepAt: NIODeadline?
 
-    private struct Waiter {
-        let promise: EventLoopPromise<UpstreamLease>
-        let receiver: any UpstreamResponseReceiver
-        let settings: UpstreamClusterSettings?
-        let serverName: String?
-    }
-
-    init(eventLoop: any EventLoop, limits: ProxyLimits, flushBatch: FlushBatch) {
+    init(eventLoop: any EventLoop, limits: ProxyLimits, flushBatch: FlushBatch, live: [UInt64: Set<EndpointAddress>] = [:]) {
         self.eventLoop = eventLoop
         self.limits = limits
         self.flushBatch = flushBatch
+        self.live = live
     }
 
     /// Requests in flight to an endpoint from this loop (LEAST_REQUEST).
-    func activeRequests(_ key: UpstreamKey) -> Int { active[key.endpointOnly, default: 0] }
+    func activeRequests(_ endpoint: EndpointAddress) -> Int { active[endpoint, default: 0] }
 
-    func finished(_ key: UpstreamKey) {
-        active[key.endpointOnly, default: 1] -= 1
+    func finished(_ endpoint: EndpointAddress) {
+        guard let count = active[endpoint] else { return }
+        if count <= 1 { active[endpoint] = nil } else { active[endpoint] = count - 1 }
     }
 
-    /// An upstream for one exchange with `receiver`: a pooled or new HTTP/1.1 connection, or a
-    /// new stream on the endpoint's HTTP/2 connection. `serverName` is the SNI for TLS clusters.
-    func acquire(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
-        if settings?.tlsFailed == true { return eventLoop.makeFailedFuture(ProxyError.connectFailure) }
-        active[key.endpointOnly, default: 0] += 1
-        let future: EventLoopFuture<UpstreamLease>
-        if key.http2 {
-            future = http2Connection(key, settings: settings, serverName: serverName).assumeIsolated().flatMap { connection in
-                self.openStream(on: connection, key: key, receiver: receiver)
-            }.nonisolated()
-        } else if let connection = takeIdle(key) {
-            return eventLoop.makeSucceededFuture(lease(connection, receiver: receiver))
-        } else {
-            let runtime = settings?.runtime
-            let maxConnections = settings?.breakers.maxConnections ?? Int.max
-            if let runtime, connectionCount[key, default: 0] > 0, !runtime.connections.tryAcquire(limit: maxConnections) {
-                guard runtime.pendingRequests.tryAcquire(limit: settings?.breakers.maxPendingRequests ?? Int.max) else {
-                    active[key.endpointOnly, default: 1] -= 1
-                    return eventLoop.makeFailedFuture(ProxyError.overflow)
-                }
-                let promise = eventLoop.makePromise(of: UpstreamLease.self)
-                waiters[key, default: []].append(Waiter(promise: promise, receiver: receiver, settings: settings, serverName: serverName))
-                future = promise.futureResult
-            } else {
-                if let runtime, connectionCount[key, default: 0] == 0 {
-                    runtime.connections.increment()
-                }
-                future = newHTTP1(key, settings: settings, serverName: serverName, receiver: receiver)
-            }
+    private func started(_ endpoint: EndpointAddress) {
+        active[endpoint, default: 0] += 1
+    }
+
+    /// How many pools this loop keeps (for tests of pruning).
+    var poolCount: Int { pools.count }
+
+    // MARK: Publishing
+
+    /// A new configuration: pools it no longer uses (cluster gone, connection settings or TLS
+    /// changed, endpoint removed) drain, as Envoy drains the pools of a replaced cluster or a
+    /// removed host; the others keep their connections.
+    func publish(live: [UInt64: Set<EndpointAddress>]) {
+        self.live = live
+        for (key, pool) in pools where !isLive(key) {
+            drain(pool)
         }
-        return future.assumeIsolated().flatMapErrorThrowing { error in
-            self.active[key.endpointOnly, default: 1] -= 1
-            throw error
-        }.nonisolated()
     }
 
-    /// Opens a connection (its slot in the cluster's connection count is already taken).
-    private func newHTTP1(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
-        connectionCount[key, default: 0] += 1
-        return connectHTTP1(key, settings: settings, serverName: serverName).assumeIsolated().map { connection in
-            self.lease(connection, receiver: receiver)
-        }.flatMapErrorThrowing { error in
-            self.connectionClosed(key, settings: settings)
-            throw error
-        }.nonisolated()
+    private func isLive(_ key: UpstreamKey) -> Bool {
+        live[key.pool]?.contains(key.endpoint) ?? false
     }
 
-    private func lease(_ connection: UpstreamHTTP1Connection, receiver: any UpstreamResponseReceiver) -> UpstreamLease {
+    private func drain(_ pool: ConnectionPool) {
+        pool.draining = true
+        let idle = pool.idle
+        pool.idle = []
+        for connection in idle { connection.channel.close(promise: nil) }
+        if case .ready(let connection) = pool.http2 {
+            pool.http2 = .none
+            connection.retire()
+        }
+        pruneIfDone(pool)
+    }
+
+    private func pruneIfDone(_ pool: ConnectionPool) {
+        if pool.draining, pool.isEmpty, pools[pool.key] === pool { pools[pool.key] = nil }
+    }
+
+    private func pool(for key: UpstreamKey, cluster: PublishedCluster) -> ConnectionPool {
+        if let pool = pools[key] { return pool }
+        let pool = ConnectionPool(key: key, cluster: cluster, pools: self)
+        // A request of an older configuration (a retry after a reload) may still ask for a
+        // pool the current one no longer has: it is served, then the pool goes away.
+        if !isLive(key) { pool.draining = true }
+        pools[key] = pool
+        return pool
+    }
+
+    // MARK: Acquiring
+
+    /// What `acquire` came to.
+    enum Acquisition {
+        /// An idle connection, leased now.
+        case ready(UpstreamLease)
+        /// Wait for `upstreamReady` or `upstreamUnavailable`; cancel when no longer wanted.
+        case waiting(PoolWaiter)
+        case failed(ProxyError)
+    }
+
+    /// A connection (or an HTTP/2 stream) to endpoint `endpoint` of `cluster` for one attempt
+    /// of `client`. `serverName` is the SNI for a TLS cluster without a configured one.
+    func acquire(_ cluster: PublishedCluster, endpoint: Int, serverName: String?, for client: any UpstreamClient, attempt: Int) -> Acquisition {
+        if cluster.tlsProblem != nil { return .failed(.connectFailure) }
+        let key = cluster.poolKey(endpoint: endpoint, serverName: serverName)
+        let pool = pool(for: key, cluster: cluster)
+        if cluster.speaksHTTP2 { return acquireStream(pool, client: client, attempt: attempt) }
+        if let connection = takeIdle(pool) {
+            started(key.endpoint)
+            return .ready(lease(connection, client: client))
+        }
+        guard let waiter = enqueue(pool, client: client, attempt: attempt) else { return .failed(.overflow) }
+        openConnectionsIfNeeded(pool)
+        return .waiting(waiter)
+    }
+
+    /// A pending request, within the cluster's and the pool's bounds.
+    private func enqueue(_ pool: ConnectionPool, client: any UpstreamClient, attempt: Int) -> PoolWaiter? {
+        let cluster = pool.cluster
+        guard pool.waiters.count < limits.maxPendingRequestsPerPool,
+              cluster.runtime.pendingRequests.tryAcquire(limit: cluster.cluster.limits.maxPendingRequests) else { return nil }
+        let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool)
+        pool.waiters.append(waiter)
+        started(pool.key.endpoint)
+        return waiter
+    }
+
+    private func lease(_ connection: UpstreamHTTP1Connection, client: any UpstreamClient) -> UpstreamLease {
         connection.requests += 1
-        connection.handler.attach(receiver)
-        return UpstreamLease(key: connection.key, handler: connection.handler, channel: connection.channel, connection: connection, pools: self)
+        connection.handler.attach(client)
+        return UpstreamLease(key: connection.pool.key, handler: connection.handler, channel: connection.channel, connection: connection, pools: self)
     }
 
-    private func takeIdle(_ key: UpstreamKey) -> UpstreamHTTP1Connection? {
-        // Edited in place: a copy taken out of the dictionary would be copied again on write.
-        while let connection = idle[key]?.popLast() {
-            if idle[key]?.isEmpty == true { idle[key] = nil }
+    private func takeIdle(_ pool: ConnectionPool) -> UpstreamHTTP1Connection? {
+        while let connection = pool.idle.popLast() {
             connection.idleDeadline = .distantFuture
             if connection.channel.isActive && connection.handler.isActive { return connection }
         }
         return nil
     }
 
-    /// A connection of `key` closed (or failed to open): its slot is free; a waiter, if any,
-    /// opens a new one.
-    private func connectionClosed(_ key: UpstreamKey, settings: UpstreamClusterSettings?) {
-        connectionCount[key, default: 1] -= 1
-        if connectionCount[key] == 0 { connectionCount[key] = nil }
-        settings?.runtime.connections.decrement()
-        guard var queue = waiters[key], !queue.isEmpty else { return }
-        let maxConnections = settings?.breakers.maxConnections ?? Int.max
-        if let runtime = settings?.runtime, connectionCount[key, default: 0] > 0, !runtime.connections.tryAcquire(limit: maxConnections) {
-            return
+    /// A waiter gave up: its pending slot is free at once.
+    fileprivate func cancelled(_ waiter: PoolWaiter) {
+        let pool = waiter.pool
+        if let index = pool.waiters.firstIndex(where: { $0 === waiter }) { pool.waiters.remove(at: index) }
+        if waiter.holdsPendingSlot {
+            waiter.holdsPendingSlot = false
+            pool.cluster.runtime.pendingRequests.decrement()
         }
-        if connectionCount[key, default: 0] == 0 { settings?.runtime.connections.increment() }
-        let waiter = queue.removeFirst()
-        waiters[key] = queue.isEmpty ? nil : queue
-        waiter.settings?.runtime.pendingRequests.decrement()
-        newHTTP1(key, settings: waiter.settings, serverName: waiter.serverName, receiver: waiter.receiver).cascade(to: waiter.promise)
+        finished(pool.key.endpoint)
+        pruneIfDone(pool)
     }
 
-    func returnIdle(_ connection: UpstreamHTTP1Connection) {
-        let key = connection.key
-        if var queue = waiters[key], !queue.isEmpty {
-            let waiter = queue.removeFirst()
-            waiters[key] = queue.isEmpty ? nil : queue
-            waiter.settings?.runtime.pendingRequests.decrement()
-            waiter.promise.succeed(lease(connection, receiver: waiter.receiver))
-            return
+    /// The first waiter still waiting, taken off the queue with its pending slot given back.
+    private func nextWaiter(_ pool: ConnectionPool) -> PoolWaiter? {
+        while let waiter = pool.waiters.popFirst() {
+            if waiter.holdsPendingSlot {
+                waiter.holdsPendingSlot = false
+                pool.cluster.runtime.pendingRequests.decrement()
+            }
+            guard waiter.waiting else { continue }
+            if waiter.client == nil {
+                waiter.waiting = false
+                finished(pool.key.endpoint)
+                continue
+            }
+            return waiter
         }
-        guard idle[key]?.count ?? 0 < limits.maxIdleUpstreamConnections else {
+        return nil
+    }
+
+    /// Fails every waiter of `pool` (its connection could not be made).
+    private func failWaiters(_ pool: ConnectionPool, _ error: ProxyError) {
+        while let waiter = nextWaiter(pool) {
+            waiter.waiting = false
+            finished(pool.key.endpoint)
+            waiter.client?.upstreamUnavailable(error, attempt: waiter.attempt)
+        }
+    }
+
+    // MARK: HTTP/1 connections
+
+    /// Opens connections while waiters outnumber the connections opening for them, up to the
+    /// cluster's `maxConnections` (a pool without any connection may always open one).
+    private func openConnectionsIfNeeded(_ pool: ConnectionPool) {
+        while pool.connecting < pool.waiters.count {
+            let runtime = pool.cluster.runtime
+            if !runtime.connections.tryAcquire(limit: pool.cluster.cluster.limits.maxConnections) {
+                guard pool.open == 0 else { return }
+                runtime.connections.increment()
+            }
+            pool.open += 1
+            pool.connecting += 1
+            connectHTTP1(pool, runtime: runtime)
+        }
+    }
+
+    private func connectHTTP1(_ pool: ConnectionPool, runtime: ClusterRuntime) {
+        let cluster = pool.cluster
+        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: cluster.cluster.connection).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                let encoder = HTTPRequestEncoder()
+                let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop))
+                try sync.addHandler(encoder, name: "http-request-encoder")
+                try sync.addHandler(decoder, name: "http-response-decoder")
+                try sync.addHandler(UpstreamHandler(), name: "upstream")
+            }
+        }
+        let endpoint = pool.key.endpoint
+        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls, serverName: pool.key.serverName)
+        connected.assumeIsolated().whenComplete { result in
+            pool.connecting -= 1
+            switch result {
+            case .success(let channel):
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self), channel.isActive else {
+                    channel.close(promise: nil)
+                    self.connectFailed(pool, runtime: runtime)
+                    return
+                }
+                let connection = UpstreamHTTP1Connection(pool: pool, channel: channel, handler: handler, runtime: runtime)
+                // Strong: the connection must outlive a TLS close that completes after its last
+                // exchange let it go (close_notify); the cycle ends when the closure is cleared.
+                handler.onClose = { [weak self, connection] in self?.connectionClosed(connection) }
+                self.returnConnection(connection)
+            case .failure:
+                self.connectFailed(pool, runtime: runtime)
+            }
+        }
+    }
+
+    private func connectFailed(_ pool: ConnectionPool, runtime: ClusterRuntime) {
+        pool.open -= 1
+        runtime.connections.decrement()
+        failWaiters(pool, .connectFailure)
+        pruneIfDone(pool)
+    }
+
+    /// An open connection of `pool` closed: its slot is free, so a waiter held back by
+    /// `maxConnections` may get a connection of its own.
+    private func connectionClosed(_ connection: UpstreamHTTP1Connection) {
+        let pool = connection.pool
+        if let index = pool.idle.firstIndex(where: { $0 === connection }) { pool.idle.remove(at: index) }
+        pool.open -= 1
+        connection.runtime.connections.decrement()
+        openConnectionsIfNeeded(pool)
+        pruneIfDone(pool)
+    }
+
+    /// A connection of an exchange that ended cleanly, or a new one: to the first waiter, else
+    /// the idle list; closed instead when it is used up or its pool is draining (a waiter of a
+    /// draining pool still gets it: its request is from before the reload).
+    func returnConnection(_ connection: UpstreamHTTP1Connection) {
+        let pool = connection.pool
+        if connection.exhausted {
             connection.channel.close(promise: nil)
             return
         }
-        let timeout = connection.settings?.idleTimeout ?? limits.upstreamIdleTimeout
+        if let waiter = nextWaiter(pool), let client = waiter.client {
+            waiter.waiting = false
+            client.upstreamReady(lease(connection, client: client), attempt: waiter.attempt)
+            return
+        }
+        guard !pool.draining, pool.idle.count < limits.maxIdleUpstreamConnections else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        let timeout = pool.cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? limits.upstreamIdleTimeout
         if timeout.nanoseconds > 0 {
             connection.idleDeadline = .now() + timeout
             armSweep(at: connection.idleDeadline)
         }
-        idle[key, default: []].append(connection)
+        pool.idle.append(connection)
     }
 
-    private func remove(_ connection: UpstreamHTTP1Connection) {
-        guard idle[connection.key] != nil else { return }
-        idle[connection.key]?.removeAll { $0 === connection }
-        if idle[connection.key]?.isEmpty == true { idle[connection.key] = nil }
+    /// A connection became a tunnel: it leaves its pool and the cluster's connection count.
+    fileprivate func detach(_ connection: UpstreamHTTP1Connection) {
+        connection.handler.onClose = nil
+        let pool = connection.pool
+        pool.open -= 1
+        connection.runtime.connections.decrement()
+        openConnectionsIfNeeded(pool)
+        pruneIfDone(pool)
     }
 
     /// Makes sure the sweep runs by `deadline`. Deadlines mostly come in increasing order
@@ -364,8 +487,8 @@ final class UpstreamPools {
         let now = NIODeadline.now()
         var expired: [UpstreamHTTP1Connection] = []
         var next: NIODeadline?
-        for list in idle.values {
-            for connection in list {
+        for pool in pools.values {
+            for connection in pool.idle {
                 if connection.idleDeadline <= now {
                     expired.append(connection)
                 } else if connection.idleDeadline != .distantFuture {
@@ -374,109 +497,99 @@ final class UpstreamPools {
             }
         }
         for connection in expired {
-            remove(connection)
+            let pool = connection.pool
+            if let index = pool.idle.firstIndex(where: { $0 === connection }) { pool.idle.remove(at: index) }
             connection.channel.close(promise: nil)
         }
         if let next { armSweep(at: next) }
     }
 
-    private func connect(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?,
-                         initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) -> EventLoopFuture<any Channel> {
-        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: settings).channelInitializer(initializer)
-        let connected = UpstreamConnector.connect(bootstrap, address: key.address, port: key.port)
-        guard let tls = settings?.tls else { return connected }
-        return connected.flatMap { channel in
-            do {
-                return try UpstreamConnector.addTLS(tls, serverName: serverName, to: channel).map { channel }.flatMapError { error in
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(ProxyError.connectFailure)
-                }
-            } catch {
-                channel.close(promise: nil)
-                return channel.eventLoop.makeFailedFuture(ProxyError.connectFailure)
-            }
+    // MARK: HTTP/2 connections
+
+    private func acquireStream(_ pool: ConnectionPool, client: any UpstreamClient, attempt: Int) -> Acquisition {
+        switch pool.http2 {
+        case .ready(let connection) where !connection.retired && connection.channel.isActive:
+            started(pool.key.endpoint)
+            let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool)
+            waiter.holdsPendingSlot = false
+            openStream(on: connection, pool: pool, for: waiter)
+            return .waiting(waiter)
+        case .connecting:
+            guard let waiter = enqueue(pool, client: client, attempt: attempt) else { return .failed(.overflow) }
+            return .waiting(waiter)
+        case .ready, .none:
+            guard let waiter = enqueue(pool, client: client, attempt: attempt) else { return .failed(.overflow) }
+            connectHTTP2(pool)
+            return .waiting(waiter)
         }
     }
 
-    private func connectHTTP1(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?) -> EventLoopFuture<UpstreamHTTP1Connection> {
-        let future = connect(key, settings: settings, serverName: serverName) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let sync = channel.pipeline.syncOperations
-                let encoder = HTTPRequestEncoder()
-                let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop))
-                try sync.addHandler(encoder, name: "http-request-encoder")
-                try sync.addHandler(decoder, name: "http-response-decoder")
-                try sync.addHandler(UpstreamHandler(), name: "upstream")
-            }
-        }
-        return future.assumeIsolated().flatMapThrowing { channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let connection = UpstreamHTTP1Connection(key: key, channel: channel, handler: handler, settings: settings)
-            handler.onClose = { [weak self, unowned connection] in
-                self?.remove(connection)
-                self?.connectionClosed(key, settings: settings)
-            }
-            if !channel.isActive {
-                // Closed between connect and here: onClose will not run.
-                handler.onClose = nil
-                throw ProxyError.connectFailure
-            }
-            return connection
-        }.nonisolated()
-    }
-
-    private func http2Connection(_ key: UpstreamKey, settings: UpstreamClusterSettings?, serverName: String?) -> EventLoopFuture<UpstreamHTTP2Connection> {
-        if let existing = http2[key] { return existing }
-        var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = [
+    private func connectHTTP2(_ pool: ConnectionPool) {
+        pool.http2 = .connecting
+        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+        connectionConfiguration.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
             HTTP2Setting(parameter: .enablePush, value: 0),
         ]
-        var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = 1 << 20
-        let runtime = settings?.runtime
-        runtime?.connections.increment()
+        var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+        streamConfiguration.targetWindowSize = 1 << 20
+        let runtime = pool.cluster.runtime
+        runtime.connections.increment()
         let batch = NIOLoopBound(flushBatch, eventLoop: eventLoop)
-        let connected = connect(key, settings: settings, serverName: serverName) { [connection, stream] channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: batch.value), name: "flush-coalescer")
-                _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                    mode: .client, connectionConfiguration: connection, streamConfiguration: stream
-                ) { stream in stream.close() }
-            }
-        }
-        let future = connected.assumeIsolated().flatMapThrowing { channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
-            let multiplexer = try handler.syncMultiplexer()
-            let connection = UpstreamHTTP2Connection(channel: channel, multiplexer: multiplexer)
-            channel.closeFuture.assumeIsolated().whenComplete { [weak self] _ in
-                runtime?.connections.decrement()
-                guard let self, let current = self.http2[key] else { return }
-                // Forget the entry only if it is this connection (a retired one may close
-                // after its successor opened).
-                current.assumeIsolated().whenSuccess { value in
-                    if value === connection { self.http2[key] = nil }
+        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: pool.cluster.cluster.connection)
+            .channelInitializer { [connectionConfiguration, streamConfiguration] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: batch.value), name: "flush-coalescer")
+                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration
+                    ) { stream in stream.close() }
                 }
             }
-            return connection
-        }.nonisolated()
-        future.assumeIsolated().whenFailure { [weak self] _ in
-            runtime?.connections.decrement()
-            self?.http2[key] = nil
-        }
-        http2[key] = future
-        return future.assumeIsolated().map { connection in
-            connection.streamsOpened += 1
-            if let limit = settings?.breakers.maxRequestsPerConnection, connection.streamsOpened >= limit, !connection.retired {
-                connection.retired = true
-                self.http2[key] = nil
+        let endpoint = pool.key.endpoint
+        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: pool.cluster.tls,
+                                                  serverName: pool.key.serverName)
+        connected.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self),
+                      let multiplexer = try? handler.syncMultiplexer(), channel.isActive else {
+                    channel.close(promise: nil)
+                    runtime.connections.decrement()
+                    pool.http2 = .none
+                    self.failWaiters(pool, .connectFailure)
+                    self.pruneIfDone(pool)
+                    return
+                }
+                let connection = UpstreamHTTP2Connection(channel: channel, multiplexer: multiplexer)
+                channel.closeFuture.assumeIsolated().whenComplete { _ in
+                    runtime.connections.decrement()
+                    if case .ready(let current) = pool.http2, current === connection { pool.http2 = .none }
+                    self.pruneIfDone(pool)
+                }
+                pool.http2 = .ready(connection)
+                while let waiter = self.nextWaiter(pool) { self.openStream(on: connection, pool: pool, for: waiter) }
+                if pool.draining {
+                    pool.http2 = .none
+                    connection.retire()
+                }
+            case .failure:
+                runtime.connections.decrement()
+                pool.http2 = .none
+                self.failWaiters(pool, .connectFailure)
+                self.pruneIfDone(pool)
             }
-            return connection
-        }.nonisolated()
+        }
     }
 
-    private func openStream(on connection: UpstreamHTTP2Connection, key: UpstreamKey, receiver: any UpstreamResponseReceiver) -> EventLoopFuture<UpstreamLease> {
+    private func openStream(on connection: UpstreamHTTP2Connection, pool: ConnectionPool, for waiter: PoolWaiter) {
+        connection.streamsOpened += 1
+        if let limit = pool.cluster.cluster.connection.maxRequestsPerConnection, connection.streamsOpened >= limit, !connection.retired {
+            // The next request opens a new connection; this one closes after its last stream.
+            connection.retired = true
+            if case .ready(let current) = pool.http2, current === connection { pool.http2 = .none }
+        }
+        connection.openStreams += 1
         let promise = eventLoop.makePromise(of: (any Channel).self)
         connection.multiplexer.createStreamChannel(promise: promise) { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -484,21 +597,35 @@ final class UpstreamPools {
                 try stream.pipeline.syncOperations.addHandler(UpstreamHandler())
             }
         }
-        connection.openStreams += 1
-        let parent = connection.channel
-        return promise.futureResult.assumeIsolated().flatMapThrowing { stream in
-            stream.closeFuture.assumeIsolated().whenComplete { _ in
+        let key = pool.key
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let stream):
+                stream.closeFuture.assumeIsolated().whenComplete { _ in
+                    connection.openStreams -= 1
+                    if connection.retired && connection.openStreams == 0 { connection.channel.close(promise: nil) }
+                }
+                guard waiter.waiting, let client = waiter.client,
+                      let handler = try? stream.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                    if waiter.waiting {
+                        waiter.waiting = false
+                        self.finished(key.endpoint)
+                    }
+                    stream.close(promise: nil)
+                    return
+                }
+                waiter.waiting = false
+                handler.attach(client)
+                client.upstreamReady(UpstreamLease(key: key, handler: handler, channel: stream, connection: nil, pools: self), attempt: waiter.attempt)
+            case .failure:
                 connection.openStreams -= 1
-                if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
+                if connection.retired && connection.openStreams == 0 { connection.channel.close(promise: nil) }
+                guard waiter.waiting else { return }
+                waiter.waiting = false
+                self.finished(key.endpoint)
+                waiter.client?.upstreamUnavailable(.connectFailure, attempt: waiter.attempt)
             }
-            let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            handler.attach(receiver)
-            return UpstreamLease(key: key, handler: handler, channel: stream, connection: nil, pools: self)
-        }.flatMapErrorThrowing { error in
-            connection.openStreams -= 1
-            if connection.retired && connection.openStreams == 0 { parent.close(promise: nil) }
-            throw (error as? ProxyError) ?? ProxyError.connectFailure
-        }.nonisolated()
+        }
     }
 }
 

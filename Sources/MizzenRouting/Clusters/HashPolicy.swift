@@ -1,4 +1,4 @@
-package import MizzenConfig
+import MizzenConfig
 
 /// Which part of a request a consistent-hash cluster hashes, from a DestinationRule's
 /// `loadBalancer.consistentHash`, and how: `XXH64(value, seed 0)`, as Envoy's route hash
@@ -11,7 +11,7 @@ package struct HashPolicy: Sendable, Hashable {
         case header(name: String)
         /// A cookie's value. With a `ttl`, a request without the cookie gets one generated (see
         /// `generatedCookie`); a zero `ttl` makes it a session cookie.
-        case cookie(name: String, path: String?, ttl: IstioDuration?, attributes: [Attribute])
+        case cookie(name: String, path: String?, ttlSeconds: Int64?, attributes: [Attribute])
         /// The downstream IP address, without port.
         case sourceIP
         /// A query parameter's first value.
@@ -33,7 +33,7 @@ package struct HashPolicy: Sendable, Hashable {
     /// The policy of a `consistentHash` block, or nil when it names no key (or
     /// `useSourceIp: false`, which Envoy treats as no key): every pick is then random. The keys
     /// are a `oneof` in Istio's API; were several set, the first in the API's order wins.
-    package init?(_ settings: LoadBalancerSettings.ConsistentHashLB) {
+    init?(_ settings: LoadBalancerSettings.ConsistentHashLB) {
         if let name = settings.httpHeaderName, !name.isEmpty {
             source = .header(name: name.lowercased())
         } else if let cookie = settings.httpCookie, let name = cookie.name, !name.isEmpty {
@@ -41,7 +41,7 @@ package struct HashPolicy: Sendable, Hashable {
             let attributes = (cookie.attributes ?? []).compactMap { attribute in
                 attribute.name.map { Attribute(name: $0, value: attribute.value) }
             }
-            source = .cookie(name: name, path: path, ttl: cookie.ttl, attributes: attributes)
+            source = .cookie(name: name, path: path, ttlSeconds: cookie.ttl.map { $0.nanoseconds / 1_000_000_000 }, attributes: attributes)
         } else if settings.useSourceIp == true {
             source = .sourceIP
         } else if let name = settings.httpQueryParameterName, !name.isEmpty {
@@ -93,11 +93,10 @@ package struct HashPolicy: Sendable, Hashable {
     /// the same cookie, and the request is balanced by the hash of that value, as the requests
     /// that send it back will be. Nil for other policies and for a cookie without `ttl`.
     package func generatedCookie(remoteAddress: String, localAddress: String) -> GeneratedCookie? {
-        guard case .cookie(let name, let path, let ttl?, let attributes) = source else { return nil }
+        guard case .cookie(let name, let path, let seconds?, let attributes) = source else { return nil }
         let value = Self.hex(XXHash64.hash(remoteAddress + localAddress))
         var setCookie = "\(name)=\"\(value)\""
         // Envoy truncates the TTL to whole seconds; zero seconds makes a session cookie.
-        let seconds = ttl.nanoseconds / 1_000_000_000
         if seconds > 0 { setCookie += "; Max-Age=\(seconds)" }
         if let path { setCookie += "; Path=\(path)" }
         for attribute in attributes {

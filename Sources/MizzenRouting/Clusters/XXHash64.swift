@@ -4,7 +4,7 @@
 /// Written out here rather than taken from a package: it is sixty lines, and the data plane
 /// hashes a short header or cookie value per request, for which a call into a generic
 /// byte-sequence API would cost more than the hash.
-enum XXHash64 {
+package enum XXHash64 {
     private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
     private static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
     private static let prime3: UInt64 = 0x1656_67B1_9E37_79F9
@@ -12,7 +12,7 @@ enum XXHash64 {
     private static let prime5: UInt64 = 0x27D4_EB2F_1656_67C5
 
     /// The hash of a string's UTF-8 bytes.
-    static func hash(_ string: String, seed: UInt64 = 0) -> UInt64 {
+    package static func hash(_ string: String, seed: UInt64 = 0) -> UInt64 {
         if let hash = string.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0), seed: seed) }) {
             return hash
         }
@@ -21,7 +21,7 @@ enum XXHash64 {
     }
 
     /// The hash of a substring's UTF-8 bytes.
-    static func hash(_ string: Substring, seed: UInt64 = 0) -> UInt64 {
+    package static func hash(_ string: Substring, seed: UInt64 = 0) -> UInt64 {
         if let hash = string.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0), seed: seed) }) {
             return hash
         }
@@ -30,11 +30,11 @@ enum XXHash64 {
     }
 
     /// The hash of bytes.
-    static func hash(_ bytes: [UInt8], seed: UInt64 = 0) -> UInt64 {
+    package static func hash(_ bytes: [UInt8], seed: UInt64 = 0) -> UInt64 {
         bytes.withUnsafeBytes { hash($0, seed: seed) }
     }
 
-    static func hash(_ input: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
+    package static func hash(_ input: UnsafeRawBufferPointer, seed: UInt64 = 0) -> UInt64 {
         let count = input.count
         var offset = 0
         var hash: UInt64

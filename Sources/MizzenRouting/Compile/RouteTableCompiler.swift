@@ -14,7 +14,7 @@ struct RouteTableCompiler {
     let snapshot: ConfigSnapshot
     let proxy: ProxyIdentity
     let registry: ServiceRegistry
-    var clusters: [String: Cluster] = [:]
+    var clusters: [String: UpstreamCluster] = [:]
     var problems: [String] = []
     /// VirtualServices oldest first (creation time, then name, then namespace, then load order).
     let virtualServices: [ConfigResource<VirtualService>]
@@ -194,26 +194,58 @@ struct RouteTableCompiler {
 
     /// The `http` routes of a VirtualService as they apply at one gateway (or `mesh`) and port:
     /// matches naming other gateways or ports are dropped, and a route left without any is dropped.
+    ///
+    /// As Istio's `BuildHTTPRoutesForVirtualService`, translation stops at the first catch-all
+    /// (see `RouteMatch.isCatchAll`): a rule without matches, or the first applicable match that
+    /// catches everything. That match is kept, as a route of its own when earlier matches of its
+    /// rule precede it (Istio makes an Envoy route per match; a gateway then moves the catch-all
+    /// routes last); later matches and rules of the VirtualService are never reached in Istio
+    /// and are left out here too.
     mutating func compileHTTPRoutes(_ vs: ConfigResource<VirtualService>, gateway: ObjectReference?, port: UInt32) -> [Route] {
         var routes: [Route] = []
         for (index, http) in (vs.spec.http ?? []).enumerated() {
             let source = RouteSource(virtualService: vs.reference, index: index, name: http.name)
+            // Every match filtered out (other gateways, ports, sources): the rule does not apply
+            // and does not stop the ones after it.
             guard let matches = applicableMatches(http.match ?? [], vs: vs, gateway: gateway, port: port, source: source) else { continue }
             if let delegate = http.delegate {
-                routes.append(contentsOf: delegatedRoutes(delegate, rootMatches: matches, root: vs, source: source, gateway: gateway, port: port))
+                let (delegated, stop) = delegatedRoutes(delegate, rootMatches: matches, root: vs, source: source, gateway: gateway, port: port)
+                routes.append(contentsOf: delegated)
+                if stop { break }
                 continue
             }
-            guard let action = action(for: http, vs: vs, port: port, source: source) else { continue }
-            let policy = routePolicy(http, matches: matches, namespace: vs.namespace, port: port, source: source)
-            routes.append(Route(source: source, matches: matches, action: action, config: http, policy: policy))
+            let cut = matches.firstIndex(where: \.isCatchAll)
+            let stops = matches.isEmpty || cut != nil
+            if let action = action(for: http, vs: vs, port: port, source: source) {
+                for part in Self.splitAtCatchAll(matches, cut: cut) {
+                    let policy = routePolicy(http, matches: part, namespace: vs.namespace, port: port, source: source)
+                    routes.append(Route(source: source, matches: part, action: action, config: http, policy: policy))
+                }
+            }
+            if stops { break }
         }
         return routes
     }
 
+    /// A rule's applicable matches up to its first catch-all (`cut`): one list, or the matches
+    /// before the catch-all and the catch-all alone.
+    static func splitAtCatchAll(_ matches: [RouteMatch], cut: Int?) -> [[RouteMatch]] {
+        guard let cut else { return [matches] }
+        if cut == 0 { return [[matches[0]]] }
+        return [Array(matches[..<cut]), [matches[cut]]]
+    }
+
     /// Compiled matches that apply here; nil when the route had matches and none applies.
+    ///
+    /// Istio's `TranslateRoute` and `sourceMatchHTTP`, at gateways and sidecars alike: a match
+    /// for another port does not apply; a match naming `gateways` applies where one of them is
+    /// this proxy's (`mesh` for a sidecar) and its source conditions are not looked at; otherwise
+    /// its `sourceLabels` must all be the proxy's labels and its `sourceNamespace` the proxy's
+    /// namespace (at a gateway: the gateway's own pod).
     mutating func applicableMatches(_ matches: [HTTPMatchRequest], vs: ConfigResource<VirtualService>, gateway: ObjectReference?, port: UInt32, source: RouteSource) -> [RouteMatch]? {
         var compiled: [RouteMatch] = []
         for match in matches {
+            if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
             if let gateways = match.gateways, !gateways.isEmpty {
                 let applies: Bool
                 if let gateway {
@@ -222,10 +254,7 @@ struct RouteTableCompiler {
                     applies = gateways.contains("mesh")
                 }
                 if !applies { continue }
-            }
-            if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
-            if gateway != nil, !(match.sourceLabels ?? [:]).isEmpty { continue }
-            if gateway == nil {
+            } else {
                 if let labels = match.sourceLabels, !labels.allSatisfy({ proxy.labels[$0.key] == $0.value }) { continue }
                 if let namespace = match.sourceNamespace, !namespace.isEmpty, namespace != proxy.namespace { continue }
             }
@@ -243,8 +272,8 @@ struct RouteTableCompiler {
     }
 
     mutating func action(for http: HTTPRoute, vs: ConfigResource<VirtualService>, port: UInt32, source: RouteSource) -> Route.Action? {
-        if let redirect = http.redirect { return .redirect(redirect) }
-        if let response = http.directResponse { return .directResponse(response) }
+        if let redirect = http.redirect { return .redirect(RedirectAction(redirect)) }
+        if let response = http.directResponse { return .directResponse(DirectResponseAction(response)) }
         let destinations = http.route ?? []
         guard !destinations.isEmpty else { return nil }
         let weighted = weightedClusters(destinations.map { ($0.destination, $0.weight, $0.headers) }, namespace: vs.namespace, port: port)
@@ -308,32 +337,45 @@ struct RouteTableCompiler {
         return result
     }
 
-    /// The delegate's routes under the root rule: each delegate match ANDed with each root match.
-    mutating func delegatedRoutes(_ delegate: Delegate, rootMatches: [RouteMatch], root: ConfigResource<VirtualService>, source: RouteSource, gateway: ObjectReference?, port: UInt32) -> [Route] {
+    /// The delegate's routes under the root rule: each delegate match ANDed with each root match
+    /// (delegate matches outer, root matches inner, as Istio's `mergeHTTPMatchRequests`), and
+    /// whether translation of the root stops here: a merged match is a catch-all when both of
+    /// its halves are, and, as Istio checks the root's merged rule list, it ends the delegate's
+    /// rules and the root's later ones alike.
+    mutating func delegatedRoutes(_ delegate: Delegate, rootMatches: [RouteMatch], root: ConfigResource<VirtualService>, source: RouteSource,
+                                  gateway: ObjectReference?, port: UInt32) -> (routes: [Route], stop: Bool) {
         let name = delegate.name ?? ""
         let namespace = delegate.namespace ?? root.namespace
         guard let target = snapshot.virtualServices.first(where: { $0.name == name && $0.namespace == namespace && ($0.spec.hosts ?? []).isEmpty }) else {
             problems.append("\(source): delegate VirtualService \(namespace)/\(name) was not loaded; the rule is dropped")
-            return []
+            return ([], rootMatches.isEmpty || rootMatches.contains(where: \.isCatchAll))
         }
         var routes: [Route] = []
         for (index, http) in (target.spec.http ?? []).enumerated() {
             var delegateSource = source
             delegateSource.delegate = target.reference
             delegateSource.delegateIndex = index
-            guard let matches = applicableMatches(http.match ?? [], vs: target, gateway: gateway, port: port, source: delegateSource),
-                  let action = action(for: http, vs: target, port: port, source: delegateSource) else { continue }
+            guard let matches = applicableMatches(http.match ?? [], vs: target, gateway: gateway, port: port, source: delegateSource) else { continue }
             var merged: [RouteMatch] = []
             let roots = rootMatches.isEmpty ? [RouteMatch(name: nil, conditions: [])] : rootMatches
             let leaves = matches.isEmpty ? [RouteMatch(name: nil, conditions: [])] : matches
-            for rootMatch in roots {
-                for leaf in leaves { merged.append(RouteMatch(name: leaf.name ?? rootMatch.name, conditions: rootMatch.conditions + leaf.conditions)) }
+            for leaf in leaves {
+                for rootMatch in roots {
+                    merged.append(RouteMatch(name: leaf.name ?? rootMatch.name, conditions: rootMatch.conditions + leaf.conditions,
+                                             catchAll: rootMatch.isCatchAll && leaf.isCatchAll))
+                }
             }
-            if merged.count == 1, merged[0].conditions.isEmpty { merged = [] }
-            let policy = routePolicy(http, matches: merged, namespace: target.namespace, port: port, source: delegateSource)
-            routes.append(Route(source: delegateSource, matches: merged, action: action, config: http, policy: policy))
+            let cut = merged.firstIndex(where: \.isCatchAll)
+            if let action = action(for: http, vs: target, port: port, source: delegateSource) {
+                for part in Self.splitAtCatchAll(merged, cut: cut) {
+                    let matchesOfPart = part.count == 1 && part[0].conditions.isEmpty ? [] : part
+                    let policy = routePolicy(http, matches: matchesOfPart, namespace: target.namespace, port: port, source: delegateSource)
+                    routes.append(Route(source: delegateSource, matches: matchesOfPart, action: action, config: http, policy: policy))
+                }
+            }
+            if cut != nil { return (routes, true) }
         }
-        return routes
+        return (routes, false)
     }
 
     /// TCP (`tls: false`) or TLS passthrough routes for a server: at a gateway, the oldest bound
@@ -404,8 +446,9 @@ struct RouteTableCompiler {
                 }
                 var routes: [Route]
                 if let owner {
+                    // In the VirtualService's order: a sidecar does not move catch-alls last
+                    // (Istio sorts only a gateway's merged routes).
                     routes = compileHTTPRoutes(owner, gateway: nil, port: port)
-                    routes = routes.filter { !$0.isCatchAll } + routes.filter(\.isCatchAll)
                 } else {
                     let name = clusterName(host: service.hostname, subset: nil, explicitPort: port, listenerPort: port, namespace: namespace)
                     let destination = Destination(host: service.hostname, port: port)
@@ -457,7 +500,7 @@ struct RouteTableCompiler {
         return name
     }
 
-    func makeCluster(name: String, host: String, port: UInt32, subset: String?, service: RegistryService?) -> Cluster {
+    func makeCluster(name: String, host: String, port: UInt32, subset: String?, service: RegistryService?) -> UpstreamCluster {
         let rule = destinationRule(for: host)
         let subsetSpec = subset.flatMap { name in rule?.spec.subsets?.first { $0.name == name } }
         let labels = subsetSpec?.labels ?? [:]
@@ -476,8 +519,9 @@ struct RouteTableCompiler {
             policy.tls = overrides.tls ?? policy.tls
         }
         policy.destinationRule = rule?.reference
-        return Cluster(name: name, serviceHost: host, port: port, subset: subset, subsetLabels: labels, endpoints: endpoints,
-                       policy: policy, serviceKnown: service?.port(port) != nil, protocolName: service?.port(port)?.protocolName)
+        return UpstreamCluster.compile(name: name, serviceHost: host, port: port, subset: subset, subsetLabels: labels,
+                                       serviceKnown: service?.port(port) != nil, endpoints: endpoints,
+                                       protocolName: service?.port(port)?.protocolName, policy: policy)
     }
 
     /// A traffic policy as it applies to one port: port-level settings replace the top-level ones wholesale.
