@@ -228,6 +228,18 @@ struct ProxyOptions: ParsableArguments {
     @Option(help: "Seconds to connect to an upstream.")
     var connectTimeout: Double = 10
 
+    @Option(help: "Seconds a new connection has to show what it carries: first bytes, TLS ClientHello and handshake (closed beyond).")
+    var connectionSetupTimeout: Double = 15
+
+    @Option(help: "Seconds an HTTP/1 connection closed by an answer keeps reading (and dropping) what the client still sends.")
+    var lingerTimeout: Double = 1
+
+    @Option(help: "HTTP/2: request body bytes a connection's streams may hold unsent before its window stops being given back.")
+    var http2ConnectionBufferBytes: Int = ProxyLimits().http2ConnectionBufferBytes
+
+    @Option(help: "Requests waiting for an upstream connection, per endpoint and event loop (503 overflow beyond).")
+    var maxPendingRequests: Int = ProxyLimits().maxPendingRequestsPerPool
+
     @Option(help: "HTTP/2 concurrent streams per connection.")
     var http2MaxConcurrentStreams: Int = ProxyLimits().http2MaxConcurrentStreams
 
@@ -250,6 +262,8 @@ struct ProxyOptions: ParsableArguments {
         _ = try parsedPortMap()
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level '\(logLevel)'") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if maxPendingRequests < 1 { throw ValidationError("--max-pending-requests must be at least 1") }
+        if http2ConnectionBufferBytes < 65_536 { throw ValidationError("--http2-connection-buffer-bytes must be at least 65536") }
     }
 
     func parsedPortMap() throws -> [UInt32: Int] {
@@ -274,6 +288,10 @@ struct ProxyOptions: ParsableArguments {
         limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
         limits.streamIdleTimeout = .nanoseconds(Int64(streamIdleTimeout * 1e9))
         limits.upstreamConnectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        limits.connectionSetupTimeout = .nanoseconds(Int64(connectionSetupTimeout * 1e9))
+        limits.lingerTimeout = .nanoseconds(Int64(lingerTimeout * 1e9))
+        limits.http2ConnectionBufferBytes = http2ConnectionBufferBytes
+        limits.maxPendingRequestsPerPool = maxPendingRequests
         limits.http2MaxConcurrentStreams = http2MaxConcurrentStreams
         limits.http2MaxResetsPerWindow = http2MaxResets
         limits.drainTimeout = .nanoseconds(Int64(drainTimeout * 1e9))

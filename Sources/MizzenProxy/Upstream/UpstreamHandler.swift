@@ -79,13 +79,17 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Envoy's reset reasons: a malformed response is a protocol error (502 UPE); an HTTP/2
+    /// RST_STREAM is a remote reset (503 UR; REFUSED_STREAM retryable as such); anything else
+    /// ends the connection under the exchange (503 UC, "connection termination"), as an HTTP/1
+    /// upstream's reset or close does in Envoy's codec client.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is HTTPParserError {
             fail(.upstreamProtocol)
-        } else if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .refusedStream {
-            fail(.refusedStream)
+        } else if let closed = error as? NIOHTTP2Errors.StreamClosed {
+            fail(closed.errorCode == .refusedStream ? .refusedStream : .upstreamReset)
         } else {
-            fail(.upstreamReset)
+            fail(.upstreamClosed)
         }
         context.close(promise: nil)
     }

@@ -140,5 +140,29 @@ else
     echo "skip h2_rapid_reset against nghttpd (not installed)"
 fi
 
+# h2_upstream.py (curl with --http2-prior-knowledge)
+start H2UP h2_upstream.py --name h2a --log "$WORK/h2up.log"
+check "h2_upstream echo JSON" bash -c "head -c 5000 /dev/zero | curl -sf --http2-prior-knowledge --data-binary @- -D $WORK/h2h 'http://127.0.0.1:$H2UP/echo?q=1' | json_has 'd[\"upstream\"]==\"h2a\" and d[\"protocol\"]==\"HTTP/2\" and d[\"method\"]==\"POST\" and d[\"path\"]==\"/echo?q=1\" and d[\"body_length\"]==5000 and [\":authority\",\"127.0.0.1:$H2UP\"] in d[\"headers\"]' && grep -qi '^x-upstream: h2a' $WORK/h2h"
+check "h2_upstream /rst: RST_STREAM(INTERNAL_ERROR)" bash -c "curl -sv --http2-prior-knowledge http://127.0.0.1:$H2UP/rst 2>&1 | grep -q 'INTERNAL_ERROR (err 2)'"
+check "h2_upstream /refuse/KEY/N: REFUSED_STREAM twice (curl retries), then attempt 3" bash -c "curl -sf --http2-prior-knowledge http://127.0.0.1:$H2UP/refuse/r1/2 | json_has 'd[\"attempt\"]==3' && test \"\$(grep -c '\"path\":\"/refuse/r1/2\".*\"action\":\"refused_stream\"' $WORK/h2up.log)\" = 2"
+check "h2_upstream /goaway: GOAWAY(NO_ERROR, last_stream=0)" bash -c "curl -sv --http2-prior-knowledge http://127.0.0.1:$H2UP/goaway 2>&1 | grep -q 'GOAWAY, error=0, last_stream=0'"
+check "h2_upstream log lines" bash -c "grep -q '\"event\":\"connection\",\"upstream\":\"h2a\"' $WORK/h2up.log && grep '\"path\":\"/echo?q=1\"' $WORK/h2up.log | json_has 'd[\"body_length\"]==5000 and d[\"stream_id\"]==1 and d[\"action\"]==\"response\"'"
+
+# h2_window_probe.py against h2_upstream.py (which reads every body: everything goes through)
+check "h2_window_probe: a consuming server takes every byte" bash -c "python3 $HERE/h2_window_probe.py --port $H2UP --streams 30 --bytes-per-stream 200000 --seconds 1 | json_has 'd[\"ok\"] and d[\"sent\"]==6000000 and d[\"per_stream\"]==[200000]*30 and d[\"resets\"]==0 and not d[\"goaway\"]'"
+check "h2_window_probe fails on a dead port" bash -c "! python3 $HERE/h2_window_probe.py --port 1 --seconds 0.1"
+
+# blackhole.py: connects hang until the client's timeout
+start BH blackhole.py
+check "blackhole: connect times out (no connect, no refusal)" python3 -c "
+import socket, sys, time
+s = socket.socket(); s.settimeout(1); t = time.time()
+try:
+    s.connect(('127.0.0.1', $BH)); sys.exit('connected')
+except socket.timeout:
+    sys.exit(0 if time.time() - t >= 0.9 else 'timed out too early')
+"
+check "blackhole: curl --connect-timeout gives up (exit 28)" bash -c "curl -s --connect-timeout 1 http://127.0.0.1:$BH/; test \$? = 28"
+
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]

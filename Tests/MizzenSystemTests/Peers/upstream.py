@@ -277,7 +277,11 @@ class Connection:
             pass
         finally:
             self.server.connection_closed(self)
+            # The file object holds the socket's descriptor open: close it first, or close()
+            # does nothing (and /reset's SO_LINGER reset never happens).
             try:
+                if self.rfile is not None:
+                    self.rfile.close()
                 self.sock.close()
             except OSError:
                 pass
