@@ -112,7 +112,14 @@ let package = Package(
         ),
         .testTarget(
             name: "MizzenProxyTests",
-            dependencies: ["MizzenProxy", "MizzenRouting", "MizzenConfig"],
+            dependencies: [
+                "MizzenProxy", "MizzenRouting", "MizzenConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

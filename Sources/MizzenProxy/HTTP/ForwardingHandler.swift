@@ -205,10 +205,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // HTTP/1 parse errors: the guard answers on the raw socket and closes.
-        guard let parserError = error as? HTTPParserError, let guardHandler else {
+        guard let parserError = error as? HTTPParserError, guardHandler != nil else {
             context.close(promise: nil)
             return
         }
+        // The input ended in the middle of a request: the close that follows ends its exchange
+        // (DC), as a client going away does.
+        if parserError == .invalidEOFState || !context.channel.isActive { return }
         let (status, reason, body) = Self.statusForParserError(parserError)
         if exchange?.requestEnded == false {
             // The request in flight is cut short: answered now if nothing went out, else closed.
@@ -221,7 +224,22 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             queue?.refuseAfterQueued(status: status, reason: reason, body: body)
             return
         }
-        guardHandler.refuse(status: status, reason: reason, body: body)
+        refuseUnparsed(status: status, reason: reason, body: body)
+    }
+
+    /// Answers a request the parser refused before its head was whole: there is no exchange,
+    /// but there is a record (Envoy logs a 400 or 431 with DPE for a codec error).
+    private func refuseUnparsed(status: Int, reason: String, body: String) {
+        guardHandler?.refuse(status: status, reason: reason, body: body)
+        let now = NIODeadline.now()
+        var record = ExchangeRecord(startTime: now, startWallClockNanoseconds: Self.wallClockNanoseconds())
+        record.connection = connection
+        record.responseCode = UInt(status)
+        record.responseFlags.insert(.downstreamProtocolError)
+        record.responseCodeDetails = status == 431 ? "http1.headers_too_large" : "http1.codec_error"
+        record.endTime = now
+        if loop.logger.logLevel <= .debug { log(record) }
+        loop.exchangeFinished?(record)
     }
 
     static func statusForParserError(_ error: HTTPParserError) -> (Int, String, String) {
@@ -603,7 +621,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
         }
         if exchange == nil, !closed, let refusal = queue?.takeRefusal() {
-            guardHandler?.refuse(status: refusal.status, reason: refusal.reason, body: refusal.body)
+            refuseUnparsed(status: refusal.status, reason: refusal.reason, body: refusal.body)
         }
         resumeDownstreamReadsIfDue()
     }
