@@ -107,14 +107,24 @@ final class HostileFixture: @unchecked Sendable {
                   number: 80
 
         """
+        // One event loop: barrier requests (`barrier`) then reuse the one pooled upstream
+        // connection, so they never add a connection the "no new upstream connection" checks see.
         gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080],
-                                     extraArguments: ["--request-headers-timeout", "2", "--max-request-body-bytes", "1000000", "--stream-idle-timeout", "3"])
+                                     extraArguments: ["--request-headers-timeout", "2", "--max-request-body-bytes", "1000000", "--stream-idle-timeout", "3",
+                                                      "--concurrency", "1"])
     }
 
     var port: Int { gateway.port(8080) }
 
-    /// Requests the upstream read completely (the upstream logs a request once its body is in).
-    var requests: [[String: Any]] { log.entries.filter { ($0["event"] as? String) == "request" } }
+    /// Requests the upstream read completely (the upstream logs a request once its body is in),
+    /// barrier requests left out.
+    var requests: [[String: Any]] { log.requests }
+
+    /// A request the upstream has seen once this returns: one the gateway wrongly forwarded
+    /// before it has been logged too.
+    func barrier() throws {
+        try log.barrier(through: port, host: "x")
+    }
     var connections: Int { log.connections }
 
     var isRunning: Bool { gateway.background.process.isRunning }
@@ -287,11 +297,12 @@ struct HostileRequestTests {
     func hostileRequest(_ hostile: HostileCase) throws {
         let fixture = try Self.fixture()
         try #require(fixture.isRunning, "gateway is not running: \(fixture.gatewayErrors)")
+        try fixture.barrier()
         let requestsBefore = fixture.requests.count
         let connectionsBefore = fixture.connections
 
         let exchange = HostileWire.exchange(port: fixture.port, Array(hostile.request.utf8))
-        usleep(150_000)  // an upstream that wrongly got the request has logged it by now
+        try fixture.barrier()  // an upstream that wrongly got the request has logged it by now
         let status = exchange.finals.first
 
         #expect(hostile.acceptable.contains(status),
@@ -329,7 +340,7 @@ struct HostileRequestTests {
         let fixture = try Self.fixture()
         let before = fixture.requests.count
         let exchange = HostileWire.exchange(port: fixture.port, Array("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        usleep(100_000)
+        try fixture.barrier()
         #expect(exchange.finals.first == 403, "\(exchange.preview)")
         #expect(exchange.body.contains("admin is closed"))
         let seen = fixture.requests.dropFirst(before).map { ($0["target"] as? String) ?? "?" }
@@ -485,7 +496,7 @@ struct HostileRequestTests {
         let fixture = try Self.fixture()
         let before = fixture.requests.count
         let exchange = HostileWire.exchange(port: fixture.port, Array(pipelined.request.utf8), responses: pipelined.statuses.count)
-        usleep(150_000)
+        try fixture.barrier()
         #expect(exchange.finals == pipelined.statuses, "\(exchange.preview)")
         if let last = pipelined.statuses.last, HostileWire.closingStatuses.contains(last) {
             #expect(exchange.closed, "the connection stayed open after \(last)")

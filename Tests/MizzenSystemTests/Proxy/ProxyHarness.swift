@@ -314,6 +314,8 @@ struct UpstreamLog {
         }
     }
 
-    var requests: [[String: Any]] { entries.filter { ($0["event"] as? String) == "request" } }
+    /// Requests the upstream read, barrier requests (`UpstreamLog.barrier`) left out.
+    var requests: [[String: Any]] { allRequests.filter { !($0["target"] as? String ?? "").contains("mizzen-barrier-") } }
+    var allRequests: [[String: Any]] { entries.filter { ($0["event"] as? String) == "request" } }
     var connections: Int { entries.filter { ($0["event"] as? String) == "connection" }.count }
 }

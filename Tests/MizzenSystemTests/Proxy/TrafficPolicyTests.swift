@@ -489,7 +489,8 @@ struct TrafficPolicyTests {
         if expectSeen {
             return (exchange, log.waitForRequests(containing: token, count: 1, timeout: 2))
         }
-        Traffic.pause(0.2)  // a request that wrongly got through has been logged by now
+        // A request that wrongly got through has been logged by now.
+        try log.barrier(through: f.port, host: log.url == f.mtlsLog.url ? "tls-mutual.test" : "tls-simple.test")
         return (exchange, log.requests(containing: token))
     }
 

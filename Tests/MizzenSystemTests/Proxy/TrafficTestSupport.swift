@@ -161,18 +161,33 @@ enum Traffic {
 }
 
 extension UpstreamLog {
+    /// Waits for a barrier: a request sent now through the gateway on `port` with `host` (routed
+    /// to the upstream behind this log) and logged by it. A request the gateway had wrongly sent
+    /// there before has been logged by then (and is not waited for with a fixed sleep, which a
+    /// busy machine can outrun). Barrier requests are left out of `requests`.
+    func barrier(through port: Int, host: String, timeout: Double = 10) throws {
+        let token = "mizzen-barrier-" + Traffic.token()
+        let answer = try Traffic.send(port, host: host, "/\(token)")
+        guard answer.status == 200, !waitForRequests(containing: token, count: 1, timeout: timeout, includingBarriers: true).isEmpty else {
+            throw HarnessError("barrier request to \(host) not logged: \(answer.summary)")
+        }
+    }
+
     /// Request entries whose target contains `fragment`.
     func requests(containing fragment: String) -> [[String: Any]] {
         requests.filter { ($0["target"] as? String ?? "").contains(fragment) }
     }
 
     /// Waits (up to `timeout`) until at least `count` requests contain `fragment`, then returns them.
-    func waitForRequests(containing fragment: String, count: Int, timeout: Double = 5) -> [[String: Any]] {
+    func waitForRequests(containing fragment: String, count: Int, timeout: Double = 5, includingBarriers: Bool = false) -> [[String: Any]] {
         let deadline = Date().addingTimeInterval(timeout)
-        var found = requests(containing: fragment)
+        func matching() -> [[String: Any]] {
+            (includingBarriers ? allRequests : requests).filter { ($0["target"] as? String ?? "").contains(fragment) }
+        }
+        var found = matching()
         while found.count < count && Date() < deadline {
             usleep(25_000)
-            found = requests(containing: fragment)
+            found = matching()
         }
         return found
     }
