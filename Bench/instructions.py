@@ -27,14 +27,17 @@ import sys
 import tempfile
 import time
 
+import routes10k
 import run
 
 CASES = {
-    # name: (h2load flags, scheme)
-    "http1": (["--h1"], "http"),
-    "h2c": (["-m5"], "http"),
-    "h2-tls": (["-m5"], "https"),
-    "https1": (["--h1"], "https"),
+    # name: (h2load flags, scheme, configuration)
+    "http1": (["--h1"], "http", "basic"),
+    "h2c": (["-m5"], "http", "basic"),
+    "h2-tls": (["-m5"], "https", "basic"),
+    "https1": (["--h1"], "https", "basic"),
+    # run.py's routes-10k: the last rule of the last of 1,000 hosts, 10,000 routes in all
+    "routes-10k": (["--h1"], "http", "routes10k"),
 }
 
 
@@ -45,14 +48,21 @@ def stripped(binary, directory):
 
 
 def measure(binary, case, opts, ports):
-    flags, scheme = CASES[case]
+    flags, scheme, config = CASES[case]
     port = ports["tls"] if scheme == "https" else ports["http"]
-    url = f"{scheme}://127.0.0.1:{port}/"
+    if config == "routes10k":
+        url = f"{scheme}://127.0.0.1:{port}{routes10k.TARGET_PATH}"
+        headers = ["-H", f":authority: {routes10k.TARGET_HOST}", "-H", f"end-user: {routes10k.TARGET_USER}"]
+        config_file = opts.istio_10k
+    else:
+        url = f"{scheme}://127.0.0.1:{port}/"
+        headers = ["-H", "end-user: jason"]
+        config_file = opts.istio_basic
     out = os.path.join(opts.work, "callgrind.out")
     for stale in [f for f in os.listdir(opts.work) if f.startswith("callgrind.out")]:
         os.remove(os.path.join(opts.work, stale))
     cmd = ["taskset", "-c", str(opts.cpu_proxy), "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-           binary, "gateway", "--config", opts.istio_basic, "--credentials", os.path.join(opts.work, "credentials"),
+           binary, "gateway", "--config", config_file, "--credentials", os.path.join(opts.work, "credentials"),
            "--bind", "127.0.0.1", "--port-map", f"80={ports['http']},443={ports['tls']}", "--concurrency", "1",
            "--log-level", os.environ.get("MIZZEN_LOG_LEVEL", "warning")]
     log = open(os.path.join(opts.work, "callgrind.log"), "w")
@@ -60,16 +70,16 @@ def measure(binary, case, opts, ports):
     try:
         # Both listeners: under valgrind the second one is bound a while after the first, and
         # requests sent to it before then were refused (a whole TLS case measured nothing).
-        if not (run.wait_port(ports["http"], proc, 120) and run.wait_port(ports["tls"], proc, 120)):
+        if not (run.wait_port(ports["http"], proc, 240) and (config != "basic" or run.wait_port(ports["tls"], proc, 120))):
             raise RuntimeError("mizzen under valgrind did not start; see " + log.name)
-        load = ["taskset", "-c", str(opts.cpu_load), "h2load", "-t1", "-c10", *flags, "-H", "end-user: jason"]
+        load = ["taskset", "-c", str(opts.cpu_load), "h2load", "-t1", "-c10", *flags, *headers]
         subprocess.run(load + ["-n", str(opts.warmup), url], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True, capture_output=True)
         done = subprocess.run(load + ["-n", str(opts.requests), url], check=True, capture_output=True, text=True)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
         succeeded = re.search(r"(\d+) succeeded", done.stdout)
         if not succeeded or int(succeeded.group(1)) != opts.requests:
-            raise RuntimeError(f"{case}: not every request succeeded: {done.stdout[-400:]}")
+            raise RuntimeError(f"{case}: not every request succeeded: {done.stdout[-900:]}")
     finally:
         proc.terminate()
         try:
