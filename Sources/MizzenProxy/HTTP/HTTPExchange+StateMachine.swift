@@ -298,14 +298,7 @@ struct HTTPExchange {
         case .forwarding:
             if replayable {
                 keep(buffer)
-                if replayable {
-                    sentCount = body.count
-                } else {
-                    // Past the retry buffer: what is forwarded now is kept no longer.
-                    body = []
-                    bodyBytesKept = 0
-                    sentCount = 0
-                }
+                sentInThisAttempt()
             }
             actions.append(.forwardBody(buffer))
         case .answered, .done:
@@ -315,6 +308,19 @@ struct HTTPExchange {
 
     /// How many of `body` went out in the current attempt.
     private var sentCount = 0
+
+    /// Everything in `body` has gone to the current attempt: kept for a replay while the
+    /// request is replayable, dropped otherwise (sent now and never again; the actions hold
+    /// the chunks until they are written).
+    private mutating func sentInThisAttempt() {
+        if replayable {
+            sentCount = body.count
+        } else {
+            body = []
+            bodyBytesKept = 0
+            sentCount = 0
+        }
+    }
 
     /// Keeps a chunk for the attempt to come or a retry; past the retry buffer the request is
     /// no longer retryable and only unsent chunks are kept.
@@ -360,14 +366,7 @@ struct HTTPExchange {
         record.upstreamEndpoint = endpoint
         var request = UpstreamRequest(head: plan.upstreamHead, body: body[...], end: nil)
         if requestHasEnded { request.end = .some(trailers) }
-        if replayable {
-            sentCount = body.count
-        } else {
-            // Sent now and never again: the action holds the chunks until written.
-            body = []
-            bodyBytesKept = 0
-            sentCount = 0
-        }
+        sentInThisAttempt()
         actions.append(.sendRequest(request))
         if let perTry = plan.retry.perTryTimeout { actions.append(.schedule(.perTry, .nanoseconds(perTry))) }
     }

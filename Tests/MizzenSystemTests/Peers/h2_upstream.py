@@ -50,22 +50,6 @@ def eprint(*args):
     print("h2_upstream:", *args, file=sys.stderr, flush=True)
 
 
-class Log:
-    """Append-only JSON-lines log, one flushed line per event."""
-
-    def __init__(self, path):
-        self.lock = threading.Lock()
-        self.file = open(path, "a", encoding="utf-8") if path else None
-
-    def write(self, record):
-        if self.file is None:
-            return
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self.lock:
-            self.file.write(line)
-            self.file.flush()
-
-
 def text(value):
     return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else value
 
@@ -253,7 +237,7 @@ class Connection:
 class Server:
     def __init__(self, args):
         self.name = args.name
-        self.log = Log(args.log)
+        self.log = peerlib.Log(args.log)
         self.idle_timeout = args.idle_timeout if args.idle_timeout > 0 else None
         self.max_streams = args.max_concurrent_streams
         self.lock = threading.Lock()

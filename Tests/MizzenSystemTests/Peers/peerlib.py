@@ -1,5 +1,7 @@
-"""What every Mizzen test server shares: where it listens, and how it ends (on SIGTERM/SIGINT,
-or when the test process that started it is gone, so a killed test run leaves nothing behind)."""
+"""What every Mizzen test server shares: where it listens, how it ends (on SIGTERM/SIGINT,
+or when the test process that started it is gone, so a killed test run leaves nothing behind),
+and the JSON-lines log the tests read."""
+import json
 import os
 import signal
 import threading
@@ -32,3 +34,19 @@ def exit_with_parent(args):
                 pass
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+class Log:
+    """Append-only JSON-lines log, one flushed line per event."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.file = open(path, "a", encoding="utf-8") if path else None
+
+    def write(self, record):
+        if self.file is None:
+            return
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self.lock:
+            self.file.write(line)
+            self.file.flush()

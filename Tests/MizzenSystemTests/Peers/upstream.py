@@ -77,22 +77,6 @@ class BadRequest(Exception):
     pass
 
 
-class Log:
-    """Append-only JSON-lines log, one flushed line per event."""
-
-    def __init__(self, path):
-        self.lock = threading.Lock()
-        self.file = open(path, "a", encoding="utf-8") if path else None
-
-    def write(self, record):
-        if self.file is None:
-            return
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self.lock:
-            self.file.write(line)
-            self.file.flush()
-
-
 def pattern_bytes(offset, length):
     start = offset % 251
     return PATTERN[start:start + length]
@@ -577,7 +561,7 @@ def tls_details(sock):
 class Server:
     def __init__(self, args):
         self.name = args.name
-        self.log = Log(args.log)
+        self.log = peerlib.Log(args.log)
         self.idle_timeout = args.idle_timeout if args.idle_timeout > 0 else None
         self.fixed_status = args.status
         self.delay_ms = args.delay_ms

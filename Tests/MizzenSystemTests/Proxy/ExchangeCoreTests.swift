@@ -38,9 +38,9 @@ struct ExchangeCoreTests {
         var port: Int { gateway.port(8080) }
 
         static func configuration(upstream: Int, echo: Int, h2: Int, blackhole: Int) -> String {
-            [FaultToleranceTests.gateway,
+            [EdgeConfig.gateway,
              // NC: the destination is no service the registry knows.
-             FaultToleranceTests.virtualService("nc.test").replacingOccurrences(of: "host: nc.test", with: "host: missing.test"),
+             EdgeConfig.virtualService("nc.test").replacingOccurrences(of: "host: nc.test", with: "host: missing.test"),
              // UH: a Kubernetes Service without endpoints.
              """
              ---
@@ -57,11 +57,11 @@ struct ExchangeCoreTests {
                gateways: [edge]
                http: [{route: [{destination: {host: empty.default.svc.cluster.local, port: {number: 80}}}]}]
              """,
-             FaultToleranceTests.service("core.test", [upstream]), FaultToleranceTests.virtualService("core.test"),
+             EdgeConfig.serviceEntry("core.test", [upstream]), EdgeConfig.virtualService("core.test"),
              // UPE: an "upstream" that echoes the request back instead of answering it.
-             FaultToleranceTests.service("upe.test", [echo]), FaultToleranceTests.virtualService("upe.test"),
+             EdgeConfig.serviceEntry("upe.test", [echo]), EdgeConfig.virtualService("upe.test"),
              // Keep-alive probes on upstream connections.
-             FaultToleranceTests.service("keepalive.test", [upstream]), FaultToleranceTests.virtualService("keepalive.test"),
+             EdgeConfig.serviceEntry("keepalive.test", [upstream]), EdgeConfig.virtualService("keepalive.test"),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -72,7 +72,7 @@ struct ExchangeCoreTests {
                trafficPolicy: {connectionPool: {tcp: {tcpKeepalive: {time: 37s, interval: 5s, probes: 3}}}}
              """,
              // Retries with a back-off base of 300 ms.
-             FaultToleranceTests.service("backoff.test", [upstream]),
+             EdgeConfig.serviceEntry("backoff.test", [upstream]),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -86,7 +86,7 @@ struct ExchangeCoreTests {
                  retries: {attempts: 2, retryOn: 5xx, backoff: 300ms}
              """,
              // One connection, one pending request; a route timeout for x-case: timeout.
-             FaultToleranceTests.service("pool.test", [upstream]),
+             EdgeConfig.serviceEntry("pool.test", [upstream]),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -109,7 +109,7 @@ struct ExchangeCoreTests {
                - route: [{destination: {host: pool.test, port: {number: 80}}}]
              """,
              // connectTimeout against an endpoint that never completes a handshake; no retries.
-             FaultToleranceTests.service("blackhole.test", [blackhole]),
+             EdgeConfig.serviceEntry("blackhole.test", [blackhole]),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -149,7 +149,7 @@ struct ExchangeCoreTests {
                http: [{route: [{destination: {host: h2app.default.svc.cluster.local, port: {number: 80}}}]}]
              """,
              // ...and a plain HTTP port upgraded by the DestinationRule (h2UpgradePolicy).
-             FaultToleranceTests.service("h2upgrade.test", [h2]), FaultToleranceTests.virtualService("h2upgrade.test"),
+             EdgeConfig.serviceEntry("h2upgrade.test", [h2]), EdgeConfig.virtualService("h2upgrade.test"),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -180,7 +180,7 @@ struct ExchangeCoreTests {
                http: [{route: [{destination: {host: h2.test, port: {number: 80}}}]}]
              """,
              // A fault delay that holds request bodies (the HTTP/2 buffering bound).
-             FaultToleranceTests.service("held.test", [upstream]),
+             EdgeConfig.serviceEntry("held.test", [upstream]),
              """
              ---
              apiVersion: networking.istio.io/v1
@@ -411,7 +411,7 @@ struct ExchangeCoreTests {
         let certs = Harness.certificates.path
         let upstream = try Peer("upstream.py", ["--name", "setup"])
         defer { upstream.stop() }
-        let yaml = FaultToleranceTests.gateway.replacingOccurrences(of: """
+        let yaml = EdgeConfig.gateway.replacingOccurrences(of: """
           - port: {number: 8080, name: http, protocol: HTTP}
             hosts: ["*"]
         """, with: """
@@ -420,7 +420,7 @@ struct ExchangeCoreTests {
           - port: {number: 8443, name: https, protocol: HTTPS}
             hosts: ["*"]
             tls: {mode: SIMPLE, serverCertificate: \(certs)/bookinfo.crt, privateKey: \(certs)/bookinfo.key}
-        """) + "\n" + FaultToleranceTests.service("setup.test", [upstream.port]) + "\n" + FaultToleranceTests.virtualService("setup.test")
+        """) + "\n" + EdgeConfig.serviceEntry("setup.test", [upstream.port]) + "\n" + EdgeConfig.virtualService("setup.test")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080, 8443], extraArguments: ["--connection-setup-timeout", "1"])
         defer { gateway.stop() }
         for port in [gateway.port(8080), gateway.port(8443)] {
@@ -443,8 +443,8 @@ struct ExchangeCoreTests {
     @Test func idleDownstreamConnectionsAreClosed() throws {
         let upstream = try Peer("upstream.py", ["--name", "idle"])
         defer { upstream.stop() }
-        let yaml = [FaultToleranceTests.gateway, FaultToleranceTests.service("idle.test", [upstream.port]),
-                    FaultToleranceTests.virtualService("idle.test")].joined(separator: "\n")
+        let yaml = [EdgeConfig.gateway, EdgeConfig.serviceEntry("idle.test", [upstream.port]),
+                    EdgeConfig.virtualService("idle.test")].joined(separator: "\n")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080], extraArguments: ["--idle-timeout", "1"])
         defer { gateway.stop() }
         let start = Date()

@@ -11,49 +11,6 @@ import Glibc
 /// own gateway, so a crash shows as that test's failure.
 @Suite(.serialized)
 struct FaultToleranceTests {
-    static let gateway = """
-    apiVersion: networking.istio.io/v1
-    kind: Gateway
-    metadata: {name: edge, namespace: default}
-    spec:
-      selector: {istio: ingressgateway}
-      servers:
-      - port: {number: 8080, name: http, protocol: HTTP}
-        hosts: ["*"]
-    """
-
-    /// A ServiceEntry for `host` on port 80 with STATIC endpoints on loopback `ports`.
-    static func service(_ host: String, _ ports: [Int]) -> String {
-        let endpoints = ports.map { "{address: 127.0.0.1, ports: {http: \($0)}}" }.joined(separator: ", ")
-        return """
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
-        spec:
-          hosts: [\(host)]
-          location: MESH_EXTERNAL
-          resolution: STATIC
-          ports: [{number: 80, name: http, protocol: HTTP}]
-          endpoints: [\(endpoints)]
-        """
-    }
-
-    static func virtualService(_ host: String, _ extra: String = "") -> String {
-        """
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
-        spec:
-          hosts: [\(host)]
-          gateways: [edge]
-          http:
-          - route: [{destination: {host: \(host), port: {number: 80}}}]
-        \(extra)
-        """
-    }
-
     static func requireRunning(_ gateway: GatewayProcess, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(gateway.background.process.isRunning, "the gateway died: \(gateway.background.errors.suffix(3000))", sourceLocation: sourceLocation)
     }
@@ -75,7 +32,7 @@ struct FaultToleranceTests {
         let upstream = try Peer("upstream.py", ["--name", "tls-once", "--tls-cert", "\(certs)/upstream.crt", "--tls-key", "\(certs)/upstream.key",
                                                 "--log", log.url.path])
         defer { upstream.stop() }
-        let yaml = [Self.gateway, Self.service("once.test", [upstream.port]), """
+        let yaml = [EdgeConfig.gateway, EdgeConfig.serviceEntry("once.test", [upstream.port]), """
         ---
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -85,7 +42,7 @@ struct FaultToleranceTests {
           trafficPolicy:
             tls: {mode: SIMPLE, caCertificates: \(certs)/ca.crt, sni: upstream.internal}
             connectionPool: {http: {maxRequestsPerConnection: 1}}
-        """, Self.virtualService("once.test")].joined(separator: "\n")
+        """, EdgeConfig.virtualService("once.test")].joined(separator: "\n")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080])
         defer { gateway.stop() }
         let plain = try Traffic.load(gateway.port(8080), host: "once.test", path: "/once/{n}", connections: 4, requests: 25)
@@ -107,7 +64,7 @@ struct FaultToleranceTests {
             route: [{destination: {host: delay.test, port: {number: 80}}}]
         """
         func configuration(_ ports: [Int], weight: Int) -> String {
-            [Self.gateway, Self.service("delay.test", ports), """
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("delay.test", ports), """
             ---
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -157,7 +114,7 @@ struct FaultToleranceTests {
         let survivor = try Peer("upstream.py", ["--name", "survivor"])
         let victim = try Peer("upstream.py", ["--name", "victim"])
         defer { survivor.stop(); victim.stop() }
-        let yaml = [Self.gateway, Self.service("two.test", [survivor.port, victim.port]), Self.virtualService("two.test")].joined(separator: "\n")
+        let yaml = [EdgeConfig.gateway, EdgeConfig.serviceEntry("two.test", [survivor.port, victim.port]), EdgeConfig.virtualService("two.test")].joined(separator: "\n")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080])
         defer { gateway.stop() }
         let port = gateway.port(8080)
@@ -188,7 +145,7 @@ struct FaultToleranceTests {
     @Test func anOversizedHeaderSectionGets431WhileTheClientIsStillSending() throws {
         let upstream = try Peer("upstream.py", ["--name", "big"])
         defer { upstream.stop() }
-        let yaml = [Self.gateway, Self.service("big.test", [upstream.port]), Self.virtualService("big.test")].joined(separator: "\n")
+        let yaml = [EdgeConfig.gateway, EdgeConfig.serviceEntry("big.test", [upstream.port]), EdgeConfig.virtualService("big.test")].joined(separator: "\n")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [8080])
         defer { gateway.stop() }
         // 240 KiB of headers in 30 writes over about 0.3 s: far past the 60 KiB limit.

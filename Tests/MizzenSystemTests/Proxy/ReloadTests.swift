@@ -41,7 +41,7 @@ struct ReloadTests {
             let a = [ports[round % 3]] + (round % 2 == 0 ? [ports[(round + 1) % 3]] : [])
             let b = round % 4 == 0 ? ports : [ports[(round + 2) % 3]]
             let weightA = 10 + (round * 7) % 80
-            return [FaultToleranceTests.gateway, FaultToleranceTests.service("a.test", a), FaultToleranceTests.service("b.test", b), """
+            return [EdgeConfig.gateway, EdgeConfig.serviceEntry("a.test", a), EdgeConfig.serviceEntry("b.test", b), """
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -85,7 +85,7 @@ struct ReloadTests {
         let upstream = try Peer("upstream.py", ["--name", "pooled", "--log", log.url.path])
         defer { upstream.stop() }
         func configuration(connectTimeout: String) -> String {
-            [FaultToleranceTests.gateway, FaultToleranceTests.service("pooled.test", [upstream.port]), FaultToleranceTests.virtualService("pooled.test"), """
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("pooled.test", [upstream.port]), EdgeConfig.virtualService("pooled.test"), """
             ---
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -122,7 +122,7 @@ struct ReloadTests {
         let upstream = try Peer("upstream.py", ["--name", "tls-reload", "--tls-cert", "\(certs)/upstream.crt", "--tls-key", "\(certs)/upstream.key"])
         defer { upstream.stop() }
         func configuration(ca: String) -> String {
-            [FaultToleranceTests.gateway, FaultToleranceTests.service("tls.test", [upstream.port]), FaultToleranceTests.virtualService("tls.test"), """
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("tls.test", [upstream.port]), EdgeConfig.virtualService("tls.test"), """
             ---
             apiVersion: networking.istio.io/v1
             kind: DestinationRule

@@ -53,39 +53,15 @@ struct TrafficManagementTests {
             """
         }
 
-        static func serviceEntry(_ host: String, endpoints: [Int]) -> String {
-            """
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
-            spec:
-              hosts: [\(host)]
-              location: MESH_EXTERNAL
-              resolution: STATIC
-              ports: [{number: 80, name: http, protocol: HTTP}]
-              endpoints: [\(endpoints.map { "{address: 127.0.0.1, ports: {http: \($0)}}" }.joined(separator: ", "))]
-            """
-        }
-
         static func configuration(upstream: Int, mirror: Int, slowMirror: Int) -> String {
             let route = toUpstream
-            var yaml = """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              selector: {istio: ingressgateway}
-              servers:
-              - port: {number: 8080, name: http, protocol: HTTP}
-                hosts: ["*"]
-            """
-            yaml += "\n" + serviceEntry("upstream.test", endpoints: [upstream])
-            yaml += "\n" + serviceEntry("mirror-target.test", endpoints: [mirror])
-            yaml += "\n" + serviceEntry("slow-mirror.test", endpoints: [slowMirror])
+            var yaml = EdgeConfig.gateway
+            yaml += "\n" + EdgeConfig.serviceEntry("upstream.test", [upstream])
+            yaml += "\n" + EdgeConfig.serviceEntry("mirror-target.test", [mirror])
+            yaml += "\n" + EdgeConfig.serviceEntry("slow-mirror.test", [slowMirror])
             // Nothing listens on port 1: connections are refused at once.
-            yaml += "\n" + serviceEntry("dead.test", endpoints: [1])
-            yaml += "\n" + serviceEntry("dead-and-live.test", endpoints: [1, upstream])
+            yaml += "\n" + EdgeConfig.serviceEntry("dead.test", [1])
+            yaml += "\n" + EdgeConfig.serviceEntry("dead-and-live.test", [1, upstream])
             yaml += """
 
             ---

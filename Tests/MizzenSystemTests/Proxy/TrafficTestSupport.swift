@@ -206,3 +206,50 @@ extension UpstreamLog {
         entries.dropFirst(start).filter { ($0["event"] as? String) == "connection" }
     }
 }
+
+/// The configuration most end-to-end tests start from: Gateway `default/edge` on port 8080 for
+/// every host, STATIC ServiceEntries on loopback ports, VirtualServices bound to `edge`.
+enum EdgeConfig {
+    static let gateway = """
+    apiVersion: networking.istio.io/v1
+    kind: Gateway
+    metadata: {name: edge, namespace: default}
+    spec:
+      selector: {istio: ingressgateway}
+      servers:
+      - port: {number: 8080, name: http, protocol: HTTP}
+        hosts: ["*"]
+    """
+
+    /// A ServiceEntry for `host` on port 80 (`http`) with STATIC endpoints on loopback `ports`.
+    static func serviceEntry(_ host: String, _ ports: [Int]) -> String {
+        let endpoints = ports.map { "{address: 127.0.0.1, ports: {http: \($0)}}" }.joined(separator: ", ")
+        return """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
+        spec:
+          hosts: [\(host)]
+          location: MESH_EXTERNAL
+          resolution: STATIC
+          ports: [{number: 80, name: http, protocol: HTTP}]
+          endpoints: [\(endpoints)]
+        """
+    }
+
+    /// A VirtualService sending every request for `host` to `host:80`.
+    static func virtualService(_ host: String) -> String {
+        """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
+        spec:
+          hosts: [\(host)]
+          gateways: [edge]
+          http:
+          - route: [{destination: {host: \(host), port: {number: 80}}}]
+        """
+    }
+}
