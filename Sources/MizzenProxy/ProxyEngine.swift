@@ -13,8 +13,8 @@ package final class ProxySnapshot: Sendable {
     package let generation: Int
     /// Problems met building it (TLS that could not be set up), for the log.
     package let problems: [String]
-    /// The pools in use: pool identity to the endpoints of its cluster.
-    let livePools: [UInt64: Set<EndpointAddress>]
+    /// The pools in use: pool identity to its cluster and endpoints.
+    let livePools: [UInt64: LivePool]
 
     private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String]) {
         self.table = table
@@ -22,9 +22,9 @@ package final class ProxySnapshot: Sendable {
         self.clusters = clusters
         self.generation = generation
         self.problems = problems
-        var live: [UInt64: Set<EndpointAddress>] = [:]
+        var live: [UInt64: LivePool] = [:]
         for cluster in clusters.values {
-            live[cluster.poolIdentity, default: []].formUnion(cluster.endpoints.map(EndpointAddress.init))
+            live[cluster.poolIdentity] = LivePool(cluster: cluster, endpoints: Set(cluster.endpoints.map(EndpointAddress.init)))
         }
         livePools = live
     }
@@ -197,15 +197,6 @@ package final class ProxyEngine: Sendable {
         var total = 0
         for (_, bound) in states {
             total += (try? await bound.eventLoop.submit { bound.value.activeRequests }.get()) ?? 0
-        }
-        return total
-    }
-
-    /// Upstream pools kept over all loops (for tests of pruning).
-    package func upstreamPoolCount() async -> Int {
-        var total = 0
-        for (_, bound) in states {
-            total += (try? await bound.eventLoop.submit { bound.value.upstreams.poolCount }.get()) ?? 0
         }
         return total
     }

@@ -12,7 +12,9 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case noRoute, noCluster, noHealthyUpstream, connectFailure, overflow, refusedStream, faultAbort(UInt)
         case upstreamReset, upstreamClosed, upstreamProtocol, upstreamTimeout
-        case badRequest(String), headersTooLarge, bodyTooLarge, requestTimeout, notImplemented(String), versionNotSupported
+        case badRequest(String), headersTooLarge, bodyTooLarge, notImplemented(String), versionNotSupported
+        /// Envoy's stream idle timeout; `requestEnded`: the whole request had arrived.
+        case streamIdleTimeout(requestEnded: Bool)
     }
 
     private let code: Code
@@ -32,7 +34,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
     package static let upstreamTimeout = ProxyError(code: .upstreamTimeout)
     package static let headersTooLarge = ProxyError(code: .headersTooLarge)
     package static let bodyTooLarge = ProxyError(code: .bodyTooLarge)
-    package static let requestTimeout = ProxyError(code: .requestTimeout)
+    /// Envoy's stream idle timeout: 408 while the request is still arriving, 504 after.
+    package static func streamIdleTimeout(requestEnded: Bool) -> ProxyError { ProxyError(code: .streamIdleTimeout(requestEnded: requestEnded)) }
     package static let versionNotSupported = ProxyError(code: .versionNotSupported)
     /// A malformed request; `reason` is a short fixed phrase (never request bytes).
     package static func badRequest(_ reason: String) -> ProxyError { ProxyError(code: .badRequest(reason)) }
@@ -48,15 +51,14 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badRequest: 400
         case .headersTooLarge: 431
         case .bodyTooLarge: 413
-        case .requestTimeout: 408
+        case .streamIdleTimeout(let requestEnded): requestEnded ? 504 : 408
         case .notImplemented: 501
         case .versionNotSupported: 505
         }
     }
 
-    /// The response flag an access log shows for it (nil: none, as for a request Envoy refuses
-    /// before it has a stream, or a request timeout).
-    package var flag: ResponseFlag? {
+    /// The response flag an access log shows for it.
+    package var flag: ResponseFlag {
         switch code {
         case .noRoute: .noRoute
         case .noCluster: .noClusterFound
@@ -69,7 +71,7 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .upstreamProtocol: .upstreamProtocolError
         case .upstreamTimeout: .upstreamRequestTimeout
         case .badRequest, .headersTooLarge, .bodyTooLarge, .notImplemented, .versionNotSupported: .downstreamProtocolError
-        case .requestTimeout: .streamIdleTimeout
+        case .streamIdleTimeout: .streamIdleTimeout
         }
     }
 
@@ -90,7 +92,7 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badRequest: "http1.codec_error"
         case .headersTooLarge: "http1.headers_too_large"
         case .bodyTooLarge: "request_payload_too_large"
-        case .requestTimeout: "request_header_timeout"
+        case .streamIdleTimeout: "stream_idle_timeout"
         case .notImplemented: "http1.invalid_method"
         case .versionNotSupported: "http1.invalid_http_version"
         }
@@ -100,7 +102,8 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         switch code {
         case .noRoute, .noCluster, .noHealthyUpstream, .overflow, .faultAbort: .internal
         case .connectFailure, .upstreamReset, .refusedStream, .upstreamClosed, .upstreamProtocol, .upstreamTimeout: .upstream
-        case .badRequest, .headersTooLarge, .bodyTooLarge, .requestTimeout, .notImplemented, .versionNotSupported: .downstream
+        case .badRequest, .headersTooLarge, .bodyTooLarge, .notImplemented, .versionNotSupported: .downstream
+        case .streamIdleTimeout(let requestEnded): requestEnded ? .upstream : .downstream
         }
     }
 
@@ -121,7 +124,7 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         case .badRequest(let reason): "bad request: \(reason)"
         case .headersTooLarge: "request header fields too large"
         case .bodyTooLarge: "payload too large"
-        case .requestTimeout: "request timeout"
+        case .streamIdleTimeout: "stream timeout"
         case .notImplemented(let reason): "not implemented: \(reason)"
         case .versionNotSupported: "http version not supported"
         }
@@ -140,5 +143,5 @@ package struct ProxyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    package var description: String { "\(status) \(flag.map(\.description) ?? "-") \(body)" }
+    package var description: String { "\(status) \(flag) \(body)" }
 }

@@ -349,9 +349,14 @@ struct LoadBalancerTests {
         #expect(ring.pointsPerEndpoint(endpointCount: 3) == [1024, 2048, 4096])
     }
 
-    @Test(arguments: [(2, true), (3, true), (4, false), (65537, true), (65535, false), (5_000_011, true)] as [(UInt64, Bool)])
+    @Test(arguments: [(0, false), (1, false), (2, true), (3, true), (4, false), (25, false), (49, false), (65537, true), (65535, false), (5_000_011, true)] as [(UInt64, Bool)])
     func primality(value: UInt64, prime: Bool) {
-        #expect(LoadBalancerSpec.isPrime(value) == prime)
+        #expect(Rules.isPrime(value) == prime)
+    }
+
+    @Test(arguments: [(nil, 65537), (0, 65537), (1, 2), (65537, 65537), (5_000_011, 5_000_011), (6_000_000, 5_000_011)] as [(UInt64?, UInt64)])
+    func maglevTableSizes(configured: UInt64?, built: UInt64) {
+        #expect(LoadBalancerSpec.maglevTableSize(configured) == built)
     }
 
     @Test func ipv6EndpointsAreBracketedInHashKeys() {

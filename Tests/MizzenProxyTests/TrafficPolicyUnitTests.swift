@@ -117,8 +117,26 @@ struct TrafficPolicyUnitTests {
         let settings = Self.settings(minHealth: 60)
         let now = NIODeadline.now()
         for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: now) }
-        // 50 % healthy < 60 %: panic, every endpoint is used.
+        #expect(outliers.detector.isEjected(outliers.monitors[0], now: now), "ejected...")
+        // ...but 50 % healthy < 60 %: panic, every endpoint is used.
         #expect(outliers.ejected(settings: settings, now: now).isEmpty)
+    }
+
+    /// Envoy lowers an endpoint's ejection multiplier for every interval it has been back, however
+    /// recently it last answered well: an endpoint back for five intervals is ejected for the
+    /// base time again, not twice it.
+    @Test func theMultiplierFallsForEveryIntervalAnEndpointHasBeenBack() {
+        let outliers = Outliers(count: 2)
+        let settings = Self.settings(base: "2s")
+        let start = NIODeadline.now()
+        for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: start) }
+        #expect(outliers.ejected(settings: settings, now: start + .milliseconds(3100)).isEmpty, "back after the first ejection")
+        outliers.record(.status(200), "a", settings: settings, now: start + .milliseconds(8900))
+        let again = start + .seconds(9)
+        for _ in 0..<2 { outliers.record(.status(500), "a", settings: settings, now: again) }
+        #expect(outliers.ejected(settings: settings, now: again) == ["a"])
+        // Base time (2 s) to the next 1 s tick: back within 3 s; twice the base would be 4 s.
+        #expect(outliers.ejected(settings: settings, now: again + .milliseconds(3100)).isEmpty)
     }
 
     /// Loops race to eject: the cap still holds and the ejected count stays exact.

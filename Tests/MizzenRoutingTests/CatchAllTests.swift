@@ -144,6 +144,6 @@ struct CatchAllTests {
         let yaml = IstioSemanticsTests.services + IstioSemanticsTests.vs("v", "- match: [\(match)]\n\(Self.toA)")
         let result = ConfigLoader(analyze: false).load(text: yaml, file: "case.yaml")
         let request = try #require(result.snapshot.virtualServices.first?.spec.http?.first?.match?.first)
-        #expect(RouteMatch.isCatchAll(request) == catchAll)
+        #expect(request.isIstioCatchAll == catchAll)
     }
 }

@@ -42,6 +42,22 @@ package struct HTTPMatchRequest: ConfigModel {
     package var withoutHeaders: [String: StringMatch]?
     package var sourceNamespace: String?
     package var statPrefix: String?
+
+    /// Istio's catch-all (route.go `IsCatchAllRoute` on the Envoy route the match becomes):
+    /// the path matches every request (no uri, a uri without a match type, prefix `/`, or regex
+    /// `.*`) and there is no header, withoutHeader, query, method, scheme or authority condition
+    /// (whatever the header's name: a header named `uri` is still a header matcher in Envoy).
+    /// `ignoreUriCase`, `port`, `gateways`, `sourceLabels` and `sourceNamespace` play no part.
+    /// Translation of a VirtualService stops after its first catch-all, and a gateway moves
+    /// catch-alls last.
+    package var isIstioCatchAll: Bool {
+        if scheme != nil || method != nil || authority != nil { return false }
+        if !(headers ?? [:]).isEmpty || !(withoutHeaders ?? [:]).isEmpty || !(queryParams ?? [:]).isEmpty { return false }
+        guard let uri else { return true }
+        if let prefix = uri.prefix { return prefix == "/" }
+        if let regex = uri.regex { return regex == ".*" }
+        return uri.exact == nil
+    }
 }
 
 package struct HTTPRouteDestination: ConfigModel {

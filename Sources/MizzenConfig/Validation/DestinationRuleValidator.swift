@@ -181,7 +181,9 @@ package enum DestinationRuleValidator {
                     problems.error(hashPath / "maglev" / "tableSize", "is required")
                 } else if size >= 5_000_011 {
                     problems.error(hashPath / "maglev" / "tableSize", "must be less than 5000011")
-                } else if !isPrime(size) {
+                } else if size != 1, !Rules.isPrime(size) {
+                    // Istio's own primality check lets 1 through; Envoy's Maglev does not
+                    // (MizzenRouting builds the next prime, 2).
                     problems.error(hashPath / "maglev" / "tableSize", "\(size) is not a prime number (Maglev needs a prime table size, such as 65537)")
                 }
             }
@@ -196,17 +198,6 @@ package enum DestinationRuleValidator {
             if let minimum = warmup.minimumPercent, !(0...100).contains(minimum) { problems.error(path / "warmup" / "minimumPercent", "must be between 0 and 100") }
             if let aggression = warmup.aggression, aggression <= 0 { problems.error(path / "warmup" / "aggression", "must be greater than 0") }
         }
-    }
-
-    static func isPrime(_ value: UInt64) -> Bool {
-        if value < 4 { return value != 0 }
-        if value % 2 == 0 { return false }
-        var factor: UInt64 = 3
-        while factor * factor <= value {
-            if value % factor == 0 { return false }
-            factor += 2
-        }
-        return true
     }
 
     static func localitySetting(_ setting: LocalityLoadBalancerSetting, outlier: OutlierDetection?, _ path: FieldPath, into problems: inout Problems) {

@@ -3,6 +3,19 @@ internal import FoundationEssentials
 /// The syntax rules Istio's validation (istio/istio pkg/config/validation) applies to names,
 /// hosts, addresses, ports and durations, as pure functions returning a message or nil.
 package enum Rules {
+    /// Whether `value` is a prime (Maglev table sizes).
+    package static func isPrime(_ value: UInt64) -> Bool {
+        if value < 2 { return false }
+        if value < 4 { return true }
+        if value % 2 == 0 || value % 3 == 0 { return false }
+        var divisor: UInt64 = 5
+        while divisor * divisor <= value {
+            if value % divisor == 0 || value % (divisor + 2) == 0 { return false }
+            divisor += 6
+        }
+        return true
+    }
+
     // MARK: Names
 
     /// DNS-1123 label: at most 63 of `[a-zA-Z0-9-]`, alphanumeric at both ends (Istio allows upper case).

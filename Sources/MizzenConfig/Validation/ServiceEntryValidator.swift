@@ -122,7 +122,8 @@ package enum ServiceEntryValidator {
     /// Istio's IP auto-allocation (PILOT_ENABLE_IP_AUTOALLOCATE, on by default) gives an entry
     /// without addresses one, except with resolution NONE or the opt-out label.
     static func autoAllocatesAddress(resolution: ServiceEntry.Resolution, labels: [String: String]) -> Bool {
-        resolution != .none && labels["networking.istio.io/enable-autoallocate-ip"] != "false"
+        // Istio compares the label's value case-insensitively (strings.EqualFold).
+        resolution != .none && labels["networking.istio.io/enable-autoallocate-ip"]?.lowercased() != "false"
     }
 }
 

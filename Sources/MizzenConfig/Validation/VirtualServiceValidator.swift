@@ -484,12 +484,14 @@ package enum VirtualServiceValidator {
         }
     }
 
-    /// A match that takes every request: no conditions, or only uri prefix "/" or regex ".*".
+    /// A match that takes every request wherever it applies: Istio's catch-all (after which
+    /// translation stops), or a uri prefix "" (Envoy matches every path with it, so later
+    /// rules are unreachable though Istio still translates them), with no port, gateway or
+    /// source condition.
     static func isCatchAll(_ match: HTTPMatchRequest) -> Bool {
-        let uriCatchesAll = match.uri == nil || match.uri?.prefix == "/" || match.uri?.prefix == "" || match.uri?.regex == ".*"
-        return uriCatchesAll && match.scheme == nil && match.method == nil && match.authority == nil
-            && (match.headers ?? [:]).isEmpty && (match.withoutHeaders ?? [:]).isEmpty && (match.queryParams ?? [:]).isEmpty
-            && match.port == nil && (match.sourceLabels ?? [:]).isEmpty && (match.gateways ?? []).isEmpty
+        var path = match
+        if path.uri?.prefix == "" { path.uri = nil }
+        return path.isIstioCatchAll && match.port == nil && (match.sourceLabels ?? [:]).isEmpty && (match.gateways ?? []).isEmpty
             && match.sourceNamespace == nil
     }
 

@@ -165,4 +165,13 @@ package struct ExchangeRecord: Sendable {
 
     /// Total time, from the head to the finish.
     package var duration: TimeAmount? { endTime.map { $0 - startTime } }
+
+    /// The request was refused before it could be served (a head or framing that cannot be
+    /// trusted): answered with `error`, over at `now`.
+    mutating func refused(_ error: ProxyError, now: NIODeadline) {
+        responseCode = error.status
+        responseCodeDetails = error.details
+        responseFlags.insert(error.flag)
+        endTime = now
+    }
 }

@@ -53,7 +53,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private var queue: HTTP1RequestQueue?
     private var pendingRead = false
     private var performing = false
-    private var deferred: [(serial: Int, event: HTTPExchange.Event)] = []
+    private var deferred = DeferredEvents()
     /// An HTTP/1 exchange finished with the connection kept: the next queued request may start.
     private var readyForNext = false
     private var startingQueued = false
@@ -212,43 +212,36 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         // The input ended in the middle of a request: the close that follows ends its exchange
         // (DC), as a client going away does.
         if parserError == .invalidEOFState || !context.channel.isActive { return }
-        let (status, reason, body) = Self.statusForParserError(parserError)
+        let refusal = Self.refusal(for: parserError)
         if exchange?.requestEnded == false {
             // The request in flight is cut short: answered now if nothing went out, else closed.
-            deliver(.requestMalformed(status == 431 ? .headersTooLarge : .badRequest("malformed request")))
+            deliver(.requestMalformed(refusal))
             return
         }
         if exchange != nil || !(queue?.isEmpty ?? true) {
             // The error belongs to a request pipelined behind others: those are answered first,
             // then the refusal (a request cut short by the error is dropped).
-            queue?.refuseAfterQueued(status: status, reason: reason, body: body)
+            queue?.refuseAfterQueued(refusal)
             return
         }
-        refuseUnparsed(status: status, reason: reason, body: body)
+        refuseUnparsed(refusal)
     }
 
     /// Answers a request the parser refused before its head was whole: there is no exchange,
     /// but there is a record (Envoy logs a 400 or 431 with DPE for a codec error).
-    private func refuseUnparsed(status: Int, reason: String, body: String) {
-        guardHandler?.refuse(status: status, reason: reason, body: body)
+    private func refuseUnparsed(_ error: ProxyError) {
+        guardHandler?.refuse(error)
         let now = NIODeadline.now()
         var record = ExchangeRecord(startTime: now, startWallClockNanoseconds: Self.wallClockNanoseconds())
         record.connection = connection
-        record.responseCode = UInt(status)
-        record.responseFlags.insert(.downstreamProtocolError)
-        record.responseCodeDetails = status == 431 ? "http1.headers_too_large" : "http1.codec_error"
-        record.endTime = now
+        record.refused(error, now: now)
         if loop.logger.logLevel <= .debug { log(record) }
         loop.exchangeFinished?(record)
     }
 
-    static func statusForParserError(_ error: HTTPParserError) -> (Int, String, String) {
-        switch error {
-        case .headerOverflow:
-            return (431, "Request Header Fields Too Large", "request header fields too large")
-        default:
-            return (400, "Bad Request", "bad request")
-        }
+    /// What a request the HTTP/1 parser gave up on is answered with.
+    static func refusal(for error: HTTPParserError) -> ProxyError {
+        error == .headerOverflow ? .headersTooLarge : .badRequest("malformed request")
     }
 
     private func closedDownstream() {
@@ -316,7 +309,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     /// Hands an event to the exchange in flight (after the actions being carried out, if any).
     private func deliver(_ event: HTTPExchange.Event) {
         if performing {
-            deferred.append((serial, event))
+            deferred.append(serial: serial, event)
             return
         }
         guard exchange != nil else { return }
@@ -327,8 +320,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
     private func perform(_ actions: consuming ExchangeActions) {
         performing = true
         while let action = actions.popFirst() { carryOut(action) }
-        while !deferred.isEmpty {
-            let (eventSerial, event) = deferred.removeFirst()
+        while let (eventSerial, event) = deferred.popFirst() {
             guard eventSerial == serial, exchange != nil else { continue }
             var more = exchange!.handle(event, now: .now())
             while let action = more.popFirst() { carryOut(action) }
@@ -347,7 +339,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             write(.head(HTTPResponseHead(version: connection.isHTTP2 ? .http2 : .http1_1, status: .continue)))
             flushDownstream()
         case .refuse(let error):
-            guardHandler?.refuse(status: Int(error.status), reason: HTTPResponseStatus(statusCode: Int(error.status)).reasonPhrase, body: error.body)
+            guardHandler?.refuse(error)
         case .respond(let head):
             write(.head(head))
         case .respondBody(let buffer):
@@ -599,8 +591,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                 readyForNext = true
             }
         case .http2(let stream):
-            // Ended before the client finished sending: the stream is reset so it stops.
-            if close { stream.reset() }
+            // Answered whole before the client finished sending: RST_STREAM NO_ERROR asks it to
+            // stop (RFC 9113 §8.1); the response stands. (A stream already reset stays so.)
+            if close { stream.stopRequest() }
         case nil:
             break
         }
@@ -621,7 +614,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             }
         }
         if exchange == nil, !closed, let refusal = queue?.takeRefusal() {
-            refuseUnparsed(status: refusal.status, reason: refusal.reason, body: refusal.body)
+            refuseUnparsed(refusal)
         }
         resumeDownstreamReadsIfDue()
     }
@@ -656,6 +649,36 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
 
 @available(*, unavailable)
 extension ForwardingHandler: Sendable {}
+
+/// Events raised while a batch of actions is carried out, in order. Most batches raise none or
+/// one (a connection handed over at once, the stream closing as the response ends): the first
+/// is held inline, so an HTTP/2 stream's handler, new for each request, allocates nothing.
+private struct DeferredEvents {
+    private var first: (serial: Int, event: HTTPExchange.Event)?
+    private var rest: [(serial: Int, event: HTTPExchange.Event)] = []
+    private var restStart = 0
+
+    mutating func append(serial: Int, _ event: HTTPExchange.Event) {
+        if first == nil, restStart == rest.count {
+            first = (serial, event)
+        } else {
+            rest.append((serial, event))
+        }
+    }
+
+    mutating func popFirst() -> (serial: Int, event: HTTPExchange.Event)? {
+        if let event = first.take() { return event }
+        guard restStart < rest.count else { return nil }
+        defer {
+            restStart += 1
+            if restStart == rest.count {
+                rest.removeAll(keepingCapacity: true)
+                restStart = 0
+            }
+        }
+        return rest[restStart]
+    }
+}
 
 extension HTTPServerRequestPart {
     var isHead: Bool {

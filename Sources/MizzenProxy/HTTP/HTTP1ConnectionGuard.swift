@@ -1,5 +1,5 @@
 import NIOCore
-import NIOSSL
+import NIOHTTP1
 
 /// The first handler of a downstream HTTP/1 connection, on raw bytes: enforces the idle timeout
 /// and the request-headers timeout (slowloris: the clock starts at a request's first byte),
@@ -46,10 +46,15 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
     private var timerDeadline = NIODeadline.distantFuture
     private var context: ChannelHandlerContext?
 
-    init(headersTimeout: TimeAmount, idleTimeout: TimeAmount, lingerTimeout: TimeAmount = .seconds(1)) {
+    /// TLS connections are closed at once instead of half-closed (a TLS half-close would be a
+    /// close_notify, after which the client sends nothing anyway).
+    private let isTLS: Bool
+
+    init(headersTimeout: TimeAmount, idleTimeout: TimeAmount, lingerTimeout: TimeAmount = .seconds(1), isTLS: Bool) {
         self.headersTimeout = headersTimeout
         self.idleTimeout = idleTimeout
         self.lingerTimeout = lingerTimeout
+        self.isTLS = isTLS
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -165,9 +170,16 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
         }
     }
 
+    /// Answers `error` (its status and body) and closes lingeringly, unless a response has
+    /// already begun on the wire.
+    func refuse(_ error: ProxyError) {
+        let status = Int(error.status)
+        refuse(status: status, reason: HTTPResponseStatus(statusCode: status).reasonPhrase, body: error.body)
+    }
+
     /// Answers with `status` and closes (lingeringly), unless a response has already begun on
     /// the wire.
-    func refuse(status: Int, reason: String, body: String) {
+    private func refuse(status: Int, reason: String, body: String) {
         guard let context, phase != .closed, phase != .tunnel, phase != .lingering else { return }
         let text = "HTTP/1.1 \(status) \(reason)\r\ncontent-length: \(body.utf8.count)\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n\(body)"
         var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
@@ -181,7 +193,7 @@ final class HTTP1ConnectionGuard: ChannelDuplexHandler {
         guard let context, phase != .closed, phase != .lingering else { return }
         cancelTimer()
         phase = .lingering
-        let isTLS = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)) != nil
+        let isTLS = self.isTLS
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { [weak self] result in
             guard let self, case .success = result, !isTLS else {
                 context.close(promise: nil)

@@ -14,7 +14,7 @@ struct HTTP1RequestQueue {
     /// Reads are held until the queue drains.
     private(set) var isFull = false
     /// A parse error met behind pipelined requests: answered once they are.
-    private(set) var refusal: (status: Int, reason: String, body: String)?
+    private(set) var refusal: ProxyError?
 
     var isEmpty: Bool { parts.isEmpty }
 
@@ -39,18 +39,18 @@ struct HTTP1RequestQueue {
 
     /// A parse error: the request it cut short is dropped, the refusal waits for the ones
     /// before it, and nothing more is read.
-    mutating func refuseAfterQueued(status: Int, reason: String, body: String) {
+    mutating func refuseAfterQueued(_ error: ProxyError) {
         if let lastHead = parts.lastIndex(where: { if case .head = $0 { return true } else { return false } }) {
             if case .end? = parts.last {} else {
                 while parts.endIndex > lastHead { bytes -= Self.size(parts.removeLast()) }
             }
         }
-        refusal = (status, reason, body)
+        refusal = error
         isFull = true
     }
 
     /// The refusal, once every request before it was served.
-    mutating func takeRefusal() -> (status: Int, reason: String, body: String)? {
+    mutating func takeRefusal() -> ProxyError? {
         guard parts.isEmpty, let refusal else { return nil }
         self.refusal = nil
         return refusal

@@ -47,8 +47,13 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     private var connectionWindow: Int?
     /// The highest stream the client opened (for GOAWAY).
     private var lastStreamID = HTTP2StreamID(0)
-    /// Runs while no stream is open: Envoy's connection idle timeout (GOAWAY, then close).
+    /// Envoy's connection idle timeout (GOAWAY, then close) once no stream has been open for
+    /// `idleTimeout`. The timer stays armed for the connection's life and checks `idleSince`
+    /// when it fires, so a client sending one request at a time (gRPC unary) costs no timer
+    /// scheduling per request.
     private var idleTimer: Scheduled<Void>?
+    /// When the last stream left the table; nil while a stream is open.
+    private var idleSince: NIODeadline? = .now()
 
     init(loop: LoopState, connection: DownstreamConnection, windowSize: Int) {
         self.loop = loop
@@ -71,16 +76,26 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         self.context = nil
     }
 
-    private func armIdleTimer() {
+    private func armIdleTimer(in delay: TimeAmount? = nil) {
         guard let context, idleTimer == nil, loop.limits.idleTimeout.nanoseconds > 0 else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: loop.limits.idleTimeout) { [weak self] in
-            self?.idleTimedOut()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? loop.limits.idleTimeout) { [weak self] in
+            self?.idleTimerFired()
         }
     }
 
-    private func idleTimedOut() {
+    private func idleTimerFired() {
         idleTimer = nil
-        guard streams.isEmpty, let context else { return }
+        guard let context else { return }
+        let timeout = loop.limits.idleTimeout
+        guard let idleSince else {
+            armIdleTimer()
+            return
+        }
+        let idle = NIODeadline.now() - idleSince
+        if idle < timeout {
+            armIdleTimer(in: timeout - idle)
+            return
+        }
         loop.logger.debug("http2: connection idle for \(loop.limits.idleTimeout), closing")
         context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
                       promise: nil)
@@ -88,9 +103,9 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    /// A stream left the table: with none left, the idle timer runs.
+    /// A stream left the table: with none left, the connection is idle from now.
     private func streamRemoved() {
-        if streams.isEmpty { armIdleTimer() }
+        if streams.isEmpty { idleSince = .now() }
     }
 
     // MARK: Inbound
@@ -133,10 +148,7 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         stream.handler = handler
         streams[streamID] = stream
         if streamID > lastStreamID { lastStreamID = streamID }
-        if let idleTimer {
-            idleTimer.cancel()
-            self.idleTimer = nil
-        }
+        idleSince = nil
         noteRead(stream)
         handler.receive(.head(head))
         if headers.endStream { stream.handler?.receive(.end(nil)) }
@@ -464,12 +476,18 @@ final class HTTP2ServerStream {
         }
     }
 
-    /// The exchange gave up on the stream: RST_STREAM (CANCEL) if it is still open, then the
-    /// stream is closed at once (as a child channel's close would).
-    func reset() {
+    /// The exchange answered whole while the request is still arriving: RST_STREAM NO_ERROR
+    /// asks the client to stop sending (RFC 9113 §8.1), the response stands.
+    func stopRequest() {
+        reset(code: .noError)
+    }
+
+    /// The exchange gave up on the stream: RST_STREAM (CANCEL, or `code`) if it is still open,
+    /// then the stream is closed at once (as a child channel's close would).
+    func reset(code: HTTP2ErrorCode = .cancel) {
         guard !isClosed else { return }
         heldFrame = nil
-        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
+        connection.write(HTTP2Frame(streamID: id, payload: .rstStream(code)), promise: nil)
         connection.flush()
         connection.remove(self)
         closed(normally: false)

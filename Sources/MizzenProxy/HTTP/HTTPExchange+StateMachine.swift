@@ -84,7 +84,7 @@ struct HTTPExchange {
         /// proxy is about to answer itself.
         case betweenAttempts
         /// The attempt's request goes to its upstream; its response may be coming back.
-        case forwarding(Int)
+        case forwarding
         /// The response is complete (or the proxy answered); the rest of the request body is
         /// read and dropped.
         case answered
@@ -100,7 +100,6 @@ struct HTTPExchange {
 
     private let limits: Limits
     private let isHTTP2: Bool
-    private var started = false
     private var responseEdits = ResponseEdits()
     private var isGRPC = false
     private var plan: ForwardPlan?
@@ -174,7 +173,6 @@ struct HTTPExchange {
     /// The request head arrived and was planned.
     mutating func start(_ start: consuming ExchangeStart, head: HTTPRequestHead, connection: DownstreamConnection?, now: NIODeadline) -> ExchangeActions {
         var actions = ExchangeActions()
-        started = true
         responseEdits = start.responseEdits
         isGRPC = start.isGRPC
         lastActivity = now
@@ -189,11 +187,8 @@ struct HTTPExchange {
         switch start.disposition {
         case .refuse(let error):
             closeConnection = true
-            record.responseCode = error.status
-            record.responseCodeDetails = error.details
-            if let flag = error.flag { record.responseFlags.insert(flag) }
+            record.refused(error, now: now)
             phase = .done
-            record.endTime = now
             actions.append(.refuse(error))
             actions.append(.finish)
             return actions
@@ -289,7 +284,12 @@ struct HTTPExchange {
         record.requestBodyBytes += buffer.readableBytes
         if let limit = limits.maxRequestBodyBytes, record.requestBodyBytes > limit {
             closeConnection = true
-            giveUp(.bodyTooLarge, now: now, into: &actions)
+            if case .answered = phase {
+                // The answer went out whole; the rest of the request is not read to its end.
+                finish(now: now, into: &actions)
+            } else {
+                giveUp(.bodyTooLarge, now: now, into: &actions)
+            }
             return
         }
         switch phase {
@@ -306,35 +306,25 @@ struct HTTPExchange {
         }
     }
 
-    /// How many of `body` went out in the current attempt.
-    private var sentCount = 0
-
     /// Everything in `body` has gone to the current attempt: kept for a replay while the
     /// request is replayable, dropped otherwise (sent now and never again; the actions hold
     /// the chunks until they are written).
     private mutating func sentInThisAttempt() {
-        if replayable {
-            sentCount = body.count
-        } else {
-            body = []
-            bodyBytesKept = 0
-            sentCount = 0
-        }
+        if !replayable { dropBody() }
+    }
+
+    private mutating func dropBody() {
+        body = []
+        bodyBytesKept = 0
     }
 
     /// Keeps a chunk for the attempt to come or a retry; past the retry buffer the request is
-    /// no longer retryable and only unsent chunks are kept.
+    /// no longer retryable. Chunks are kept only while nothing of the body has been sent, or
+    /// while all of it may be replayed, so everything kept is still needed.
     private mutating func keep(_ buffer: ByteBuffer) {
         bodyBytesKept += buffer.readableBytes
         body.append(buffer)
-        if replayable, bodyBytesKept > limits.maxRetryBufferBytes {
-            replayable = false
-            if sentCount > 0 {
-                body.removeFirst(sentCount)
-                sentCount = 0
-                bodyBytesKept = body.reduce(0) { $0 + $1.readableBytes }
-            }
-        }
+        if replayable, bodyBytesKept > limits.maxRetryBufferBytes { replayable = false }
     }
 
     private mutating func receivedEnd(_ trailers: HTTPHeaders?, now: NIODeadline, into actions: inout ExchangeActions) {
@@ -359,7 +349,7 @@ struct HTTPExchange {
             actions.append(.release(reusable: false))
             return
         }
-        phase = .forwarding(attempt)
+        phase = .forwarding
         currentEndpoint = endpoint
         tried.insert(endpoint)
         upstreamIsHTTP1 = http1
@@ -380,14 +370,28 @@ struct HTTPExchange {
             record.upstreamEndpoint = endpoint
         }
         if error == .connectFailure {
-            if let endpoint, hasOutlierDetection { actions.append(.recordOutlier(endpoint: endpoint, .localOriginFailure)) }
+            recordOutlier(.localOriginFailure, into: &actions)
             if retry(.connectFailure, now: now, into: &actions) { return }
         }
         // Overflow and no healthy upstream are never retried (Envoy).
         giveUp(error, now: now, into: &actions)
     }
 
-    private var hasOutlierDetection: Bool { plan?.cluster.cluster.outlierDetection != nil }
+    /// Tells the outlier detector how the attempt at the current endpoint went (when the
+    /// cluster has outlier detection).
+    private func recordOutlier(_ outcome: OutlierDetector.Outcome, into actions: inout ExchangeActions) {
+        guard let endpoint = currentEndpoint, plan?.cluster.cluster.outlierDetection != nil else { return }
+        actions.append(.recordOutlier(endpoint: endpoint, outcome))
+    }
+
+    /// Lets go of the upstream the exchange waits for or holds.
+    private func dropUpstream(into actions: inout ExchangeActions) {
+        switch phase {
+        case .acquiring: actions.append(.cancelAcquire)
+        case .forwarding: actions.append(.release(reusable: false))
+        case .delaying, .betweenAttempts, .answered, .done: break
+        }
+    }
 
     private mutating func receivedResponseHead(_ head: HTTPResponseHead, now: NIODeadline, into actions: inout ExchangeActions) {
         guard isForwarding, let plan else { return }
@@ -398,7 +402,7 @@ struct HTTPExchange {
         }
         let status = UInt(head.status.code)
         if head.status != .switchingProtocols {
-            if let endpoint = currentEndpoint, hasOutlierDetection { actions.append(.recordOutlier(endpoint: endpoint, .status(status))) }
+            recordOutlier(.status(status), into: &actions)
             // grpc-status means something only in a gRPC exchange (and looking it up costs a scan).
             if !responseStarted, plan.retry.retries(status: status, grpcStatus: isGRPC ? head.headers.first(name: "grpc-status").flatMap { Int($0) } : nil),
                retry(nil, now: now, into: &actions) {
@@ -408,9 +412,7 @@ struct HTTPExchange {
         if plan.retry.perTryTimeout != nil { actions.append(.cancelTimer(.perTry)) }
         // The response goes out: nothing will be replayed now.
         replayable = false
-        body = []
-        bodyBytesKept = 0
-        sentCount = 0
+        dropBody()
         record.firstUpstreamByteTime = now
         var head = head
         if head.version.minor == 0 || HeaderRules.lists(head.headers, name: "connection", element: "close") {
@@ -461,7 +463,7 @@ struct HTTPExchange {
             finish(now: now, into: &actions)
         } else {
             phase = .answered
-            body = []
+            dropBody()
         }
     }
 
@@ -469,7 +471,7 @@ struct HTTPExchange {
         guard isForwarding else { return }
         actions.append(.release(reusable: false))
         if !responseStarted {
-            if let endpoint = currentEndpoint, hasOutlierDetection { actions.append(.recordOutlier(endpoint: endpoint, .localOriginFailure)) }
+            recordOutlier(.localOriginFailure, into: &actions)
             let failure: UpstreamFailureKind = error == .refusedStream ? .refusedStream : .reset
             if retry(failure, now: now, into: &actions) { return }
             answer(.error(error), now: now, into: &actions)
@@ -477,7 +479,7 @@ struct HTTPExchange {
         }
         // Part of the response is out: the client sees a truncated response (HTTP/1) or a
         // reset stream (HTTP/2).
-        if let flag = error.flag { record.responseFlags.insert(flag) }
+        record.responseFlags.insert(error.flag)
         record.responseCodeDetails = "upstream_reset_after_response_started"
         closeConnection = true
         actions.append(.resetDownstream)
@@ -507,7 +509,6 @@ struct HTTPExchange {
         retriesLeft -= 1
         if isForwarding { actions.append(.release(reusable: false)) }
         if plan.retry.perTryTimeout != nil { actions.append(.cancelTimer(.perTry)) }
-        sentCount = 0
         phase = .betweenAttempts
         // Envoy's jittered back-off: uniform in [0, (2^n - 1) × base], capped at 10 × base.
         let base = plan.retry.backoffBase
@@ -543,76 +544,34 @@ struct HTTPExchange {
         case .perTry:
             guard isForwarding, !responseStarted else { return }
             actions.append(.release(reusable: false))
-            if let endpoint = currentEndpoint, hasOutlierDetection { actions.append(.recordOutlier(endpoint: endpoint, .localOriginFailure)) }
+            recordOutlier(.localOriginFailure, into: &actions)
             phase = .betweenAttempts
             if retry(.perTryTimeout, now: now, into: &actions) { return }
             if !requestHasEnded { closeConnection = true }
-            record.responseFlags.insert(.upstreamRequestTimeout)
             answer(.error(.upstreamTimeout), now: now, into: &actions)
         case .route:
             switch phase {
-            case .acquiring:
-                actions.append(.cancelAcquire)
-            case .forwarding:
-                actions.append(.release(reusable: false))
-                if !responseStarted, let endpoint = currentEndpoint, hasOutlierDetection {
-                    actions.append(.recordOutlier(endpoint: endpoint, .localOriginFailure))
-                }
-            case .betweenAttempts:
-                break
-            case .delaying, .answered, .done:
-                return
+            case .acquiring, .betweenAttempts: break
+            case .forwarding: if !responseStarted { recordOutlier(.localOriginFailure, into: &actions) }
+            case .delaying, .answered, .done: return
             }
-            record.responseFlags.insert(.upstreamRequestTimeout)
-            if responseStarted {
-                // Part of the response is out: the client sees a truncated response or a reset stream.
-                record.responseCodeDetails = "response_timeout"
-                closeConnection = true
-                actions.append(.resetDownstream)
-                finish(now: now, into: &actions)
-            } else {
-                answer(.error(.upstreamTimeout), now: now, into: &actions)
-            }
+            // Part of the response out: the client sees a truncated response or a reset stream.
+            giveUp(.upstreamTimeout, now: now, into: &actions)
         case .idle:
-            switch phase {
-            case .delaying, .acquiring, .betweenAttempts, .forwarding, .answered:
-                break
-            case .done:
-                return
-            }
             let idle = now - lastActivity
             if idle < limits.streamIdleTimeout {
                 actions.append(.schedule(.idle, limits.streamIdleTimeout - idle))
                 return
             }
-            // Envoy's stream idle timeout: 408 before the request is whole, 504 after; a reset
-            // once the response started.
-            record.responseFlags.insert(.streamIdleTimeout)
+            // Envoy's stream idle timeout: 408 before the request is whole, 504 after, a reset
+            // once the response started; the connection closes.
             closeConnection = true
-            switch phase {
-            case .acquiring: actions.append(.cancelAcquire)
-            case .forwarding: actions.append(.release(reusable: false))
-            default: break
-            }
-            if responseStarted {
-                actions.append(.resetDownstream)
-                finish(now: now, into: &actions)
-            } else if requestHasEnded {
-                answer(.error(.upstreamTimeout), now: now, into: &actions)
-                record.responseFlags = ResponseFlags([.streamIdleTimeout])
-            } else {
-                answer(.error(.requestTimeout), now: now, into: &actions)
-                finish(now: now, into: &actions)
-            }
+            giveUp(.streamIdleTimeout(requestEnded: requestHasEnded), now: now, into: &actions)
         }
     }
 
     private mutating func downstreamClosed(now: NIODeadline, into actions: inout ExchangeActions) {
-        switch phase {
-        case .acquiring: actions.append(.cancelAcquire)
-        case .forwarding: actions.append(.release(reusable: false))
-        default: break
-        }
+        dropUpstream(into: &actions)
         // The response did not reach the client whole (Envoy's DC); the status is the one sent,
         // 0 when none was.
         record.responseFlags.insert(.downstreamConnectionTermination)
@@ -625,13 +584,9 @@ struct HTTPExchange {
     }
 
     private mutating func requestMalformed(_ error: ProxyError, now: NIODeadline, into actions: inout ExchangeActions) {
-        switch phase {
-        case .acquiring: actions.append(.cancelAcquire)
-        case .forwarding: actions.append(.release(reusable: false))
-        default: break
-        }
+        dropUpstream(into: &actions)
         closeConnection = true
-        if let flag = error.flag { record.responseFlags.insert(flag) }
+        record.responseFlags.insert(error.flag)
         record.responseCodeDetails = error.details
         if responseStarted {
             actions.append(.resetDownstream)
@@ -648,12 +603,8 @@ struct HTTPExchange {
     /// Gives up on the upstream with `error` (a flag, and a local answer unless the response
     /// already started, in which case the client's stream is reset).
     private mutating func giveUp(_ error: ProxyError, now: NIODeadline, into actions: inout ExchangeActions) {
-        switch phase {
-        case .acquiring: actions.append(.cancelAcquire)
-        case .forwarding: actions.append(.release(reusable: false))
-        default: break
-        }
-        if let flag = error.flag { record.responseFlags.insert(flag) }
+        dropUpstream(into: &actions)
+        record.responseFlags.insert(error.flag)
         if responseStarted {
             record.responseCodeDetails = error.details
             closeConnection = true
@@ -667,10 +618,10 @@ struct HTTPExchange {
     /// Answers locally (the response must not have started): the whole answer goes out, then
     /// the exchange ends now or when the request does.
     private mutating func answer(_ reply: LocalReply, now: NIODeadline, into actions: inout ExchangeActions) {
-        guard started, !responseStarted else { return }
+        guard !responseStarted else { return }
         cancelTimers(into: &actions)
         if case .error(let error) = reply {
-            if let flag = error.flag { record.responseFlags.insert(flag) }
+            record.responseFlags.insert(error.flag)
             record.responseCodeDetails = error.details
             if error.source == .downstream { closeConnection = true }
         } else if case .grpcStatus = reply {
@@ -679,8 +630,7 @@ struct HTTPExchange {
         } else if record.responseCodeDetails.isEmpty {
             record.responseCodeDetails = reply.isRedirect ? "redirect" : "direct_response"
         }
-        let version = isHTTP2 ? HTTPVersion.http2 : record.downstreamProtocol
-        let (head, buffer, trailers) = reply.rendered(version: version, isGRPC: isGRPC, isHEAD: record.request?.method == .HEAD,
+        let (head, buffer, trailers) = reply.rendered(version: record.downstreamProtocol, isGRPC: isGRPC, isHEAD: record.request?.method == .HEAD,
                                                       close: closeConnection, edits: responseEdits)
         responseStarted = true
         record.responseCode = UInt(head.status.code)
@@ -690,8 +640,7 @@ struct HTTPExchange {
             actions.append(.respondBody(buffer))
         }
         actions.append(.respondEnd(trailers))
-        body = []
-        bodyBytesKept = 0
+        dropBody()
         responseComplete(now: now, into: &actions)
     }
 
@@ -708,7 +657,7 @@ struct HTTPExchange {
             // The rest of an HTTP/1 request body would be read as the next request.
             closeConnection = true
         }
-        body = []
+        dropBody()
         actions.append(.finish)
     }
 }
@@ -769,8 +718,6 @@ struct ExchangeActions {
         default: return a7.take()
         }
     }
-
-    var isEmpty: Bool { count == 0 }
 
     /// All of them, in order (tests).
     consuming func all() -> [HTTPExchange.Action] {

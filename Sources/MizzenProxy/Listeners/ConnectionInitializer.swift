@@ -147,7 +147,8 @@ enum ConnectionInitializer {
     static func configureHTTP1(channel: any Channel, connection: DownstreamConnection, loop: LoopState) throws {
         let limits = loop.limits
         let sync = channel.pipeline.syncOperations
-        let guardHandler = HTTP1ConnectionGuard(headersTimeout: limits.requestHeadersTimeout, idleTimeout: limits.idleTimeout, lingerTimeout: limits.lingerTimeout)
+        let guardHandler = HTTP1ConnectionGuard(headersTimeout: limits.requestHeadersTimeout, idleTimeout: limits.idleTimeout, lingerTimeout: limits.lingerTimeout,
+                                                 isTLS: connection.isTLS)
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = limits.maxRequestHeadersBytes
         decoderLimits.maxHeaderFieldSize = limits.maxRequestHeadersBytes

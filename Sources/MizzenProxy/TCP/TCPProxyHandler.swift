@@ -59,6 +59,10 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let endpoint = cluster.endpoints[index]
+        if cluster.tlsProblem != nil {
+            context.close(promise: nil)
+            return
+        }
         // `tcp.maxConnections` caps this cluster's connections (Envoy's TCP proxy overflows by
         // closing the downstream connection).
         let runtime = cluster.runtime
@@ -67,17 +71,12 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
-        if cluster.tlsProblem != nil {
-            runtime.connections.decrement()
-            context.close(promise: nil)
-            return
-        }
         // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
         idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
         let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection)
             .channelOption(.allowRemoteHalfClosure, value: true)
         let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls,
-                                               serverName: cluster.tls.map { $0.serverName ?? cluster.cluster.serviceHost })
+                                               serverName: cluster.tls?.serverName(forHost: cluster.cluster.serviceHost))
         let downstream = context.channel
         future.assumeIsolated().whenComplete { [self] result in
             switch result {

@@ -42,10 +42,6 @@ final class LoadBalancer {
     }
 
     var endpoints: [ClusterEndpoint] { plan.endpoints }
-    var algorithm: LoadBalancerSpec.Algorithm { plan.algorithm }
-    /// How to hash a request for this cluster; nil unless the algorithm is a consistent hash with
-    /// a key.
-    var hashPolicy: HashPolicy? { plan.hashPolicy }
 
     /// The index of the endpoint to use, or nil when none is available.
     ///

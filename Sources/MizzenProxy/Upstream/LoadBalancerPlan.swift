@@ -6,7 +6,6 @@ import MizzenRouting
 /// keeps its plan, so a 65537-slot Maglev table is not rebuilt), shared by the per-loop
 /// `LoadBalancer`s. A class: each loop keeps its balancer by plan identity.
 final class LoadBalancerPlan: Sendable {
-    let algorithm: LoadBalancerSpec.Algorithm
     let spec: LoadBalancerSpec
     let endpoints: [ClusterEndpoint]
     /// Each endpoint's weight, at least 1: Envoy rejects a `load_balancing_weight` of 0 and Istio
@@ -21,7 +20,6 @@ final class LoadBalancerPlan: Sendable {
 
     init(endpoints: [ClusterEndpoint], spec: LoadBalancerSpec) {
         self.spec = spec
-        algorithm = spec.algorithm
         self.endpoints = endpoints
         let weights = endpoints.map { max($0.weight, 1) }
         self.weights = weights
@@ -43,6 +41,8 @@ final class LoadBalancerPlan: Sendable {
             maglev = nil
         }
     }
+
+    var algorithm: LoadBalancerSpec.Algorithm { spec.algorithm }
 
     /// How requests are hashed, for the consistent-hash algorithms (nil when the settings name no
     /// key: every pick is then random, as in Envoy).

@@ -77,7 +77,6 @@ final class OutlierDetector: Sendable {
             }
             if !isError && !isGateway {
                 if monitor.consecutiveLocal.load(ordering: .relaxed) != 0 { monitor.consecutiveLocal.store(0, ordering: .relaxed) }
-                monitor.lastHealthy.store(Int64(truncatingIfNeeded: now.uptimeNanoseconds), ordering: .relaxed)
             }
         case .localOriginFailure:
             if settings.splitLocalOrigin {
@@ -104,9 +103,9 @@ final class OutlierDetector: Sendable {
             if exchanged { break }
             current = original
         }
-        // Envoy lowers the multiplier for every interval the endpoint stayed healthy.
+        // Envoy lowers the multiplier once for every interval the endpoint has been back.
         let nowNanos = Int64(truncatingIfNeeded: now.uptimeNanoseconds)
-        let healthyIntervals = Int((nowNanos - monitor.lastHealthy.load(ordering: .relaxed)) / settings.interval)
+        let healthyIntervals = Int((nowNanos - monitor.returnedAt.load(ordering: .relaxed)) / settings.interval)
         let times = max(monitor.timesEjected.load(ordering: .relaxed) - max(healthyIntervals, 0), 0) + 1
         let duration = min(settings.baseEjection * Int64(times), max(settings.baseEjection, OutlierSettings.maxEjection))
         // The ejection ends at the first interval tick at or after its time.
@@ -133,7 +132,7 @@ final class OutlierDetector: Sendable {
         let (released, _) = monitor.ejectedUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
         if released {
             ejectedCount.wrappingSubtract(1, ordering: .relaxed)
-            monitor.lastHealthy.store(Int64(truncatingIfNeeded: now.uptimeNanoseconds), ordering: .relaxed)
+            monitor.returnedAt.store(Int64(truncatingIfNeeded: now.uptimeNanoseconds), ordering: .relaxed)
         }
         return true
     }
@@ -165,5 +164,7 @@ final class EndpointMonitor: Sendable {
     /// Uptime nanoseconds at which the ejection ends; 0: not ejected.
     let ejectedUntil = Atomic<Int64>(0)
     let timesEjected = Atomic<Int>(0)
-    let lastHealthy = Atomic<Int64>(Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
+    /// Uptime nanoseconds at which its last ejection ended (or it was first seen): written once
+    /// per ejection, never per response.
+    let returnedAt = Atomic<Int64>(Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds))
 }

@@ -94,7 +94,16 @@ struct UpstreamKey: Hashable {
     func hash(into hasher: inout Hasher) {
         hasher.combine(endpoint)
         hasher.combine(pool)
+        // Only TLS clusters without a configured SNI have one; pools per client host name must
+        // not all land in one bucket.
+        if let serverName { hasher.combine(serverName) }
     }
+}
+
+/// A pool identity the published configuration uses: its cluster and the endpoints it has.
+struct LivePool {
+    let cluster: PublishedCluster
+    var endpoints: Set<EndpointAddress>
 }
 
 /// Endpoint indices of a cluster already tried by a request (Envoy's previous-hosts

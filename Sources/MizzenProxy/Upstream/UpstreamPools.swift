@@ -64,7 +64,8 @@ final class UpstreamHTTP1Connection {
     let pool: ConnectionPool
     let channel: any Channel
     let handler: UpstreamHandler
-    /// The runtime its slot in the cluster's connection count was taken from.
+    /// The runtime its slot in the cluster's connection count was taken from (the pool's
+    /// cluster may be replaced by a publish; the count goes back where it was taken).
     let runtime: ClusterRuntime
     /// While idle: when it closes unless taken (`.distantFuture`: never).
     var idleDeadline: NIODeadline = .distantFuture
@@ -120,15 +121,23 @@ final class PoolWaiter {
     private(set) weak var client: (any UpstreamClient)?
     let attempt: Int
     fileprivate let pool: ConnectionPool
+    /// Still wants a connection or stream (false once served, failed or cancelled).
     fileprivate var waiting = true
-    /// HTTP/2: the slot was given back when the connection came up; the waiter now waits only
-    /// for its stream to open.
-    fileprivate var holdsPendingSlot = true
+    /// In the pool's queue and counted there.
+    fileprivate var inQueue: Bool
+    /// Holds one of the cluster's `http1MaxPendingRequests` (only when it has that limit);
+    /// given back when it leaves the queue, or is cancelled.
+    fileprivate var holdsPendingSlot: Bool
+    /// The runtime the slot was taken from.
+    fileprivate let slotRuntime: ClusterRuntime
 
-    fileprivate init(client: any UpstreamClient, attempt: Int, pool: ConnectionPool) {
+    fileprivate init(client: any UpstreamClient, attempt: Int, pool: ConnectionPool, inQueue: Bool = true, holdsPendingSlot: Bool) {
         self.client = client
         self.attempt = attempt
         self.pool = pool
+        self.inQueue = inQueue
+        self.holdsPendingSlot = holdsPendingSlot
+        slotRuntime = pool.cluster.runtime
     }
 
     /// Stops waiting; the connection it caused to open (if any) goes to the next waiter or the
@@ -138,8 +147,6 @@ final class PoolWaiter {
         waiting = false
         pool.pools?.cancelled(self)
     }
-
-    var isWaiting: Bool { waiting }
 }
 
 @available(*, unavailable)
@@ -148,15 +155,19 @@ extension PoolWaiter: Sendable {}
 /// The connections of one pool (see `UpstreamKey`) on one event loop.
 final class ConnectionPool {
     let key: UpstreamKey
-    /// The cluster the pool was made for: its connection settings, TLS and runtime (every
-    /// cluster with this pool identity has the same).
-    let cluster: PublishedCluster
+    /// The cluster as last published: its connection settings, TLS and runtime (equal for
+    /// every cluster with this pool identity) and its limits (which a publish may change
+    /// without changing the identity).
+    fileprivate(set) var cluster: PublishedCluster
     fileprivate weak var pools: UpstreamPools?
     fileprivate var idle: [UpstreamHTTP1Connection] = []
     /// HTTP/1 connections open or opening, and of those the opening ones.
     fileprivate var open = 0
     fileprivate var connecting = 0
+    /// Requests waiting, in order; cancelled ones stay until they reach the front (taking one
+    /// out of the middle would cost a scan), so `waitingCount` is the live count.
     fileprivate var waiters = CircularBuffer<PoolWaiter>(initialCapacity: 2)
+    fileprivate var waitingCount = 0
     fileprivate var http2: HTTP2State = .none
     /// No longer in the published configuration: idle connections are closed, busy ones close
     /// when their exchange ends, nothing new is pooled.
@@ -175,7 +186,7 @@ final class ConnectionPool {
     }
 
     fileprivate var isEmpty: Bool {
-        guard open == 0, waiters.isEmpty else { return false }
+        guard open == 0, waitingCount == 0 else { return false }
         if case .none = http2 { return true }
         return false
     }
@@ -203,14 +214,14 @@ final class UpstreamPools {
     private var pools: [UpstreamKey: ConnectionPool] = [:]
     /// Requests in flight (or waiting) per endpoint from this loop, for LEAST_REQUEST.
     private var active: [EndpointAddress: Int] = [:]
-    /// The pools the published configuration uses: identity to its endpoints.
-    private var live: [UInt64: Set<EndpointAddress>] = [:]
+    /// The pools the published configuration uses: identity to its cluster and endpoints.
+    private var live: [UInt64: LivePool]
     /// One timer closes the pooled connections whose idle time is up (not one scheduled and
     /// cancelled per request); it fires at `sweepAt`, the earliest deadline armed for.
     private var sweepTimer: Scheduled<Void>?
     private var sweepAt: NIODeadline?
 
-    init(eventLoop: any EventLoop, limits: ProxyLimits, flushBatch: FlushBatch, live: [UInt64: Set<EndpointAddress>] = [:]) {
+    init(eventLoop: any EventLoop, limits: ProxyLimits, flushBatch: FlushBatch, live: [UInt64: LivePool]) {
         self.eventLoop = eventLoop
         self.limits = limits
         self.flushBatch = flushBatch
@@ -229,23 +240,28 @@ final class UpstreamPools {
         active[endpoint, default: 0] += 1
     }
 
-    /// How many pools this loop keeps (for tests of pruning).
-    var poolCount: Int { pools.count }
-
     // MARK: Publishing
 
     /// A new configuration: pools it no longer uses (cluster gone, connection settings or TLS
     /// changed, endpoint removed) drain, as Envoy drains the pools of a replaced cluster or a
-    /// removed host; the others keep their connections.
-    func publish(live: [UInt64: Set<EndpointAddress>]) {
+    /// removed host; the others keep their connections and take the cluster as published now
+    /// (its limits). A draining pool whose endpoint is back (a flapping endpoint) is in use
+    /// again.
+    func publish(live: [UInt64: LivePool]) {
         self.live = live
-        for (key, pool) in pools where !isLive(key) {
-            drain(pool)
+        for (key, pool) in pools {
+            if let cluster = liveCluster(key) {
+                pool.cluster = cluster
+                pool.draining = false
+            } else if !pool.draining {
+                drain(pool)
+            }
         }
     }
 
-    private func isLive(_ key: UpstreamKey) -> Bool {
-        live[key.pool]?.contains(key.endpoint) ?? false
+    private func liveCluster(_ key: UpstreamKey) -> PublishedCluster? {
+        guard let pool = live[key.pool], pool.endpoints.contains(key.endpoint) else { return nil }
+        return pool.cluster
     }
 
     private func drain(_ pool: ConnectionPool) {
@@ -260,16 +276,18 @@ final class UpstreamPools {
         pruneIfDone(pool)
     }
 
+    /// A pool with no connection and no waiter goes (a live one is made again when needed:
+    /// pools keyed by a client's server name must not pile up).
     private func pruneIfDone(_ pool: ConnectionPool) {
-        if pool.draining, pool.isEmpty, pools[pool.key] === pool { pools[pool.key] = nil }
+        if pool.isEmpty, pools[pool.key] === pool { pools[pool.key] = nil }
     }
 
     private func pool(for key: UpstreamKey, cluster: PublishedCluster) -> ConnectionPool {
         if let pool = pools[key] { return pool }
-        let pool = ConnectionPool(key: key, cluster: cluster, pools: self)
+        let pool = ConnectionPool(key: key, cluster: liveCluster(key) ?? cluster, pools: self)
         // A request of an older configuration (a retry after a reload) may still ask for a
         // pool the current one no longer has: it is served, then the pool goes away.
-        if !isLive(key) { pool.draining = true }
+        if liveCluster(key) == nil { pool.draining = true }
         pools[key] = pool
         return pool
     }
@@ -301,13 +319,18 @@ final class UpstreamPools {
         return .waiting(waiter)
     }
 
-    /// A pending request, within the cluster's and the pool's bounds.
+    /// A pending request, within the cluster's and the pool's bounds. The cluster's shared
+    /// count is touched only when it has a limit (`http1MaxPendingRequests`).
     private func enqueue(_ pool: ConnectionPool, client: any UpstreamClient, attempt: Int) -> PoolWaiter? {
         let cluster = pool.cluster
-        guard pool.waiters.count < limits.maxPendingRequestsPerPool,
-              cluster.runtime.pendingRequests.tryAcquire(limit: cluster.cluster.limits.maxPendingRequests) else { return nil }
-        let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool)
+        guard pool.waitingCount < limits.maxPendingRequestsPerPool else { return nil }
+        let limit = cluster.cluster.limits.maxPendingRequests
+        if limit != Int.max {
+            guard cluster.runtime.pendingRequests.tryAcquire(limit: limit) else { return nil }
+        }
+        let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool, holdsPendingSlot: limit != Int.max)
         pool.waiters.append(waiter)
+        pool.waitingCount += 1
         started(pool.key.endpoint)
         return waiter
     }
@@ -326,26 +349,33 @@ final class UpstreamPools {
         return nil
     }
 
-    /// A waiter gave up: its pending slot is free at once.
+    /// A waiter gave up: its pending slot is free at once (the waiter itself leaves the queue
+    /// when it reaches the front).
     fileprivate func cancelled(_ waiter: PoolWaiter) {
         let pool = waiter.pool
-        if let index = pool.waiters.firstIndex(where: { $0 === waiter }) { pool.waiters.remove(at: index) }
-        if waiter.holdsPendingSlot {
-            waiter.holdsPendingSlot = false
-            pool.cluster.runtime.pendingRequests.decrement()
+        if waiter.inQueue {
+            waiter.inQueue = false
+            pool.waitingCount -= 1
         }
+        giveBackPendingSlot(waiter)
         finished(pool.key.endpoint)
+        if pool.waitingCount == 0 { pool.waiters.removeAll(keepingCapacity: true) }
         pruneIfDone(pool)
+    }
+
+    private func giveBackPendingSlot(_ waiter: PoolWaiter) {
+        guard waiter.holdsPendingSlot else { return }
+        waiter.holdsPendingSlot = false
+        waiter.slotRuntime.pendingRequests.decrement()
     }
 
     /// The first waiter still waiting, taken off the queue with its pending slot given back.
     private func nextWaiter(_ pool: ConnectionPool) -> PoolWaiter? {
         while let waiter = pool.waiters.popFirst() {
-            if waiter.holdsPendingSlot {
-                waiter.holdsPendingSlot = false
-                pool.cluster.runtime.pendingRequests.decrement()
-            }
-            guard waiter.waiting else { continue }
+            guard waiter.inQueue else { continue }
+            waiter.inQueue = false
+            pool.waitingCount -= 1
+            giveBackPendingSlot(waiter)
             if waiter.client == nil {
                 waiter.waiting = false
                 finished(pool.key.endpoint)
@@ -370,7 +400,7 @@ final class UpstreamPools {
     /// Opens connections while waiters outnumber the connections opening for them, up to the
     /// cluster's `maxConnections` (a pool without any connection may always open one).
     private func openConnectionsIfNeeded(_ pool: ConnectionPool) {
-        while pool.connecting < pool.waiters.count {
+        while pool.connecting < pool.waitingCount {
             let runtime = pool.cluster.runtime
             if !runtime.connections.tryAcquire(limit: pool.cluster.cluster.limits.maxConnections) {
                 guard pool.open == 0 else { return }
@@ -510,8 +540,7 @@ final class UpstreamPools {
         switch pool.http2 {
         case .ready(let connection) where !connection.retired && connection.channel.isActive:
             started(pool.key.endpoint)
-            let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool)
-            waiter.holdsPendingSlot = false
+            let waiter = PoolWaiter(client: client, attempt: attempt, pool: pool, inQueue: false, holdsPendingSlot: false)
             openStream(on: connection, pool: pool, for: waiter)
             return .waiting(waiter)
         case .connecting:
@@ -568,10 +597,14 @@ final class UpstreamPools {
                     self.pruneIfDone(pool)
                 }
                 pool.http2 = .ready(connection)
-                while let waiter = self.nextWaiter(pool) { self.openStream(on: connection, pool: pool, for: waiter) }
+                // Within `maxRequestsPerConnection`: once the connection retires, the waiters
+                // left get a new one.
+                while !connection.retired, let waiter = self.nextWaiter(pool) { self.openStream(on: connection, pool: pool, for: waiter) }
                 if pool.draining {
                     pool.http2 = .none
                     connection.retire()
+                } else if pool.waitingCount > 0, case .none = pool.http2 {
+                    self.connectHTTP2(pool)
                 }
             case .failure:
                 runtime.connections.decrement()

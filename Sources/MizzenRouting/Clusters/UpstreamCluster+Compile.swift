@@ -105,19 +105,33 @@ extension UpstreamCluster {
 
     static func outlier(_ policy: OutlierDetection) -> OutlierSettings {
         var settings = OutlierSettings()
-        settings.consecutive5xx = policy.consecutive5xxErrors.map(Int.init) ?? 5
+        settings.consecutive5xx = policy.consecutive5xxErrors.map(Int.init) ?? settings.consecutive5xx
         if let gateway = policy.consecutiveGatewayErrors {
             settings.consecutiveGateway = Int(gateway)
         } else if let legacy = policy.consecutiveErrors, legacy > 0 {
             settings.consecutiveGateway = Int(legacy)
         }
-        settings.splitLocalOrigin = policy.splitExternalLocalOriginErrors ?? false
-        settings.consecutiveLocalOrigin = policy.consecutiveLocalOriginFailures.map(Int.init) ?? 5
-        settings.interval = max(policy.interval?.nanoseconds ?? 10_000_000_000, 1_000_000)
-        settings.baseEjection = max(policy.baseEjectionTime?.nanoseconds ?? 30_000_000_000, 1_000_000)
-        settings.maxEjectionPercent = Int(policy.maxEjectionPercent ?? 10)
-        settings.minHealthPercent = Int(policy.minHealthPercent ?? 0)
+        settings.splitLocalOrigin = policy.splitExternalLocalOriginErrors ?? settings.splitLocalOrigin
+        settings.consecutiveLocalOrigin = policy.consecutiveLocalOriginFailures.map(Int.init) ?? settings.consecutiveLocalOrigin
+        settings.interval = max(policy.interval?.nanoseconds ?? settings.interval, 1_000_000)
+        settings.baseEjection = max(policy.baseEjectionTime?.nanoseconds ?? settings.baseEjection, 1_000_000)
+        settings.maxEjectionPercent = policy.maxEjectionPercent.map(Int.init) ?? settings.maxEjectionPercent
+        settings.minHealthPercent = policy.minHealthPercent.map(Int.init) ?? settings.minHealthPercent
         settings.errorCodes = policy.outlierDetectionHttpErrorCodes.flatMap { $0.isEmpty ? nil : Set($0.map(UInt.init)) }
         return settings
+    }
+}
+
+extension LoadBalancerSpec {
+    /// The table size to build for a configured `maglev.tableSize`: the default when unset or 0
+    /// (Istio then leaves Envoy's default), else the value itself when prime. Validation rejects
+    /// composite and too-large sizes but, as Istio, lets 1 through; the next prime up (capped at
+    /// Envoy's maximum) keeps every permutation a full cycle rather than failing the cluster.
+    package static func maglevTableSize(_ configured: UInt64?) -> UInt64 {
+        guard let configured, configured != 0 else { return defaultMaglevSize }
+        if configured >= maximumMaglevSize { return maximumMaglevSize }
+        var candidate = max(configured, 2)
+        while !Rules.isPrime(candidate) { candidate += 1 }
+        return candidate
     }
 }

@@ -46,11 +46,6 @@ package final class UpstreamCluster: Sendable {
         self.policySource = policySource
         self.unsupportedSettings = unsupportedSettings
     }
-
-    /// Whether two compilations describe the same cluster (a reload that changed nothing).
-    package func hasSameSettings(as other: UpstreamCluster) -> Bool {
-        limits == other.limits && connection == other.connection && loadBalancer == other.loadBalancer && outlierDetection == other.outlierDetection
-    }
 }
 
 package struct ClusterEndpoint: Sendable, Hashable {
@@ -219,29 +214,6 @@ package struct LoadBalancerSpec: Sendable, Hashable {
     /// Envoy's default `minimum_ring_size`.
     package static let defaultRingSize: UInt64 = 1024
 
-    /// The table size to build for a configured `maglev.tableSize`: the default when unset or 0
-    /// (Istio then leaves Envoy's default), else the value itself when prime. Validation rejects
-    /// a composite or too-large size; should one get here anyway, the next prime up (capped at
-    /// Envoy's maximum) keeps every permutation a full cycle rather than failing the cluster.
-    package static func maglevTableSize(_ configured: UInt64?) -> UInt64 {
-        guard let configured, configured != 0 else { return defaultMaglevSize }
-        if configured >= maximumMaglevSize { return maximumMaglevSize }
-        var candidate = max(configured, 2)
-        while !isPrime(candidate) { candidate += 1 }
-        return candidate
-    }
-
-    package static func isPrime(_ value: UInt64) -> Bool {
-        if value < 2 { return false }
-        if value < 4 { return true }
-        if value % 2 == 0 || value % 3 == 0 { return false }
-        var divisor: UInt64 = 5
-        while divisor * divisor <= value {
-            if value % divisor == 0 || value % (divisor + 2) == 0 { return false }
-            divisor += 6
-        }
-        return true
-    }
 }
 
 /// Passive health checking (`outlierDetection`), with Istio's and Envoy's defaults filled in.

@@ -347,8 +347,10 @@ struct RouteTableCompiler {
         let name = delegate.name ?? ""
         let namespace = delegate.namespace ?? root.namespace
         guard let target = snapshot.virtualServices.first(where: { $0.name == name && $0.namespace == namespace && ($0.spec.hosts ?? []).isEmpty }) else {
+            // Istio drops only this rule (virtualservice_controller.go: "delegate not found,
+            // ignore only the current HTTP route"); the root's later rules are translated.
             problems.append("\(source): delegate VirtualService \(namespace)/\(name) was not loaded; the rule is dropped")
-            return ([], rootMatches.isEmpty || rootMatches.contains(where: \.isCatchAll))
+            return ([], false)
         }
         var routes: [Route] = []
         for (index, http) in (target.spec.http ?? []).enumerated() {

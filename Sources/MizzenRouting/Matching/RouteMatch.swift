@@ -80,12 +80,10 @@ package struct RouteMatch: Sendable {
     package var name: String?
     /// Conditions ordered cheapest first: the outcome is the same, the work is less.
     package var conditions: [Condition]
-    /// Istio's catch-all (route.go `IsCatchAllRoute` on the Envoy route the match becomes):
-    /// the path is any prefix of `/` (no uri, a uri without a match type, prefix `/`, or regex
-    /// `.*`) and no header, query, method, scheme or authority condition. `ignoreUriCase`,
-    /// `port`, `gateways`, `sourceLabels` and `sourceNamespace` play no part (the last four
-    /// decide at compile time whether the match applies at all). Translation of a
-    /// VirtualService stops after its first catch-all, and a gateway moves catch-alls last.
+    /// Istio's catch-all (`HTTPMatchRequest.isIstioCatchAll`; `port`, `gateways`,
+    /// `sourceLabels` and `sourceNamespace` decide at compile time whether the match applies at
+    /// all). Translation of a VirtualService stops after its first catch-all, and a gateway
+    /// moves catch-alls last.
     package var isCatchAll: Bool
 
     /// Conditions as given; without `catchAll`, a match with no condition is the catch-all.
@@ -117,18 +115,7 @@ package struct RouteMatch: Sendable {
             conditions.append(.queryParameter(name, try StringMatcher(value)))
         }
         if let port = match.port, port != 0 { conditions.append(.port(port)) }
-        self.init(name: match.name, conditions: conditions, catchAll: Self.isCatchAll(match))
-    }
-
-    /// See `isCatchAll`. Header, withoutHeader and query conditions count whatever their names
-    /// (a header named `uri` is still a header matcher in Envoy).
-    static func isCatchAll(_ match: HTTPMatchRequest) -> Bool {
-        if match.scheme != nil || match.method != nil || match.authority != nil { return false }
-        if !(match.headers ?? [:]).isEmpty || !(match.withoutHeaders ?? [:]).isEmpty || !(match.queryParams ?? [:]).isEmpty { return false }
-        guard let uri = match.uri else { return true }
-        if let prefix = uri.prefix { return prefix == "/" }
-        if let regex = uri.regex { return regex == ".*" }
-        return uri.exact == nil
+        self.init(name: match.name, conditions: conditions, catchAll: match.isIstioCatchAll)
     }
 
     /// The first condition that fails, or nil when the request matches.
