@@ -49,11 +49,13 @@ package struct GatewayMode: Sendable {
 
     package enum StartError: Error, CustomStringConvertible {
         case unreadable(String)
+        case invalid(String)
         case noListener(String)
 
         package var description: String {
             switch self {
             case .unreadable(let text): text
+            case .invalid(let text): text
             case .noListener(let text): text
             }
         }
@@ -62,14 +64,22 @@ package struct GatewayMode: Sendable {
     /// Loads and compiles the configuration; problems are logged, invalid objects left out.
     /// `previous` is the snapshot served now: what did not change is kept (see
     /// `ProxySnapshot.build`).
+    ///
+    /// A reload (`previous` set) is all or nothing, as `nginx -s reload` or an xDS NACK: with
+    /// any error the configuration being served stays, so a typo in an edited file does not take
+    /// routes away. At start there is nothing to keep: invalid objects are left out.
     func compile(generation: Int, previous: ProxySnapshot?) throws -> ProxySnapshot {
         let result = loader.load(paths: paths)
         for diagnostic in result.ioErrors {
             logger.error("\(diagnostic.description)")
         }
         if !result.ioErrors.isEmpty { throw StartError.unreadable("configuration cannot be read") }
-        for diagnostic in result.diagnostics where diagnostic.severity == .error {
-            logger.error("\(diagnostic.description) (object left out)")
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        for diagnostic in errors {
+            logger.error("\(diagnostic.description)\(previous == nil ? " (object left out)" : "")")
+        }
+        if previous != nil, !errors.isEmpty {
+            throw StartError.invalid("\(errors.count) error\(errors.count == 1 ? "" : "s") in the configuration (above)")
         }
         let table = RouteTable.compile(result.snapshot, for: proxy)
         for problem in table.problems { logger.warning("\(problem)") }

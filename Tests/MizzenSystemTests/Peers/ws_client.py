@@ -5,8 +5,11 @@
 
 Upgrades (checks 101 and Sec-WebSocket-Accept), sends N masked text messages
 and one 200 KiB masked binary message, checks each echo, sends a close frame
-and waits for the close reply. Prints one JSON summary line on stdout; exit 0
-on success, 1 otherwise (the summary then has "ok": false and a "reason").
+and waits for the close reply. With --wait-close S it sends no close frame but
+waits up to S seconds for the server (or a proxy's idle timeout) to close the
+connection; "closed_after" is the time from the last echo to that close.
+Prints one JSON summary line on stdout; exit 0 on success, 1 otherwise (the
+summary then has "ok": false and a "reason").
 """
 
 import argparse
@@ -197,6 +200,19 @@ def run(args, summary):
             raise Failed("binary message echoed as opcode %d, %d bytes" % (opcode, len(payload)))
         summary["binary_echoed"] = len(payload)
 
+        if args.wait_close is not None:
+            idle_since = time.monotonic()
+            sock.settimeout(args.wait_close)
+            try:
+                while sock.recv(65536):
+                    pass
+            except socket.timeout:
+                raise Failed("not closed within %.1f s of silence" % args.wait_close)
+            except OSError:
+                pass
+            summary["closed_after"] = round(time.monotonic() - idle_since, 3)
+            return
+
         client.send_frame(0x8, struct.pack("!H", 1000) + b"bye")
         opcode, payload = client.read_message()
         if opcode != 0x8:
@@ -223,6 +239,8 @@ def main():
     parser.add_argument("--tls", action="store_true", help="wss: TLS to the server")
     parser.add_argument("--ca", metavar="PEM", help="trusted CA for --tls (default: no verification)")
     parser.add_argument("--sni", help="TLS server name (default: the authority's host)")
+    parser.add_argument("--wait-close", type=float, metavar="S",
+                        help="after the echoes, send nothing and wait up to S seconds for the server to close")
     args = parser.parse_args()
 
     summary = {"ok": True, "host": args.host, "port": args.port, "path": args.path}

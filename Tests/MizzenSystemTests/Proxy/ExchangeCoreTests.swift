@@ -62,15 +62,7 @@ struct ExchangeCoreTests {
              EdgeConfig.serviceEntry("upe.test", [echo]), EdgeConfig.virtualService("upe.test"),
              // Keep-alive probes on upstream connections.
              EdgeConfig.serviceEntry("keepalive.test", [upstream]), EdgeConfig.virtualService("keepalive.test"),
-             """
-             ---
-             apiVersion: networking.istio.io/v1
-             kind: DestinationRule
-             metadata: {name: keepalive, namespace: default}
-             spec:
-               host: keepalive.test
-               trafficPolicy: {connectionPool: {tcp: {tcpKeepalive: {time: 37s, interval: 5s, probes: 3}}}}
-             """,
+             EdgeConfig.destinationRule("keepalive.test", "{connectionPool: {tcp: {tcpKeepalive: {time: 37s, interval: 5s, probes: 3}}}}"),
              // Retries with a back-off base of 300 ms.
              EdgeConfig.serviceEntry("backoff.test", [upstream]),
              """
@@ -88,13 +80,7 @@ struct ExchangeCoreTests {
              // One connection, one pending request; a route timeout for x-case: timeout.
              EdgeConfig.serviceEntry("pool.test", [upstream]),
              """
-             ---
-             apiVersion: networking.istio.io/v1
-             kind: DestinationRule
-             metadata: {name: pool, namespace: default}
-             spec:
-               host: pool.test
-               trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}
+             \(EdgeConfig.destinationRule("pool.test", "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}"))
              ---
              apiVersion: networking.istio.io/v1
              kind: VirtualService
@@ -111,13 +97,7 @@ struct ExchangeCoreTests {
              // connectTimeout against an endpoint that never completes a handshake; no retries.
              EdgeConfig.serviceEntry("blackhole.test", [blackhole]),
              """
-             ---
-             apiVersion: networking.istio.io/v1
-             kind: DestinationRule
-             metadata: {name: blackhole, namespace: default}
-             spec:
-               host: blackhole.test
-               trafficPolicy: {connectionPool: {tcp: {connectTimeout: 500ms}}}
+             \(EdgeConfig.destinationRule("blackhole.test", "{connectionPool: {tcp: {connectTimeout: 500ms}}}"))
              ---
              apiVersion: networking.istio.io/v1
              kind: VirtualService
@@ -150,15 +130,7 @@ struct ExchangeCoreTests {
              """,
              // ...and a plain HTTP port upgraded by the DestinationRule (h2UpgradePolicy).
              EdgeConfig.serviceEntry("h2upgrade.test", [h2]), EdgeConfig.virtualService("h2upgrade.test"),
-             """
-             ---
-             apiVersion: networking.istio.io/v1
-             kind: DestinationRule
-             metadata: {name: h2upgrade, namespace: default}
-             spec:
-               host: h2upgrade.test
-               trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}
-             """,
+             EdgeConfig.destinationRule("h2upgrade.test", "{connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}"),
              // An HTTP/2 upstream by port protocol, for stream resets and refusals.
              """
              ---
@@ -259,6 +231,12 @@ struct ExchangeCoreTests {
         let line = try #require(Self.exchangeLine(f.gateway, containing: token), "no exchange logged for \(token)")
         #expect(Self.statusAndFlags(line)?.status == testCase.status, "\(line)")
         #expect(Self.statusAndFlags(line)?.flags == testCase.flags, "\(line)")
+        // Exactly one record: a later request's line is out, and still one line for this one.
+        let barrier = Traffic.token()
+        _ = try Traffic.send(f.port, host: "nowhere.test", "/barrier?t=\(barrier)")
+        _ = try #require(Self.exchangeLine(f.gateway, containing: barrier), "no exchange logged for the barrier")
+        let lines = f.gateway.background.errors.split(separator: "\n").filter { $0.contains("exchange: ") && $0.contains(token) }
+        #expect(lines.count == 1, "one record per request: \(lines)")
     }
 
     // MARK: Cluster settings
@@ -347,7 +325,7 @@ struct ExchangeCoreTests {
         }
         for (index, gap) in gaps.enumerated() {
             let ceiling = index % 2 == 0 ? 0.3 : 0.9
-            #expect(gap <= ceiling + 0.25, "gap \(index): \(gap) s past its \(ceiling) s ceiling")
+            #expect(gap <= ceiling + 0.5, "gap \(index): \(gap) s past its \(ceiling) s ceiling")
         }
         #expect(gaps.reduce(0, +) > 0.3, "ten back-offs averaging 300 ms took \(gaps.reduce(0, +)) s in all: not applied")
     }
@@ -359,8 +337,10 @@ struct ExchangeCoreTests {
     /// overflowing (the old pool kept the departed request queued).
     @Test func aWaitingRequestWhoseClientLeftGivesItsSlotBack() throws {
         let f = try Self.setUp()
-        let holder = try Self.background { try Traffic.send(f.port, host: "pool.test", "/delay/2500?hold=\(Traffic.token())") }
-        Traffic.pause(0.4)
+        let hold = Traffic.token()
+        let holder = try Self.background { try Traffic.send(f.port, host: "pool.test", "/delay/2500?hold=\(hold)") }
+        // The holder has the connection once the upstream logged its request.
+        try #require(f.log.waitForRequests(containing: hold, count: 1).count == 1, "the holder reached the upstream")
         // Waits for the connection, gives up after 0.4 s (curl closes the connection).
         let impatient = try Traffic.send(f.port, host: "pool.test", "/delay/10?impatient", maxTime: 0.4)
         #expect(impatient.status == 0, "the impatient client gave up: \(impatient.summary)")
@@ -373,8 +353,9 @@ struct ExchangeCoreTests {
     /// The same when the waiting request's route times out: 504 UT, and its slot is free.
     @Test func aWaitingRequestWhoseRouteTimedOutGivesItsSlotBack() throws {
         let f = try Self.setUp()
-        let holder = try Self.background { try Traffic.send(f.port, host: "pool.test", "/delay/2500?hold=\(Traffic.token())") }
-        Traffic.pause(0.4)
+        let hold = Traffic.token()
+        let holder = try Self.background { try Traffic.send(f.port, host: "pool.test", "/delay/2500?hold=\(hold)") }
+        try #require(f.log.waitForRequests(containing: hold, count: 1).count == 1, "the holder reached the upstream")
         let token = Traffic.token()
         let timedOut = try Traffic.send(f.port, host: "pool.test", "/delay/10?waiting=\(token)", headers: ["x-case: timeout"])
         #expect(timedOut.status == 504, "\(timedOut.summary)")
@@ -433,13 +414,14 @@ struct ExchangeCoreTests {
         // Half a TLS ClientHello, then nothing.
         let start = Date()
         _ = RawSocket.exchange(port: gateway.port(8443), [0x16, 0x03, 0x01, 0x00, 0xc8, 0x01], timeout: 6)
-        #expect(Date().timeIntervalSince(start) < 4, "a stalled ClientHello is closed too")
+        let stalled = Date().timeIntervalSince(start)
+        #expect(stalled > 0.7 && stalled < 4, "a stalled ClientHello is closed after the setup timeout, not at once: \(stalled) s")
         let served = try Traffic.send(gateway.port(8080), host: "setup.test", "/after")
         #expect(served.status == 200)
     }
 
     /// `--idle-timeout`: an HTTP/1 connection idle that long is closed; an HTTP/2 connection
-    /// without streams gets GOAWAY and is closed.
+    /// without streams gets GOAWAY and is closed; so is a silent WebSocket tunnel.
     @Test func idleDownstreamConnectionsAreClosed() throws {
         let upstream = try Peer("upstream.py", ["--name", "idle"])
         defer { upstream.stop() }
@@ -460,6 +442,14 @@ struct ExchangeCoreTests {
         #expect(result["goaway"] as? Int == 0, "GOAWAY with NO_ERROR before the close: \(h2.stdout)")
         let closedAfter = result["closed_after"] as? Double ?? -1
         #expect(closedAfter > 0.7 && closedAfter < 4, "HTTP/2 connection closed \(closedAfter) s after its last stream (1 s idle timeout)")
+
+        // A WebSocket tunnel: echoes keep it open, silence for the idle timeout closes it.
+        let ws = try Harness.run("python3", [Harness.peers.appendingPathComponent("ws_client.py").path, "--port", String(gateway.port(8080)),
+                                             "--authority", "idle.test", "--path", "/ws", "--messages", "3", "--wait-close", "8"], timeout: 20)
+        let tunnel = Traffic.json(ws.stdout)
+        #expect(ws.status == 0, "\(ws.stdout) \(ws.stderr)")
+        let tunnelClosedAfter = tunnel["closed_after"] as? Double ?? -1
+        #expect(tunnelClosedAfter > 0.7 && tunnelClosedAfter < 4, "WebSocket tunnel closed \(tunnelClosedAfter) s after its last bytes (1 s idle timeout)")
     }
 
     /// A TCP route's tunnel idle for the cluster's `tcp.idleTimeout` is closed (Envoy's TCP proxy
@@ -483,13 +473,7 @@ struct ExchangeCoreTests {
           resolution: STATIC
           ports: [{number: 9000, name: tcp, protocol: TCP}]
           endpoints: [{address: 127.0.0.1, ports: {tcp: \(echo.port)}}]
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: echo, namespace: default}
-        spec:
-          host: echo.test
-          trafficPolicy: {connectionPool: {tcp: {idleTimeout: 1s}}}
+        \(EdgeConfig.destinationRule("echo.test", "{connectionPool: {tcp: {idleTimeout: 1s}}}"))
         ---
         apiVersion: networking.istio.io/v1
         kind: VirtualService

@@ -65,13 +65,7 @@ struct FaultToleranceTests {
         """
         func configuration(_ ports: [Int], weight: Int) -> String {
             [EdgeConfig.gateway, EdgeConfig.serviceEntry("delay.test", ports), """
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: delay, namespace: default}
-            spec:
-              host: delay.test
-              trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+            \(EdgeConfig.destinationRule("delay.test", "{loadBalancer: {simple: ROUND_ROBIN}}"))
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -103,6 +97,7 @@ struct FaultToleranceTests {
         let responses = try results.get()
         let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
         #expect(statuses == [200: 16], "\(statuses) \(responses.compactMap(\.error).prefix(3))")
+        #expect(Set(responses.compactMap(\.upstream)).count > 1, "the reloads reached requests held in the delay: \(responses.compactMap(\.upstream))")
         Self.requireRunning(gateway)
     }
 

@@ -85,15 +85,7 @@ struct ReloadTests {
         let upstream = try Peer("upstream.py", ["--name", "pooled", "--log", log.url.path])
         defer { upstream.stop() }
         func configuration(connectTimeout: String) -> String {
-            [EdgeConfig.gateway, EdgeConfig.serviceEntry("pooled.test", [upstream.port]), EdgeConfig.virtualService("pooled.test"), """
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: pooled, namespace: default}
-            spec:
-              host: pooled.test
-              trafficPolicy: {connectionPool: {tcp: {connectTimeout: \(connectTimeout)}}}
-            """].joined(separator: "\n")
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("pooled.test", [upstream.port]), EdgeConfig.virtualService("pooled.test"), EdgeConfig.destinationRule("pooled.test", "{connectionPool: {tcp: {connectTimeout: \(connectTimeout)}}}")].joined(separator: "\n")
         }
         // One event loop: every request uses the same pool.
         let gateway = try ReloadingGateway(configuration(connectTimeout: "2s"), extraArguments: ["--concurrency", "1"])
@@ -112,6 +104,93 @@ struct ReloadTests {
         let changed = try peer("changed")
         #expect(changed != first, "a changed connect timeout means a new connection")
         #expect(try peer("after") == changed)
+        // The old connection was idle in a draining pool: closed, only the new one is left.
+        let open = Traffic.establishedConnections(toPort: upstream.port, until: { $0 == 1 })
+        #expect(open == 1, "connections to the upstream after the drain: \(open)")
+    }
+
+    /// A reload whose configuration Istio would reject keeps the one being served, and the log
+    /// says which file, line and field.
+    @Test func anInvalidReloadKeepsTheConfigurationServed() throws {
+        let upstream = try Peer("upstream.py", ["--name", "kept"])
+        defer { upstream.stop() }
+        let valid = [EdgeConfig.gateway, EdgeConfig.serviceEntry("kept.test", [upstream.port]), EdgeConfig.virtualService("kept.test")].joined(separator: "\n")
+        let gateway = try GatewayProcess(yaml: valid, gatewayPorts: [8080])
+        defer { gateway.stop() }
+        let port = gateway.port(8080)
+        #expect(try Traffic.send(port, host: "kept.test", "/before").status == 200)
+        let invalid = valid.replacingOccurrences(of: "route: [{destination: {host: kept.test, port: {number: 80}}}]",
+                                                 with: "route: [{destination: {host: kept.test, port: {number: 80}}, weight: -5}]")
+        #expect(invalid != valid)
+        try invalid.write(to: gateway.directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        kill(gateway.background.process.processIdentifier, SIGHUP)
+        let logged = gateway.background.waitFor(timeout: 10) { $0.contains("reload failed") }
+        #expect(logged, "no failed reload logged: \(gateway.background.errors.suffix(2000))")
+        let problem = gateway.background.errors.split(separator: "\n").first { $0.contains("config.yaml:") && $0.contains("weight") }
+        #expect(problem != nil, "the problem is named at its file, line and field: \(gateway.background.errors.suffix(2000))")
+        #expect(try Traffic.send(port, host: "kept.test", "/after").status == 200, "still serving the previous configuration")
+        // Garbage that is not YAML at all: the same.
+        try "spec: [unclosed\n  - {".write(to: gateway.directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        kill(gateway.background.process.processIdentifier, SIGHUP)
+        let twice = gateway.background.waitFor(timeout: 10) { $0.components(separatedBy: "reload failed").count == 3 }
+        #expect(twice, "no second failed reload logged: \(gateway.background.errors.suffix(2000))")
+        #expect(try Traffic.send(port, host: "kept.test", "/garbage").status == 200, "still serving the previous configuration")
+        FaultToleranceTests.requireRunning(gateway)
+    }
+
+    /// An endpoint that leaves the configuration and comes back (readiness flapping) while its
+    /// pool is busy: the pool drained when it left and is in use again when it is back, so
+    /// keep-alive resumes instead of one connection per request for as long as the pool has
+    /// work.
+    @Test func anEndpointThatComesBackReusesConnectionsAgain() throws {
+        let log = try UpstreamLog()
+        let upstream = try Peer("upstream.py", ["--name", "flapping", "--log", log.url.path])
+        let other = try Peer("upstream.py", ["--name", "stand-in"])
+        defer { upstream.stop(); other.stop() }
+        func configuration(_ port: Int) -> String {
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("flap.test", [port]), EdgeConfig.virtualService("flap.test")].joined(separator: "\n")
+        }
+        let gateway = try ReloadingGateway(configuration(upstream.port), extraArguments: ["--concurrency", "1"])
+        defer { gateway.stop() }
+        // Keeps the endpoint's pool busy across both reloads.
+        let long = Traffic.token()
+        let holder = try ExchangeCoreTests.background { try Traffic.send(gateway.port, host: "flap.test", "/delay/6000?long=\(long)") }
+        try #require(log.waitForRequests(containing: long, count: 1).count == 1, "the long request reached the upstream")
+        try gateway.reload(configuration(other.port))
+        try gateway.reload(configuration(upstream.port))
+        var peers: Set<String> = []
+        for index in 0..<5 {
+            let token = Traffic.token()
+            #expect(try Traffic.send(gateway.port, host: "flap.test", "/again/\(index)/\(token)").status == 200)
+            if let peer = log.waitForRequests(containing: token, count: 1).first?["peer"] as? String { peers.insert(peer) }
+        }
+        #expect(peers.count == 1, "five requests one after another on one kept-alive connection, not \(peers.count)")
+        #expect(try holder.get().status == 200)
+    }
+
+    /// Circuit-breaker limits are not part of a pool's identity (changing them keeps the pooled
+    /// connections), yet the pool in use must apply the new ones: with one connection and one
+    /// pending request, concurrent slow requests overflow (503); after a reload to ten pending
+    /// requests, the same burst waits its turn on the same pooled connection.
+    @Test func aReloadedLimitReachesThePoolInUse() throws {
+        let upstream = try Peer("upstream.py", ["--name", "limits"])
+        defer { upstream.stop() }
+        func configuration(pending: Int) -> String {
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("limits.test", [upstream.port]), EdgeConfig.virtualService("limits.test"), EdgeConfig.destinationRule("limits.test", "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: \(pending)}}}")].joined(separator: "\n")
+        }
+        let gateway = try ReloadingGateway(configuration(pending: 1), extraArguments: ["--concurrency", "1"])
+        defer { gateway.stop() }
+        func burst() throws -> [Int: Int] {
+            let responses = try Traffic.load(gateway.port, host: "limits.test", path: "/delay/400", connections: 4, requests: 1, timeout: 30)
+            return Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        }
+        #expect(try Traffic.send(gateway.port, host: "limits.test", "/warm").status == 200, "the pool has its connection")
+        let limited = try burst()
+        #expect((limited[503] ?? 0) > 0, "one connection and one pending request: the rest overflow: \(limited)")
+        try gateway.reload(configuration(pending: 10))
+        let relaxed = try burst()
+        #expect(relaxed == [200: 4], "ten pending requests: every request waits its turn: \(relaxed)")
+        FaultToleranceTests.requireRunning(gateway.gateway)
     }
 
     /// A new CA for a cluster reaches the connections the pool kept: after the reload, the
@@ -122,15 +201,7 @@ struct ReloadTests {
         let upstream = try Peer("upstream.py", ["--name", "tls-reload", "--tls-cert", "\(certs)/upstream.crt", "--tls-key", "\(certs)/upstream.key"])
         defer { upstream.stop() }
         func configuration(ca: String) -> String {
-            [EdgeConfig.gateway, EdgeConfig.serviceEntry("tls.test", [upstream.port]), EdgeConfig.virtualService("tls.test"), """
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: tls, namespace: default}
-            spec:
-              host: tls.test
-              trafficPolicy: {tls: {mode: SIMPLE, caCertificates: \(certs)/\(ca), sni: upstream.internal}}
-            """].joined(separator: "\n")
+            [EdgeConfig.gateway, EdgeConfig.serviceEntry("tls.test", [upstream.port]), EdgeConfig.virtualService("tls.test"), EdgeConfig.destinationRule("tls.test", "{tls: {mode: SIMPLE, caCertificates: \(certs)/\(ca), sni: upstream.internal}}")].joined(separator: "\n")
         }
         let gateway = try ReloadingGateway(configuration(ca: "ca.crt"), extraArguments: ["--concurrency", "1"])
         defer { gateway.stop() }

@@ -61,6 +61,21 @@ enum Traffic {
     }
 
     /// A fresh token for paths and keys, so every test (and every run) has requests of its own.
+    /// Established TCP connections to `port` on loopback (the gateway's side, from `ss`), polled
+    /// until `until` holds or 5 s pass.
+    static func establishedConnections(toPort port: Int, until: (Int) -> Bool) -> Int {
+        let deadline = Date().addingTimeInterval(5)
+        var count = -1
+        repeat {
+            if let ss = try? Harness.run("ss", ["-tnH", "state", "established", "( dport = :\(port) )"], timeout: 10) {
+                count = ss.stdout.split(separator: "\n").filter { $0.contains(":\(port)") }.count
+                if until(count) { return count }
+            }
+            pause(0.05)
+        } while Date() < deadline
+        return count
+    }
+
     static func token() -> String {
         String(UUID().uuidString.lowercased().prefix(13)).replacingOccurrences(of: "-", with: "")
     }
@@ -163,8 +178,11 @@ enum Traffic {
 extension UpstreamLog {
     /// Waits for a barrier: a request sent now through the gateway on `port` with `host` (routed
     /// to the upstream behind this log) and logged by it. A request the gateway had wrongly sent
-    /// there before has been logged by then (and is not waited for with a fixed sleep, which a
-    /// busy machine can outrun). Barrier requests are left out of `requests`.
+    /// there before was written to the upstream first, so it has been logged by then: for
+    /// certain when both share one pooled connection (a gateway with one event loop, as the
+    /// hostile-input fixture), else unless the upstream's threads reorder two requests whose
+    /// writes were a client round trip apart. Either way no fixed sleep, which a busy machine
+    /// can outrun. Barrier requests are left out of `requests`.
     func barrier(through port: Int, host: String, timeout: Double = 10) throws {
         let token = "mizzen-barrier-" + Traffic.token()
         let answer = try Traffic.send(port, host: host, "/\(token)")
@@ -250,6 +268,21 @@ enum EdgeConfig {
           gateways: [edge]
           http:
           - route: [{destination: {host: \(host), port: {number: 80}}}]
+        """
+    }
+}
+
+extension EdgeConfig {
+    /// A DestinationRule for `host` with `trafficPolicy` (a YAML flow map).
+    static func destinationRule(_ host: String, _ trafficPolicy: String) -> String {
+        """
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: \(host.replacingOccurrences(of: ".", with: "-")), namespace: default}
+        spec:
+          host: \(host)
+          trafficPolicy: \(trafficPolicy)
         """
     }
 }
