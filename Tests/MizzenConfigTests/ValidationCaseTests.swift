@@ -3430,6 +3430,13 @@ struct ValidationCaseTests {
                     ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
                     resolution: DNS
                     """)),
+        WarningCase(name: "the opt-out label's value is read case-insensitively (strings.EqualFold)",
+                    warning: "spec.ports[0]: needs addresses: a TCP port (or one without protocol) of a ServiceEntry without an address cannot be told apart from other services' traffic, and no address is allocated automatically (networking.istio.io/enable-autoallocate-ip: false)",
+                    about: addressesNeeded, yaml: serviceEntry(labels: "networking.istio.io/enable-autoallocate-ip: \"False\"", """
+                    hosts: [db.example.com]
+                    ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]
+                    resolution: DNS
+                    """)),
         WarningCase(name: "DNS resolution gets an address allocated", warning: nil, about: addressesNeeded, yaml: serviceEntry("""
                     hosts: [db.example.com]
                     ports: [{number: 5432, name: tcp-postgres, protocol: TCP}]

@@ -113,6 +113,8 @@ struct CatchAllTests {
              yaml: vs("root", "- delegate: {name: d1}\n- match: [{uri: {prefix: /b}}]\n\(toB)") + delegateTail, target: "/z", expected: "a"),
         Case(name: "a delegate's rules before its catch-all serve",
              yaml: vs("root", "- delegate: {name: d1}\n- match: [{uri: {prefix: /b}}]\n\(toB)") + delegateTail, target: "/x", expected: "a"),
+        Case(name: "a rule whose delegate is missing is dropped alone (Istio: 'ignore only the current HTTP route')",
+             yaml: vs("root", "- delegate: {name: missing}\n- match: [{uri: {prefix: /b}}]\n\(toB)") + delegateTail, target: "/b", expected: "b"),
         Case(name: "a delegate's catch-all under a matched root rule ends nothing",
              yaml: vs("root", "- match: [{uri: {prefix: /api}}]\n  delegate: {name: d2}\n- match: [{uri: {prefix: /b}}]\n\(toB)\n- route: [{destination: {host: a}}]")
                 + delegateTail, target: "/b", expected: "b"),
