@@ -15,13 +15,7 @@ import Testing
 /// frames that go out, pipelined requests answered in order, one record per request, and how
 /// the connection ends.
 struct ForwardingHandlerTests {
-    static let yaml = """
-    apiVersion: networking.istio.io/v1
-    kind: Gateway
-    metadata: {name: gw, namespace: default}
-    spec:
-      selector: {istio: ingressgateway}
-      servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+    static let yaml = ProxyFixtures.gateway + "\n" + """
     ---
     apiVersion: networking.istio.io/v1
     kind: VirtualService
@@ -43,9 +37,7 @@ struct ForwardingHandlerTests {
         var records: [ExchangeRecord] = []
 
         init(http2: Bool = false, maxRequestBodyBytes: Int? = nil) throws {
-            let result = ConfigLoader(analyze: false).load(text: ForwardingHandlerTests.yaml, file: "case.yaml")
-            precondition(result.errorCount == 0, "\(result.diagnostics)")
-            let snapshot = ProxySnapshot.build(table: RouteTable.compile(result.snapshot, for: .defaultGateway), generation: 1)
+            let snapshot = ProxyFixtures.snapshot(ForwardingHandlerTests.yaml)
             channel = EmbeddedChannel()
             var limits = ProxyLimits()
             limits.lingerTimeout = .milliseconds(100)

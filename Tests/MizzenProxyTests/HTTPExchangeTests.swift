@@ -14,50 +14,10 @@ struct HTTPExchangeTests {
     /// one http rule's fields, after `route:`), and `policy` as the DestinationRule's
     /// trafficPolicy.
     static func snapshot(routeExtras: String = "", policy: String? = nil, endpoints: Int = 2) -> ProxySnapshot {
-        let list = (0..<endpoints).map { "{address: 10.0.0.\($0 + 1), ports: {http: 8080}}" }.joined(separator: ", ")
-        var yaml = """
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: default}
-        spec:
-          selector: {istio: ingressgateway}
-          servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: svc, namespace: default}
-        spec:
-          hosts: [svc.test]
-          resolution: STATIC
-          ports: [{number: 80, name: http, protocol: HTTP}]
-          endpoints: [\(list)]
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: svc, namespace: default}
-        spec:
-          hosts: [svc.test]
-          gateways: [gw]
-          http:
-          - route: [{destination: {host: svc.test}}]
-        \(routeExtras.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-        """
-        if let policy {
-            yaml += """
-
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: svc, namespace: default}
-            spec:
-              host: svc.test
-              trafficPolicy: \(policy)
-            """
-        }
-        let result = ConfigLoader(analyze: false).load(text: yaml, file: "case.yaml")
-        precondition(result.errorCount == 0, "\(result.diagnostics)")
-        let table = RouteTable.compile(result.snapshot, for: .defaultGateway)
-        return ProxySnapshot.build(table: table, generation: 1)
+        var yaml = ProxyFixtures.gateway + "\n" + ProxyFixtures.serviceEntry((0..<endpoints).map { "10.0.0.\($0 + 1):8080" })
+        yaml += "\n" + ProxyFixtures.virtualService(routeExtras: routeExtras)
+        if let policy { yaml += "\n" + ProxyFixtures.destinationRule(policy) }
+        return ProxyFixtures.snapshot(yaml)
     }
 
     static let connection = DownstreamConnection(

@@ -13,41 +13,12 @@ struct ProxySnapshotTests {
     /// `policy` (YAML flow map), compiled into a snapshot built after `previous`.
     static func snapshot(ports: [Int] = [8001, 8002], policy: String? = nil, previous: ProxySnapshot? = nil,
                          runtimes: ClusterRuntimes = ClusterRuntimes(), withService: Bool = true) -> ProxySnapshot {
-        let endpoints = ports.map { "{address: 127.0.0.1, ports: {http: \($0)}}" }.joined(separator: ", ")
-        var yaml = """
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: default}
-        spec:
-          selector: {istio: ingressgateway}
-          servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
-        """
+        var yaml = ProxyFixtures.gateway
         if withService {
-            yaml += """
-
-            ---
-            apiVersion: networking.istio.io/v1
-            kind: ServiceEntry
-            metadata: {name: svc, namespace: default}
-            spec:
-              hosts: [svc.test]
-              resolution: STATIC
-              ports: [{number: 80, name: http, protocol: HTTP}]
-              endpoints: [\(endpoints)]
-            ---\(policy.map { "\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: svc, namespace: default}\nspec:\n  host: svc.test\n  trafficPolicy: \($0)\n---" } ?? "")
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: svc, namespace: default}
-            spec:
-              hosts: [svc.test]
-              gateways: [gw]
-              http: [{route: [{destination: {host: svc.test}}]}]
-            """
+            yaml += "\n" + ProxyFixtures.serviceEntry(ports.map { "127.0.0.1:\($0)" }) + "\n" + ProxyFixtures.virtualService()
+            if let policy { yaml += "\n" + ProxyFixtures.destinationRule(policy) }
         }
-        let result = ConfigLoader(analyze: false).load(text: yaml, file: "case.yaml")
-        precondition(result.errorCount == 0, "\(result.diagnostics)")
-        let table = RouteTable.compile(result.snapshot, for: .defaultGateway)
-        return ProxySnapshot.build(table: table, generation: (previous?.generation ?? 0) + 1, previous: previous, runtimes: runtimes)
+        return ProxyFixtures.snapshot(yaml, previous: previous, runtimes: runtimes)
     }
 
     static let name = "outbound|80||svc.test"

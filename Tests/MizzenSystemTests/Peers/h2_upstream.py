@@ -242,11 +242,7 @@ class Server:
         self.max_streams = args.max_concurrent_streams
         self.lock = threading.Lock()
         self.attempts = {}
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((args.host, args.port))
-        self.listener.listen(512)
-        self.port = self.listener.getsockname()[1]
+        self.listener, self.port = peerlib.listen(args)
 
     def next_attempt(self, key):
         with self.lock:

@@ -3,6 +3,7 @@ or when the test process that started it is gone, so a killed test run leaves no
 and the JSON-lines log the tests read."""
 import json
 import os
+import socket
 import signal
 import threading
 import time
@@ -13,6 +14,15 @@ def add_server_arguments(parser):
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (checked every second)")
+
+
+def listen(args, backlog=512):
+    """A TCP listener on --host/--port (port 0: any free one): (socket, port)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(backlog)
+    return listener, listener.getsockname()[1]
 
 
 def exit_with_parent(args):

@@ -10,7 +10,6 @@ Prints exactly one line "READY <port>" on stdout once listening.
 """
 
 import argparse
-import json
 import socket
 import ssl
 import sys
@@ -18,20 +17,6 @@ import threading
 import time
 
 import peerlib
-
-
-class Log:
-    def __init__(self, path):
-        self.lock = threading.Lock()
-        self.file = open(path, "a", encoding="utf-8") if path else None
-
-    def write(self, record):
-        if self.file is None:
-            return
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self.lock:
-            self.file.write(line)
-            self.file.flush()
 
 
 def handle(sock, peer, args, tls_context, log):
@@ -101,12 +86,9 @@ def main():
             return None
         tls_context.sni_callback = remember_sni
 
-    log = Log(args.log)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(512)
-    print("READY %d" % listener.getsockname()[1], flush=True)
+    log = peerlib.Log(args.log)
+    listener, port = peerlib.listen(args)
+    print("READY %d" % port, flush=True)
     while True:
         try:
             sock, addr = listener.accept()

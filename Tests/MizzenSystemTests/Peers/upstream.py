@@ -591,11 +591,7 @@ class Server:
                 return None
             ctx.sni_callback = remember_sni
             self.tls_context = ctx
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((args.host, args.port))
-        self.listener.listen(512)
-        self.port = self.listener.getsockname()[1]
+        self.listener, self.port = peerlib.listen(args)
 
     # ---- bookkeeping (thread-safe) -----------------------------------
     def next_attempt(self, key):
