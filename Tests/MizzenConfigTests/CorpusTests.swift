@@ -30,7 +30,7 @@ struct CorpusTests {
         #expect(!Self.gateways.isEmpty)
     }
 
-    @Test(arguments: istioSamples)
+    @Test(.enabled(if: corpusPresent, absentNotice), arguments: istioSamples)
     func istioSampleValidates(_ file: String) {
         let result = ConfigLoader().load(paths: [file])
         #expect(result.ioErrors.isEmpty)
