@@ -48,11 +48,24 @@ let package = Package(
             dependencies: ["MizzenConfig"],
             swiftSettings: strictSettings
         ),
+        // Istio's metrics, the access log, trace propagation and span export: generic over the
+        // records MizzenProxy makes (no routing or proxy types), no locks on the request path.
+        .target(
+            name: "MizzenTelemetry",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "MizzenProxy",
             dependencies: [
                 // Not MizzenConfig: clusters, routes and TLS settings arrive compiled by MizzenRouting.
                 "MizzenRouting",
+                "MizzenTelemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -64,9 +77,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Where configuration comes from: the file watcher (inotify), later the Kubernetes watch.
+        .target(
+            name: "MizzenSources",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        // The admin, stats and health servers: endpoints over data the application hands in.
+        .target(
+            name: "MizzenAdmin",
+            dependencies: [
+                "MizzenTelemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "MizzenApp",
             dependencies: [
+                "MizzenAdmin",
+                "MizzenSources",
+                "MizzenTelemetry",
                 "MizzenConfig",
                 "MizzenRouting",
                 "MizzenProxy",
@@ -120,6 +154,20 @@ let package = Package(
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenTelemetryTests",
+            dependencies: [
+                "MizzenTelemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenAdminTests",
+            dependencies: ["MizzenAdmin", "MizzenTelemetry"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -6,6 +6,7 @@ import MizzenConfig
 import MizzenProxy
 import MizzenRouting
 import NIOCore
+import MizzenAdmin
 import NIOHTTP1
 import NIOPosix
 
@@ -62,6 +63,14 @@ package struct DemoMode: Sendable {
             return 1
         }
         let base = "http://127.0.0.1:\(gatewayPort)"
+        let ports = Dictionary(running.servers.map { ($0.name.split(separator: " ").first.map(String.init) ?? $0.name, $0.port) }, uniquingKeysWith: { a, _ in a })
+        var where_ = ""
+        if let admin = ports["admin"] {
+            where_ += "  admin:    http://127.0.0.1:\(admin)/  (config_dump, clusters, routes, stats)\n"
+            where_ += "  graph:    http://127.0.0.1:\(admin)/graph  (the service graph; ?format=json)\n"
+        }
+        if let stats = ports["stats"] { where_ += "  metrics:  http://127.0.0.1:\(stats)/stats/prometheus  (istio_requests_total, ...)\n" }
+        if let status = ports["status"] { where_ += "  ready:    http://127.0.0.1:\(status)/healthz/ready\n" }
         let banner = Array("""
         Bookinfo is up: stand-ins on 127.0.0.1:19080-19085, the gateway on \(base) (Gateways/bookinfo).
 
@@ -78,19 +87,16 @@ package struct DemoMode: Sendable {
           circuit-breaking.yaml (maxConnections 1, http1MaxPendingRequests 1 on productpage)
           mizzen routes --config Gateways/bookinfo --request 'GET http://reviews.default.svc.cluster.local:8080/reviews/0' -H 'end-user: jason'
 
-        Ctrl-C stops.
+        Where to look (README "Monitoring"; add --access-log - for Istio's access log on standard output):
+        \(where_)
+        Ctrl-C stops. Editing a file under the configuration reloads it.
 
         """.utf8)
         _ = banner.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-        let signals = SignalStream()
-        for await signal in signals.stream where signal != SIGHUP {
-            break
-        }
-        await running.listeners.closeAll()
-        await running.engine.shutdown()
+        let status = await gateway.serve(running)
         for server in servers { try? await server.close() }
         try? await group.shutdownGracefully()
-        return 0
+        return status
     }
 
     static func startStandIn(_ standIn: StandIn, group: MultiThreadedEventLoopGroup, gatewayPort: Int) async throws -> any Channel {

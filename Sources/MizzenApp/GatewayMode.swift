@@ -1,17 +1,24 @@
 internal import Dispatch
 package import Logging
+package import MizzenAdmin
 package import MizzenConfig
 package import MizzenProxy
 package import MizzenRouting
+import MizzenSources
+package import MizzenTelemetry
 import NIOCore
+package import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `mizzen gateway`: load the configuration, compile the route table for this gateway proxy,
-/// bind the listeners the selecting Gateway servers declare, and serve until SIGTERM/SIGINT,
-/// then drain. SIGHUP reloads the configuration and swaps the table in whole.
+/// bind the listeners the selecting Gateway servers declare, open the admin, stats and status
+/// ports, and serve. A change to the configuration files or the TLS credentials (watched), or
+/// SIGHUP, reloads and swaps the table in whole. SIGTERM drains as Istio's proxy does: not
+/// ready at once, connections told to close, listeners open for `drainDuration`, then exit when
+/// no request is in flight (or at the drain timeout).
 package struct GatewayMode: Sendable {
     package var paths: [String]
     package var loader: ConfigLoader
@@ -23,12 +30,16 @@ package struct GatewayMode: Sendable {
     package var threads: Int
     package var limits: ProxyLimits
     package var logger: Logger
+    /// Metrics identity, access log, tracing.
+    package var telemetry: ProxyTelemetry
+    package var operations: OperationsSettings
 
     /// Cluster counters and outlier state, kept across reloads.
     let runtimes = ClusterRuntimes()
 
     package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, workloadCertificates: String? = nil,
-                 binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger) {
+                 binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger, telemetry: ProxyTelemetry = .metricsOnly,
+                 operations: OperationsSettings = OperationsSettings()) {
         self.paths = paths
         self.loader = loader
         self.proxy = proxy
@@ -38,6 +49,8 @@ package struct GatewayMode: Sendable {
         self.threads = threads
         self.limits = limits
         self.logger = logger
+        self.telemetry = telemetry
+        self.operations = operations
     }
 
     /// A running gateway: its engine and listeners, for the demo and tests in-process.
@@ -45,6 +58,26 @@ package struct GatewayMode: Sendable {
         package var engine: ProxyEngine
         package var listeners: ListenerManager
         package var snapshot: ProxySnapshot
+        package var served: ServedConfiguration
+        package var status: ServerStatus
+        /// The operator servers (admin, stats, status) and their group.
+        package var servers: [AdminServer]
+        package var serverGroup: MultiThreadedEventLoopGroup?
+        /// What the run loop reacts to: signals, file changes, admin requests.
+        package var events: AsyncStream<GatewayEvent>
+        package var post: AsyncStream<GatewayEvent>.Continuation
+
+        /// Stops the operator servers and the data plane.
+        package func shutdown() async {
+            for server in servers { await server.close() }
+            await listeners.closeAll()
+            await engine.shutdown()
+            try? await serverGroup?.shutdownGracefully()
+            telemetry(engine)?.accessLog?.writer.flush()
+            if let exporter = engine.telemetry?.tracing?.exporter { await exporter.shutdown() }
+        }
+
+        private func telemetry(_ engine: ProxyEngine) -> ProxyTelemetry? { engine.telemetry }
     }
 
     package enum StartError: Error, CustomStringConvertible {
@@ -68,7 +101,7 @@ package struct GatewayMode: Sendable {
     /// A reload (`previous` set) is all or nothing, as `nginx -s reload` or an xDS NACK: with
     /// any error the configuration being served stays, so a typo in an edited file does not take
     /// routes away. At start there is nothing to keep: invalid objects are left out.
-    func compile(generation: Int, previous: ProxySnapshot?) throws -> ProxySnapshot {
+    func compile(generation: Int, previous: ProxySnapshot?) throws -> (ProxySnapshot, ConfigSnapshot) {
         let result = loader.load(paths: paths)
         for diagnostic in result.ioErrors {
             logger.error("\(diagnostic.description)")
@@ -87,12 +120,13 @@ package struct GatewayMode: Sendable {
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
                                            credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates)
         for problem in snapshot.problems { logger.error("\(problem)") }
-        return snapshot
+        return (snapshot, result.snapshot)
     }
 
     package func start() async throws -> Running {
-        let snapshot = try compile(generation: 1, previous: nil)
-        let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger)
+        let status = ServerStatus(startedAtEpochSeconds: Int64(time(nil)))
+        let (snapshot, objects) = try compile(generation: 1, previous: nil)
+        let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger, telemetry: telemetry)
         let listeners = ListenerManager(engine: engine)
         let ports = snapshot.table.listeners.map(\.port)
         let specs = binding.gatewayListeners(ports: ports)
@@ -111,7 +145,55 @@ package struct GatewayMode: Sendable {
             let kinds = Set(listener?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
             logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
         }
-        return Running(engine: engine, listeners: listeners, snapshot: snapshot)
+        let served = ServedConfiguration(objects: objects, snapshot: snapshot, files: paths)
+        let (events, post) = AsyncStream<GatewayEvent>.makeStream()
+        var running = Running(engine: engine, listeners: listeners, snapshot: snapshot, served: served, status: status, servers: [],
+                              serverGroup: nil, events: events, post: post)
+        do {
+            try await startOperatorServers(&running)
+        } catch {
+            await running.shutdown()
+            throw error
+        }
+        status.started(generation: 1, listeners: bound.count)
+        return running
+    }
+
+    /// The admin (127.0.0.1:15000), stats (:15090) and status (:15021) servers, each on its own
+    /// port unless turned off; port 0 takes a free one. A port that cannot be bound stops the
+    /// start, as Envoy's admin does.
+    private func startOperatorServers(_ running: inout Running) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        running.serverGroup = group
+        let post = running.post
+        let listeners = running.listeners
+        let binding = self.binding
+        let context = OperatorContext(
+            engine: running.engine, served: running.served, status: running.status, telemetry: telemetry, logLevel: operations.logLevel,
+            listenerDescriptions: {
+                let bound = await listeners.boundPorts
+                return bound.sorted { $0.value < $1.value }.map { spec, port in
+                    ("\(binding.host)_\(port)", "\(binding.host):\(port)")
+                }
+            },
+            drainListeners: { graceful in post.yield(.drainListeners(graceful: graceful)) },
+            quit: { post.yield(.quit) },
+            commandLine: operations.commandLine)
+        let wanted: [(String, String, Int?, [AdminEndpoint])] = [
+            ("admin", operations.adminHost, operations.adminPort, OperatorEndpoints.admin(context)),
+            ("stats (Prometheus: /stats/prometheus)", operations.statsHost, operations.statsPort, OperatorEndpoints.stats(context)),
+            ("status (readiness: /healthz/ready)", operations.statusHost, operations.statusPort, OperatorEndpoints.status(context)),
+        ]
+        for (name, host, port, endpoints) in wanted {
+            guard let port else { continue }
+            do {
+                let server = try await AdminServer.start(name: name, host: host, port: port, endpoints: endpoints, group: group, logger: logger)
+                running.servers.append(server)
+                logger.notice("\(name) listening on \(host):\(server.port)")
+            } catch {
+                throw StartError.noListener("\(name) port \(host):\(port): cannot bind: \(error)")
+            }
+        }
     }
 
     /// Serves until a stop signal; returns the exit status.
@@ -123,35 +205,127 @@ package struct GatewayMode: Sendable {
             logger.critical("\(error)")
             return 1
         }
+        return await serve(running)
+    }
+
+    /// Runs the event loop of a started gateway: reloads, drains, stops.
+    package func serve(_ running: Running) async -> Int32 {
         let signals = SignalStream()
+        let post = running.post
+        let signalTask = Task {
+            for await number in signals.stream { post.yield(.signal(number)) }
+        }
+        var watchTask: Task<Void, Never>?
+        var watcher: FileWatcher?
+        if operations.watchFiles {
+            let watched = paths + [credentialsDirectory, workloadCertificates].compactMap { $0 }
+            do {
+                let fileWatcher = try FileWatcher(paths: watched)
+                watcher = fileWatcher
+                watchTask = Task {
+                    for await changed in fileWatcher.changes { post.yield(.filesChanged(changed)) }
+                }
+            } catch {
+                logger.warning("configuration files are not watched (\(error)); SIGHUP reloads")
+            }
+        }
         var generation = 1
         var current = running.snapshot
-        for await signal in signals.stream {
-            if signal == SIGHUP {
+        var draining = false
+        loop: for await event in running.events {
+            switch event {
+            case .signal(SIGHUP), .filesChanged:
+                if case .filesChanged(let files) = event {
+                    logger.info("changed: \(files.prefix(5).joined(separator: ", "))\(files.count > 5 ? ", ..." : ""); reloading")
+                }
+                guard !draining else { continue }
                 generation += 1
                 do {
-                    let snapshot = try compile(generation: generation, previous: current)
+                    let (snapshot, objects) = try compile(generation: generation, previous: current)
                     running.engine.publish(snapshot)
                     current = snapshot
                     let problems = await running.listeners.reconcile(binding.gatewayListeners(ports: snapshot.table.listeners.map(\.port)))
                     for problem in problems { logger.error("\(problem)") }
+                    running.served.replace(objects: objects, snapshot: snapshot, files: paths)
+                    running.status.reloaded(generation: generation, listeners: await running.listeners.boundPorts.count)
                     logger.notice("configuration reloaded (generation \(generation))")
                 } catch {
-                    logger.error("reload failed, still serving the previous configuration: \(error)")
+                    generation -= 1
+                    running.status.reloadRejected("\(error)")
+                    logger.error("reload rejected, still serving generation \(generation): \(error)")
                 }
-                continue
+            case .signal(SIGTERM):
+                logger.notice("SIGTERM: draining for \(operations.drainDuration) (readiness fails, connections are told to close)")
+                running.status.startDraining()
+                running.engine.setDraining(true)
+                try? await Task.sleep(for: operations.drainDuration)
+                break loop
+            case .signal:
+                logger.notice("interrupted: stopping")
+                running.status.startDraining()
+                running.engine.setDraining(true)
+                break loop
+            case .drainListeners(let graceful):
+                logger.notice("drain_listeners\(graceful ? " (graceful: open for \(operations.drainDuration))" : "")")
+                draining = true
+                running.status.startDraining()
+                running.engine.setDraining(true)
+                if graceful {
+                    let listeners = running.listeners
+                    let duration = operations.drainDuration
+                    Task {
+                        try? await Task.sleep(for: duration)
+                        await listeners.closeAll()
+                    }
+                } else {
+                    await running.listeners.closeAll()
+                }
+            case .quit:
+                logger.notice("quitquitquit: exiting")
+                signalTask.cancel()
+                watchTask?.cancel()
+                watcher?.stop()
+                await running.shutdown()
+                return 0
             }
-            logger.notice("signal \(signal): draining")
-            break
         }
+        signalTask.cancel()
+        watchTask?.cancel()
+        watcher?.stop()
         await running.listeners.closeAll()
         let deadline = ContinuousClock.now + .milliseconds(Int(limits.drainTimeout.nanoseconds / 1_000_000))
         while ContinuousClock.now < deadline, await running.engine.activeRequests() > 0 {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        await running.engine.shutdown()
+        await running.shutdown()
         return 0
     }
+}
+
+/// What a running gateway reacts to.
+package enum GatewayEvent: Sendable {
+    case signal(Int32)
+    case filesChanged([String])
+    case drainListeners(graceful: Bool)
+    case quit
+}
+
+/// The operator side of a running proxy: where the admin, stats and status servers listen
+/// (nil: off), how long SIGTERM keeps the listeners open, whether files are watched.
+package struct OperationsSettings: Sendable {
+    package var adminHost = "127.0.0.1"
+    package var adminPort: Int? = 15000
+    package var statsHost = "0.0.0.0"
+    package var statsPort: Int? = 15090
+    package var statusHost = "0.0.0.0"
+    package var statusPort: Int? = 15021
+    /// Istio's terminationDrainDuration.
+    package var drainDuration: Duration = .seconds(5)
+    package var watchFiles = true
+    package var logLevel: LogLevelControl?
+    package var commandLine: [String] = []
+
+    package init() {}
 }
 
 /// SIGINT, SIGTERM and SIGHUP as an async stream (Dispatch signal sources).

@@ -87,14 +87,22 @@ package final class LoopState {
     var mirrorsInFlight: [ObjectIdentifier: MirrorExchange] = [:]
     /// Multiplexed connections flush once per loop wake-up (`FlushCoalescer`).
     let flushBatch: FlushBatch
-    /// Called with the record of every exchange that finishes on this loop (telemetry plugs in
-    /// here); nil: records are dropped.
+    /// Also called with the record of every exchange that finishes on this loop (tests observe
+    /// records here).
     var exchangeFinished: ((ExchangeRecord) -> Void)?
+    /// This loop's metrics, access-log batch and span hand-off; nil: no telemetry.
+    let telemetry: LoopTelemetry?
+    /// Requests are told to close their connections (HTTP/1 `Connection: close`, HTTP/2
+    /// GOAWAY) as they finish: the proxy is draining.
+    private(set) var draining = false
+    /// Downstream HTTP/2 connections open on this loop (GOAWAY goes to each when draining).
+    var http2Connections: [ObjectIdentifier: HTTP2ServerConnectionHandler] = [:]
 
-    init(eventLoop: any EventLoop, snapshot: ProxySnapshot, limits: ProxyLimits, logger: Logger) {
+    init(eventLoop: any EventLoop, snapshot: ProxySnapshot, limits: ProxyLimits, logger: Logger, telemetry: ProxyTelemetry? = nil) {
         self.snapshot = snapshot
         self.limits = limits
         self.logger = logger
+        self.telemetry = telemetry.map { LoopTelemetry(shared: $0, eventLoop: eventLoop) }
         let flushBatch = FlushBatch(eventLoop: eventLoop)
         self.flushBatch = flushBatch
         self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits, flushBatch: flushBatch, live: snapshot.livePools)
@@ -109,6 +117,16 @@ package final class LoopState {
         for cluster in snapshot.clusters.values { livePlans.insert(ObjectIdentifier(cluster.plan)) }
         balancers = balancers.filter { livePlans.contains($0.key) }
         upstreams.publish(live: snapshot.livePools)
+        telemetry?.publish(snapshot)
+    }
+
+    /// Starts or ends draining: HTTP/2 connections get GOAWAY now, HTTP/1 responses
+    /// `Connection: close` from now on.
+    func setDraining(_ draining: Bool) {
+        self.draining = draining
+        if draining {
+            for connection in Array(http2Connections.values) { connection.drain() }
+        }
     }
 
     /// This loop's balancer over `plan` (its own rotation and random state over the shared plan).
@@ -161,18 +179,21 @@ package final class ProxyEngine: Sendable {
     package let group: MultiThreadedEventLoopGroup
     package let limits: ProxyLimits
     package let logger: Logger
-    private let states: [ObjectIdentifier: NIOLoopBound<LoopState>]
+    let states: [ObjectIdentifier: NIOLoopBound<LoopState>]
 
-    package init(threads: Int, limits: ProxyLimits, initial: ProxySnapshot, logger: Logger) {
+    package let telemetry: ProxyTelemetry?
+
+    package init(threads: Int, limits: ProxyLimits, initial: ProxySnapshot, logger: Logger, telemetry: ProxyTelemetry? = nil) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
         self.group = group
         self.limits = limits
         self.logger = logger
+        self.telemetry = telemetry
         var states: [ObjectIdentifier: NIOLoopBound<LoopState>] = [:]
         for loop in group.makeIterator() {
             // Each loop's state is created on its own thread so that NIOLoopBound's check holds.
             let bound = try! loop.submit {
-                NIOLoopBound(LoopState(eventLoop: loop, snapshot: initial, limits: limits, logger: logger), eventLoop: loop)
+                NIOLoopBound(LoopState(eventLoop: loop, snapshot: initial, limits: limits, logger: logger, telemetry: telemetry), eventLoop: loop)
             }.wait()
             states[ObjectIdentifier(loop)] = bound
         }

@@ -1,3 +1,4 @@
+package import MizzenTelemetry
 /// Why the proxy answered a request itself, or gave up on it: the status a client sees, the
 /// response flag, and a short plain-text body as Envoy writes it.
 ///

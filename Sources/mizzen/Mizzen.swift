@@ -5,6 +5,7 @@ import MizzenConfig
 import MizzenProxy
 import NIOCore
 import MizzenRouting
+import MizzenTelemetry
 
 #if canImport(Glibc)
 import Glibc
@@ -301,10 +302,144 @@ struct ProxyOptions: ParsableArguments {
 
     var threads: Int { concurrency ?? System.coreCount }
 
-    func makeLogger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
-        return logger
+    /// The process's one log level, changeable at `/logging`.
+    func makeLogLevelControl() -> LogLevelControl {
+        LogLevelControl(Logger.Level(rawValue: logLevel) ?? .notice)
+    }
+
+    func makeLogger(_ label: String, control: LogLevelControl) -> Logger {
+        Logger(label: label) { control.handler(label: $0) }
+    }
+}
+
+/// Options of the operator side: admin, stats and status ports, drain, access log, tracing,
+/// this proxy's workload identity in the metrics.
+struct OperationsOptions: ParsableArguments {
+    @Option(help: "Admin port (Envoy's /config_dump, /clusters, /stats, /graph ...); 0 picks a free port, -1 turns it off.")
+    var adminPort: Int = 15000
+
+    @Option(help: "Address the admin port binds to.")
+    var adminBind: String = "127.0.0.1"
+
+    @Option(help: "Prometheus port (/stats/prometheus); 0 picks a free port, -1 turns it off.")
+    var statsPort: Int = 15090
+
+    @Option(help: "Readiness port (/healthz/ready); 0 picks a free port, -1 turns it off.")
+    var statusPort: Int = 15021
+
+    @Option(help: "Address the stats and status ports bind to.")
+    var operatorBind: String = "0.0.0.0"
+
+    @Option(help: "Seconds SIGTERM keeps the listeners open while connections are told to close (Istio's terminationDrainDuration).")
+    var drainDuration: Double = 5
+
+    @Flag(help: "Do not watch the configuration and credential files (SIGHUP still reloads).")
+    var noWatch = false
+
+    @Option(help: "Access log: a file path, or - for standard output; off when not given (Istio's default).")
+    var accessLog: String?
+
+    @Option(help: "Access log encoding: TEXT or JSON.")
+    var accessLogEncoding: String = "TEXT"
+
+    @Option(help: "Access log format with Envoy's %COMMAND% operators (for JSON, an object of them); default Istio's.")
+    var accessLogFormat: String?
+
+    @Option(help: "Percentage of requests without a sampling decision that are traced (Istio's default 1).")
+    var traceSampling: Double = 1
+
+    @Option(help: "Zipkin collector HOST:PORT: spans are POSTed to /api/v2/spans.")
+    var zipkin: String?
+
+    @Option(help: "OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces.")
+    var otlp: String?
+
+    @Option(help: "This proxy's workload name in the metrics (source_workload) and traces.")
+    var workloadName: String = "istio-ingressgateway"
+
+    @Option(help: "This proxy's cluster in the metrics (source_cluster).")
+    var clusterID: String = "Kubernetes"
+
+    func validate() throws {
+        for (name, port) in [("--admin-port", adminPort), ("--stats-port", statsPort), ("--status-port", statusPort)] where port < -1 || port > 65535 {
+            throw ValidationError("\(name) must be -1 (off), 0 (any) or a port")
+        }
+        guard drainDuration >= 0 else { throw ValidationError("--drain-duration must not be negative") }
+        guard AccessLogFormat.Encoding(rawValue: accessLogEncoding.uppercased()) != nil else {
+            throw ValidationError("--access-log-encoding must be TEXT or JSON")
+        }
+        guard traceSampling >= 0, traceSampling <= 100 else { throw ValidationError("--trace-sampling must be between 0 and 100") }
+        if zipkin != nil, otlp != nil { throw ValidationError("--zipkin and --otlp exclude each other") }
+        if let zipkin { _ = try Self.hostPort(zipkin, option: "--zipkin") }
+        if let otlp { _ = try Self.url(otlp) }
+        do {
+            _ = try AccessLogFormat(encoding: AccessLogFormat.Encoding(rawValue: accessLogEncoding.uppercased()) ?? .text, format: accessLogFormat)
+        } catch {
+            throw ValidationError("--access-log-format: \(error.message)")
+        }
+    }
+
+    static func hostPort(_ text: String, option: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), port > 0, port < 65536,
+              colon != text.startIndex else {
+            throw ValidationError("\(option) must be HOST:PORT, got '\(text)'")
+        }
+        return (String(text[..<colon]), port)
+    }
+
+    /// `http://host:port/path` (https is not spoken by the exporter).
+    static func url(_ text: String) throws -> (String, Int, String) {
+        guard text.hasPrefix("http://") else { throw ValidationError("--otlp must be an http:// URL, got '\(text)'") }
+        let rest = text.dropFirst(7)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let path = slash == rest.endIndex ? "/v1/traces" : String(rest[slash...])
+        if authority.contains(":") {
+            let (host, port) = try hostPort(authority, option: "--otlp")
+            return (host, port, path)
+        }
+        return (authority, 4318, path)
+    }
+
+    func settings(control: LogLevelControl) -> OperationsSettings {
+        var settings = OperationsSettings()
+        settings.adminHost = adminBind
+        settings.adminPort = adminPort < 0 ? nil : adminPort
+        settings.statsHost = operatorBind
+        settings.statsPort = statsPort < 0 ? nil : statsPort
+        settings.statusHost = operatorBind
+        settings.statusPort = statusPort < 0 ? nil : statusPort
+        settings.drainDuration = .milliseconds(Int64(drainDuration * 1000))
+        settings.watchFiles = !noWatch
+        settings.logLevel = control
+        settings.commandLine = CommandLine.arguments
+        return settings
+    }
+
+    /// Metrics identity, access log and tracing for a gateway in `namespace` with pod `labels`.
+    func telemetry(namespace: String, labels: [String: String], logger: Logger) throws -> ProxyTelemetry {
+        var podLabels = labels
+        if podLabels["app"] == nil { podLabels["app"] = workloadName }
+        let source = WorkloadLabels.fromPodLabels(podLabels, workload: workloadName, namespace: namespace, cluster: clusterID)
+        var accessLogSetup: ProxyTelemetry.AccessLog?
+        if let accessLog {
+            let format = try AccessLogFormat(encoding: AccessLogFormat.Encoding(rawValue: accessLogEncoding.uppercased()) ?? .text, format: accessLogFormat)
+            accessLogSetup = ProxyTelemetry.AccessLog(format: format, writer: try AccessLogWriter(path: accessLog, logger: logger))
+        }
+        let serviceName = "\(workloadName).\(namespace)"
+        let tags = [SpanTag("istio.canonical_service", source.canonicalService), SpanTag("istio.canonical_revision", source.canonicalRevision),
+                    SpanTag("istio.namespace", namespace), SpanTag("istio.mesh_id", "cluster.local"), SpanTag("istio.cluster_id", clusterID)]
+        var exporter: SpanExporter?
+        let resource = [SpanTag("service.name", serviceName)] + tags
+        if let zipkin {
+            let (host, port) = try Self.hostPort(zipkin, option: "--zipkin")
+            exporter = SpanExporter(target: .zipkin(host: host, port: port, path: "/api/v2/spans"), resource: resource, logger: logger)
+        } else if let otlp {
+            let (host, port, path) = try Self.url(otlp)
+            exporter = SpanExporter(target: .otlp(host: host, port: port, path: path), resource: resource, logger: logger)
+        }
+        let tracing = ProxyTelemetry.Tracing(samplingPercent: traceSampling, exporter: exporter, serviceName: serviceName, tags: tags)
+        return ProxyTelemetry(identity: MetricsIdentity(source: source), reporter: .source, accessLog: accessLogSetup, tracing: tracing)
     }
 }
 
@@ -313,7 +448,10 @@ struct Gateway: AsyncParsableCommand {
         abstract: "Run the ingress gateway: listeners from the Gateway servers that select it, routes from the VirtualServices bound to them.",
         discussion: """
         Example: mizzen gateway --config Gateways/bookinfo --port-map 80=8080
-        SIGTERM or SIGINT drains and stops; SIGHUP reloads the configuration.
+        Metrics on :15090/stats/prometheus, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.
+        SIGTERM drains (readiness fails, connections are told to close, listeners stay open for \
+        --drain-duration) and stops; SIGINT stops after the requests in flight; a change to the \
+        configuration or credential files, or SIGHUP, reloads.
         """
     )
 
@@ -334,6 +472,8 @@ struct Gateway: AsyncParsableCommand {
 
     @OptionGroup var proxy: ProxyOptions
 
+    @OptionGroup var operations: OperationsOptions
+
     func run() async throws {
         var labelMap: [String: String] = [:]
         for pair in labels.split(separator: ",") {
@@ -341,11 +481,21 @@ struct Gateway: AsyncParsableCommand {
             guard parts.count == 2 else { throw ValidationError("--labels entries are k=v, got '\(pair)'") }
             labelMap[parts[0]] = parts[1]
         }
+        let control = proxy.makeLogLevelControl()
+        let logger = proxy.makeLogger("mizzen.gateway", control: control)
+        let telemetry: ProxyTelemetry
+        do {
+            telemetry = try operations.telemetry(namespace: namespace, labels: labelMap, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
         let mode = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
                                proxy: .gateway(namespace: namespace, labels: labelMap), credentialsDirectory: credentials,
                                workloadCertificates: workloadCerts,
                                binding: ListenerBinding(host: proxy.bind, portMap: try proxy.parsedPortMap()),
-                               threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.gateway"))
+                               threads: proxy.threads, limits: proxy.limits, logger: logger, telemetry: telemetry,
+                               operations: operations.settings(control: control))
         let status = await mode.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -365,13 +515,28 @@ struct Demo: AsyncParsableCommand {
 
     @OptionGroup var proxy: ProxyOptions
 
+    @OptionGroup var operations: OperationsOptions
+
     func run() async throws {
         var portMap = try proxy.parsedPortMap()
         portMap[8080] = portMap[8080] ?? port
+        let control = proxy.makeLogLevelControl()
+        let logger = proxy.makeLogger("mizzen.demo", control: control)
+        let telemetry: ProxyTelemetry
+        do {
+            telemetry = try operations.telemetry(namespace: "istio-system", labels: ["istio": "ingressgateway"], logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        var settings = operations.settings(control: control)
+        // The demo runs on a workstation: every port on loopback unless --bind says otherwise.
+        if settings.statsHost == "0.0.0.0" { settings.statsHost = "127.0.0.1" }
+        if settings.statusHost == "0.0.0.0" { settings.statusHost = "127.0.0.1" }
         let gateway = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
                                   proxy: .defaultGateway, credentialsDirectory: nil,
                                   binding: ListenerBinding(host: proxy.bind == "0.0.0.0" ? "127.0.0.1" : proxy.bind, portMap: portMap),
-                                  threads: proxy.threads, limits: proxy.limits, logger: proxy.makeLogger("mizzen.demo"))
+                                  threads: proxy.threads, limits: proxy.limits, logger: logger, telemetry: telemetry, operations: settings)
         let status = await DemoMode(gateway: gateway, gatewayPort: portMap[8080] ?? port).run()
         if status != 0 { throw ExitCode(status) }
     }

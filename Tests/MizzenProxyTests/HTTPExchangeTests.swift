@@ -1,3 +1,4 @@
+import MizzenTelemetry
 import NIOCore
 import NIOHTTP1
 import Testing

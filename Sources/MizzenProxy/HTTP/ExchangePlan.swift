@@ -1,3 +1,4 @@
+import MizzenTelemetry
 import MizzenRouting
 import NIOCore
 import NIOHTTP1
@@ -15,6 +16,8 @@ struct ExchangeStart {
     }
 
     var disposition: Disposition
+    /// The proxy's span of this request, when tracing is on.
+    var trace: TraceContext?
     /// `fault.delay`: hold the request this long before answering or routing it (DI).
     var delay: TimeAmount?
     var route: Route?

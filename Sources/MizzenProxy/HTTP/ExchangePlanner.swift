@@ -1,4 +1,5 @@
 import MizzenRouting
+import MizzenTelemetry
 import NIOCore
 import NIOHTTP1
 
@@ -9,7 +10,7 @@ import NIOHTTP1
 /// draws come from the caller's generator.
 enum ExchangePlanner {
     static func plan(_ head: HTTPRequestHead, connection: DownstreamConnection, snapshot: ProxySnapshot, limits: ProxyLimits,
-                     random: inout some RandomNumberGenerator) -> ExchangeStart {
+                     tracing: ProxyTelemetry.Tracing? = nil, random: inout some RandomNumberGenerator) -> ExchangeStart {
         var start = ExchangeStart(disposition: .answer(.error(.noRoute)))
         start.keepAlive = connection.isHTTP2 || head.isKeepAlive
         let request: ValidatedRequest
@@ -23,6 +24,7 @@ enum ExchangePlanner {
             request = value
         }
         start.isGRPC = request.isGRPC
+        if let tracing { start.trace = trace(head, connection: connection, tracing: tracing, random: &random) }
         switch request.expectation {
         case .unsupported:
             start.keepAlive = false
@@ -90,7 +92,7 @@ enum ExchangePlanner {
         }
         let toHTTP2 = cluster.speaksHTTP2 && !request.isUpgrade
         let upstream = UpstreamRequestBuilder.build(head, request: request, connection: connection, policy: policy, destination: destination,
-                                                    matchIndex: matchIndex, toHTTP2: toHTTP2, random: &random)
+                                                    matchIndex: matchIndex, toHTTP2: toHTTP2, trace: start.trace, random: &random)
         var hashKey: UInt64?
         if let hashPolicy = cluster.plan.hashPolicy {
             hashKey = hashPolicy.key(header: { request.attributes.joinedHeader($0) },
@@ -116,6 +118,19 @@ enum ExchangePlanner {
             // Istio drops the previous-hosts predicate for consistent-hash destinations.
             avoidPreviousHosts: policy.retry.avoidPreviousHosts && cluster.plan.hashPolicy == nil,
             routeTimeout: routeTimeout, mirrors: policy.mirrors, isUpgrade: request.isUpgrade, requestID: upstream.requestID))
+    }
+
+    /// The proxy's span for this request: a child of the context the request carries (W3C
+    /// `traceparent`, B3 single or multi), else a new trace, sampled as the request says or at
+    /// the configured percentage. `x-client-trace-id` forces sampling (Envoy); so does
+    /// `x-envoy-force-trace`, from mesh clients only (an edge listener removes `x-envoy-*`).
+    static func trace(_ head: HTTPRequestHead, connection: DownstreamConnection, tracing: ProxyTelemetry.Tracing,
+                      random: inout some RandomNumberGenerator) -> TraceContext {
+        let incoming = TraceContext.extract(from: head.headers)
+        let forced = head.headers.contains(name: "x-client-trace-id")
+            || (connection.headerPolicy == .mesh && head.headers.contains(name: "x-envoy-force-trace"))
+        return TraceContext.start(incoming: incoming, samplingDecision: incoming == nil ? TraceContext.samplingDecision(from: head.headers) : nil,
+                                  samplingPercent: tracing.samplingPercent, forced: forced, random: &random)
     }
 
     /// Istio's `redirect`: each part of the URL replaced when set, the query string kept.

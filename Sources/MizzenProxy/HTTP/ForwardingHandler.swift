@@ -237,6 +237,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         record.refused(error, now: now)
         if loop.logger.logLevel <= .debug { log(record) }
         loop.exchangeFinished?(record)
+        loop.telemetry?.exchangeFinished(record)
     }
 
     /// What a request the HTTP/1 parser gave up on is answered with.
@@ -287,7 +288,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                                                                 streamIdleTimeout: loop.limits.streamIdleTimeout),
                                    isHTTP2: connection.isHTTP2, now: now, wallClockNanoseconds: Self.wallClockNanoseconds())
         machine.jitterSource = loop.random.next()
-        var start = ExchangePlanner.plan(head, connection: connection, snapshot: loop.snapshot, limits: loop.limits, random: &loop.random)
+        var start = ExchangePlanner.plan(head, connection: connection, snapshot: loop.snapshot, limits: loop.limits, tracing: loop.telemetry?.shared.tracing,
+                                           random: &loop.random)
+        // Draining (SIGTERM, `/healthcheck/fail`): HTTP/1 answers close their connection.
+        if loop.draining && !connection.isHTTP2 { start.keepAlive = false }
         if case .forward(let plan) = start.disposition {
             let limit = plan.cluster.cluster.limits.maxRequests
             if limit != Int.max {
@@ -364,6 +368,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
             waiter = nil
         case .sendRequest(let request):
             guard let lease else { return }
+            if loop.telemetry?.wantsUpstreamLocalAddress == true {
+                exchange?.noteUpstreamLocalAddress(ExchangeRecord.address(lease.channel.localAddress, withPort: true))
+            }
             lease.handler.write(.head(request.head))
             for buffer in request.body { lease.handler.write(.body(.byteBuffer(buffer))) }
             if let end = request.end { lease.handler.write(.end(end)) }
@@ -580,6 +587,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         let close = exchange.closeConnection
         if loop.logger.logLevel <= .debug { log(record) }
         loop.exchangeFinished?(record)
+        loop.telemetry?.exchangeFinished(record)
         if tunnel { return }
         switch downstream {
         case .http1:

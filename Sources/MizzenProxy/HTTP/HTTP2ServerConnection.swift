@@ -52,6 +52,8 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
     /// when it fires, so a client sending one request at a time (gRPC unary) costs no timer
     /// scheduling per request.
     private var idleTimer: Scheduled<Void>?
+    /// GOAWAY went out because the proxy is draining.
+    private var sentDrainGoAway = false
     /// When the last stream left the table; nil while a stream is open.
     private var idleSince: NIODeadline? = .now()
 
@@ -67,9 +69,11 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         self.context = context
         isWritable = context.channel.isWritable
         armIdleTimer()
+        loop.http2Connections[ObjectIdentifier(self)] = self
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        loop.http2Connections.removeValue(forKey: ObjectIdentifier(self))
         idleTimer?.cancel()
         idleTimer = nil
         closeAllStreams()
@@ -103,9 +107,24 @@ final class HTTP2ServerConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    /// A stream left the table: with none left, the connection is idle from now.
+    /// A stream left the table: with none left, the connection is idle from now (and, once
+    /// draining, closes).
     private func streamRemoved() {
         if streams.isEmpty { idleSince = .now() }
+        if loop.draining { drain() }
+    }
+
+    /// The proxy is draining: GOAWAY with the last stream taken (those open finish; the client
+    /// opens new ones on a new connection), and the connection closes once its streams are done.
+    func drain() {
+        guard let context else { return }
+        if !sentDrainGoAway {
+            sentDrainGoAway = true
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))),
+                          promise: nil)
+            context.flush()
+        }
+        if streams.isEmpty { context.close(promise: nil) }
     }
 
     // MARK: Inbound

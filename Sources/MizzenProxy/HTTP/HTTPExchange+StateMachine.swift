@@ -1,3 +1,4 @@
+import MizzenTelemetry
 import MizzenRouting
 import NIOCore
 import NIOHTTP1
@@ -175,6 +176,8 @@ struct HTTPExchange {
         var actions = ExchangeActions()
         responseEdits = start.responseEdits
         isGRPC = start.isGRPC
+        record.isGRPC = isGRPC
+        record.trace = start.trace
         lastActivity = now
         record.request = head
         record.connection = connection
@@ -264,6 +267,7 @@ struct HTTPExchange {
             lastActivity = now
             guard isForwarding, responseStarted, tunnelHead == nil else { break }
             record.responseBodyBytes += buffer.readableBytes
+            if isGRPC { record.responseMessages.consume(buffer) }
             actions.append(.respondBody(buffer))
         case .responseEnd(let trailers):
             lastActivity = now
@@ -282,6 +286,7 @@ struct HTTPExchange {
 
     private mutating func receivedBody(_ buffer: ByteBuffer, now: NIODeadline, into actions: inout ExchangeActions) {
         record.requestBodyBytes += buffer.readableBytes
+        if isGRPC { record.requestMessages.consume(buffer) }
         if let limit = limits.maxRequestBodyBytes, record.requestBodyBytes > limit {
             closeConnection = true
             if case .answered = phase {
@@ -344,6 +349,11 @@ struct HTTPExchange {
         }
     }
 
+    /// The shell read the upstream connection's local address (only when a format asks).
+    mutating func noteUpstreamLocalAddress(_ address: AccessLogValue) {
+        if case .text(let text) = address { record.upstreamLocalAddress = text }
+    }
+
     private mutating func connected(attempt: Int, endpoint: Int, http1: Bool, now: NIODeadline, into actions: inout ExchangeActions) {
         guard case .acquiring(let current) = phase, current == attempt, let plan else {
             actions.append(.release(reusable: false))
@@ -354,6 +364,7 @@ struct HTTPExchange {
         tried.insert(endpoint)
         upstreamIsHTTP1 = http1
         record.upstreamEndpoint = endpoint
+        record.upstreamRequestStartTime = now
         var request = UpstreamRequest(head: plan.upstreamHead, body: body[...], end: nil)
         if requestHasEnded { request.end = .some(trailers) }
         sentInThisAttempt()
@@ -426,11 +437,16 @@ struct HTTPExchange {
             if !head.headers.contains(name: "content-length") { closeConnection = true }
         }
         if closeConnection && !isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        // Envoy's router header: milliseconds from the request going upstream to this head.
+        if let sent = record.upstreamRequestStartTime {
+            head.headers.replaceOrAdd(name: "x-envoy-upstream-service-time", value: String((now - sent).nanoseconds / 1_000_000))
+        }
         responseEdits.apply(to: &head.headers)
         head.version = isHTTP2 ? .http2 : version
         responseStarted = true
         record.responseCode = status
         record.responseCodeDetails = "via_upstream"
+        record.responseHeaders = head.headers
         actions.append(.respond(head))
     }
 
@@ -448,6 +464,7 @@ struct HTTPExchange {
             return
         }
         guard responseStarted else { return }
+        record.responseTrailers = trailers
         actions.append(.respondEnd(trailers))
         // Reuse the upstream only if the request went out whole and neither side said close.
         actions.append(.release(reusable: requestHasEnded && !upstreamWantsClose))
@@ -634,9 +651,12 @@ struct HTTPExchange {
                                                       close: closeConnection, edits: responseEdits)
         responseStarted = true
         record.responseCode = UInt(head.status.code)
+        record.responseHeaders = head.headers
+        record.responseTrailers = trailers
         actions.append(.respond(head))
         if let buffer {
             record.responseBodyBytes += buffer.readableBytes
+            if isGRPC { record.responseMessages.consume(buffer) }
             actions.append(.respondBody(buffer))
         }
         actions.append(.respondEnd(trailers))

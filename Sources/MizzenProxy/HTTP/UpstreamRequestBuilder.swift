@@ -1,4 +1,5 @@
 import MizzenRouting
+import MizzenTelemetry
 import NIOHTTP1
 
 /// The request head that goes upstream: Envoy's forwarding rules for the listener's header
@@ -22,10 +23,13 @@ enum UpstreamRequestBuilder {
     }
 
     static func build(_ head: HTTPRequestHead, request: ValidatedRequest, connection: DownstreamConnection, policy: RoutePolicy,
-                      destination: WeightedCluster, matchIndex: Int, toHTTP2: Bool, random: inout some RandomNumberGenerator) -> Result {
+                      destination: WeightedCluster, matchIndex: Int, toHTTP2: Bool, trace: TraceContext? = nil,
+                      random: inout some RandomNumberGenerator) -> Result {
         var headers = head.headers
         HeaderRules.removeHopByHop(&headers, keepUpgrade: request.isUpgrade, keepTrailersTE: true)
         if connection.headerPolicy == .edge { HeaderRules.removeInternal(&headers) }
+        // The proxy's span becomes the upstream's parent (B3 and W3C both written).
+        trace?.inject(into: &headers)
         if head.headers.contains(name: "transfer-encoding") && !toHTTP2 {
             headers.add(name: "transfer-encoding", value: "chunked")
         }

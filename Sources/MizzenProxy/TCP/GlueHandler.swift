@@ -5,7 +5,8 @@ import NIOCore
 /// `GlueHandler` pattern). Half-closes are passed on. With an idle timeout, both close when no
 /// byte has gone either way for that long (Envoy's TCP proxy `idle_timeout`, 1 h by default).
 final class GlueHandler: ChannelDuplexHandler {
-    typealias InboundIn = NIOAny
+    /// Raw sockets (the HTTP codecs are gone before a tunnel is glued) carry byte buffers.
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = NIOAny
     typealias OutboundOut = NIOAny
 
@@ -14,15 +15,21 @@ final class GlueHandler: ChannelDuplexHandler {
     private var pendingRead = false
     /// Shared by the pair (nil: no idle timeout).
     private let idle: TunnelIdleTimer?
+    /// The connection's telemetry (nil: not counted); `isDownstream` says which side this is.
+    private let tally: TCPTally?
+    private let isDownstream: Bool
 
-    private init(idle: TunnelIdleTimer?) {
+    private init(idle: TunnelIdleTimer?, tally: TCPTally?, isDownstream: Bool) {
         self.idle = idle
+        self.tally = tally
+        self.isDownstream = isDownstream
     }
 
-    static func matchedPair(idleTimeout: TimeAmount? = nil) -> (GlueHandler, GlueHandler) {
+    /// The downstream side's handler first.
+    static func matchedPair(idleTimeout: TimeAmount? = nil, tally: TCPTally? = nil) -> (GlueHandler, GlueHandler) {
         let idle = idleTimeout.flatMap { $0.nanoseconds > 0 ? TunnelIdleTimer(timeout: $0) : nil }
-        let first = GlueHandler(idle: idle)
-        let second = GlueHandler(idle: idle)
+        let first = GlueHandler(idle: idle, tally: tally, isDownstream: true)
+        let second = GlueHandler(idle: idle, tally: tally, isDownstream: false)
         first.partner = second
         second.partner = first
         return (first, second)
@@ -70,6 +77,7 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         idle?.touch()
+        if let tally { tally.passed(unwrapInboundIn(data).readableBytes, fromDownstream: isDownstream) }
         partner?.partnerWrite(data)
     }
 
@@ -78,6 +86,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        tally?.close()
         partner?.partnerCloseFull()
     }
 

@@ -1,5 +1,6 @@
 import Logging
 import MizzenRouting
+import MizzenTelemetry
 import NIOCore
 import NIOPosix
 
@@ -19,6 +20,8 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingRead = false
     private var connecting = false
     private var idleTimeout: TimeAmount?
+    /// The connection's telemetry, once an endpoint was picked.
+    private var tally: TCPTally?
 
     init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot) {
         self.loop = loop
@@ -47,20 +50,34 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func connect(context: ChannelHandlerContext) {
         guard !connecting else { return }
         connecting = true
-        guard let cluster = snapshot.clusters[decision.destination.cluster], !cluster.endpoints.isEmpty else {
-            loop.logger.debug("tcp: no endpoints for \(decision.destination.cluster)")
+        let channel = context.channel
+        guard let cluster = snapshot.clusters[decision.destination.cluster] else {
+            loop.logger.debug("tcp: no cluster \(decision.destination.cluster)")
             context.close(promise: nil)
             return
         }
-        let remoteIP = context.channel.remoteAddress?.ipAddress
+        func refused(_ flag: ResponseFlag, endpoint: Int? = nil) {
+            if let tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: endpoint, remoteAddress: channel.remoteAddress,
+                                                         localAddress: channel.localAddress) {
+                tally.responseFlags.insert(flag)
+                tally.close()
+            }
+            context.close(promise: nil)
+        }
+        guard !cluster.endpoints.isEmpty else {
+            loop.logger.debug("tcp: no endpoints for \(decision.destination.cluster)")
+            refused(.noHealthyUpstream)
+            return
+        }
+        let remoteIP = channel.remoteAddress?.ipAddress
         let hashKey = cluster.plan.hashPolicy?.key(header: { _ in nil }, cookie: { _ in nil }, sourceAddress: remoteIP, query: { _ in nil })
         guard let index = loop.pickEndpoint(cluster, hashKey: hashKey) else {
-            context.close(promise: nil)
+            refused(.noHealthyUpstream)
             return
         }
         let endpoint = cluster.endpoints[index]
         if cluster.tlsProblem != nil {
-            context.close(promise: nil)
+            refused(.upstreamConnectionFailure, endpoint: index)
             return
         }
         // `tcp.maxConnections` caps this cluster's connections (Envoy's TCP proxy overflows by
@@ -68,9 +85,10 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let runtime = cluster.runtime
         guard runtime.connections.tryAcquire(limit: cluster.cluster.limits.maxConnections) else {
             loop.logger.debug("tcp: \(cluster.name) overflow (maxConnections)")
-            context.close(promise: nil)
+            refused(.upstreamOverflow, endpoint: index)
             return
         }
+        tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: index, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
         // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
         idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
         let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection)
@@ -85,6 +103,8 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if let settings = cluster.cluster.outlierDetection, index < cluster.monitors.count {
                     runtime.outliers.record(.localOriginFailure, cluster.monitors[index], endpointCount: cluster.endpoints.count, settings: settings)
                 }
+                tally?.responseFlags.insert(.upstreamConnectionFailure)
+                tally?.close()
                 downstream.close(promise: nil)
             case .success(let upstream):
                 upstream.closeFuture.whenComplete { _ in runtime.connections.decrement() }
@@ -95,10 +115,17 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func joined(upstream: any Channel, context: ChannelHandlerContext) {
         guard context.channel.isActive else {
+            tally?.responseFlags.insert(.downstreamConnectionTermination)
+            tally?.close()
             upstream.close(promise: nil)
             return
         }
-        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimeout: idleTimeout)
+        if let tally, tally.upstreamLocalAddress == nil, loop.telemetry?.wantsUpstreamLocalAddress == true,
+           case .text(let local) = ExchangeRecord.address(upstream.localAddress, withPort: true) {
+            tally.upstreamLocalAddress = local
+        }
+        tally?.joined()
+        let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimeout: idleTimeout, tally: tally)
         do {
             try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
             for buffer in buffered { upstream.write(buffer, promise: nil) }

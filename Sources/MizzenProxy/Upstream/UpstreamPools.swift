@@ -664,3 +664,48 @@ final class UpstreamPools {
 
 @available(*, unavailable)
 extension UpstreamPools: Sendable {}
+
+extension UpstreamPools {
+    /// This loop's pools, per cluster name and endpoint (`ip:port`): connections open or
+    /// opening, requests waiting for one, requests in flight to the endpoint (counted per
+    /// endpoint address: a subset sharing an endpoint shows the same requests). For a scrape
+    /// or `/clusters`, not the request path.
+    func statistics() -> [String: PoolStatistics] {
+        var result: [String: PoolStatistics] = [:]
+        for (key, pool) in pools {
+            let name = pool.cluster.cluster.name
+            let endpoint = key.endpoint.address.contains(":") ? "[\(key.endpoint.address)]:\(key.endpoint.port)" : "\(key.endpoint.address):\(key.endpoint.port)"
+            var connections = pool.open
+            if case .ready = pool.http2 { connections += 1 } else if case .connecting = pool.http2 { connections += 1 }
+            result[name, default: PoolStatistics()].add(endpoint: endpoint, connections: connections, pending: pool.waitingCount,
+                                                        active: active[key.endpoint, default: 0])
+        }
+        return result
+    }
+}
+
+/// One cluster's pools on one loop (summed over loops for a scrape).
+package struct PoolStatistics: Sendable {
+    package var connections = 0
+    package var pending = 0
+    package var endpoints: [String: (connections: Int, active: Int)] = [:]
+
+    mutating func add(endpoint: String, connections: Int, pending: Int, active: Int) {
+        self.connections += connections
+        self.pending += pending
+        let previous = endpoints[endpoint] ?? (0, 0)
+        // `active` is per endpoint address already: taken once, not per pool.
+        endpoints[endpoint] = (previous.connections + connections, max(previous.active, active))
+    }
+
+    package mutating func merge(_ other: PoolStatistics) {
+        connections += other.connections
+        pending += other.pending
+        for (endpoint, value) in other.endpoints {
+            let previous = endpoints[endpoint] ?? (0, 0)
+            endpoints[endpoint] = (previous.connections + value.connections, previous.active + value.active)
+        }
+    }
+
+    package var activeRequests: Int { endpoints.values.reduce(0) { $0 + $1.active } }
+}

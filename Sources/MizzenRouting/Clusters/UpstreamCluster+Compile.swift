@@ -4,7 +4,7 @@ extension UpstreamCluster {
     /// The cluster of one service port (and subset) under the traffic policy in force for it.
     /// `protocolName` is the service port's protocol (its `appProtocol`, or the protocol its
     /// name declares).
-    static func compile(name: String, serviceHost: String, port: UInt32, subset: String?, subsetLabels: [String: String], serviceKnown: Bool,
+    static func compile(name: String, serviceHost: String, service: (name: String, namespace: String)? = nil, port: UInt32, subset: String?, subsetLabels: [String: String], serviceKnown: Bool,
                         endpoints: [ClusterEndpoint], protocolName: String?, policy: ClusterPolicy) -> UpstreamCluster {
         let pool = policy.connectionPool
         let http2 = speaksHTTP2(protocolName: protocolName, pool: pool)
@@ -17,7 +17,7 @@ extension UpstreamCluster {
         if policy.loadBalancer?.localityLbSetting != nil { unsupported.append("loadBalancer.localityLbSetting") }
         if policy.loadBalancer?.warmup != nil || policy.loadBalancer?.warmupDurationSecs != nil { unsupported.append("loadBalancer.warmup") }
         return UpstreamCluster(
-            name: name, serviceHost: serviceHost, port: port, subset: subset, subsetLabels: subsetLabels, serviceKnown: serviceKnown,
+            name: name, serviceHost: serviceHost, serviceName: service?.name, serviceNamespace: service?.namespace, port: port, subset: subset, subsetLabels: subsetLabels, serviceKnown: serviceKnown,
             endpoints: endpoints, limits: limits(pool), connection: connection(pool, tls: policy.tls, http2: http2, serviceHost: serviceHost, port: port, subset: subset),
             loadBalancer: loadBalancer(policy.loadBalancer), outlierDetection: policy.outlierDetection.map(outlier),
             policySource: policy.destinationRule.map { "\($0)" }, unsupportedSettings: unsupported)

@@ -11,6 +11,11 @@ package final class UpstreamCluster: Sendable {
     /// Istio's name, `outbound|port|subset|host`.
     package let name: String
     package let serviceHost: String
+    /// The service as Istio's telemetry names it (cluster metadata `istio.services[0]`): a
+    /// Kubernetes Service's name, a ServiceEntry's host; and its namespace. Nil when the
+    /// registry does not know the host.
+    package let serviceName: String?
+    package let serviceNamespace: String?
     package let port: UInt32
     package let subset: String?
     package let subsetLabels: [String: String]
@@ -28,12 +33,15 @@ package final class UpstreamCluster: Sendable {
     /// report (`connectionPool.http.http2KeepAlive`...).
     package let unsupportedSettings: [String]
 
-    package init(name: String, serviceHost: String, port: UInt32, subset: String?, subsetLabels: [String: String], serviceKnown: Bool,
+    package init(name: String, serviceHost: String, serviceName: String? = nil, serviceNamespace: String? = nil, port: UInt32, subset: String?,
+                 subsetLabels: [String: String], serviceKnown: Bool,
                  endpoints: [ClusterEndpoint], limits: CircuitBreakerLimits = .unlimited, connection: ConnectionSettings = .default,
                  loadBalancer: LoadBalancerSpec = .istioDefault, outlierDetection: OutlierSettings? = nil, policySource: String? = nil,
                  unsupportedSettings: [String] = []) {
         self.name = name
         self.serviceHost = serviceHost
+        self.serviceName = serviceName
+        self.serviceNamespace = serviceNamespace
         self.port = port
         self.subset = subset
         self.subsetLabels = subsetLabels

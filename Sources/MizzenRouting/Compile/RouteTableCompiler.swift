@@ -521,7 +521,12 @@ struct RouteTableCompiler {
             policy.tls = overrides.tls ?? policy.tls
         }
         policy.destinationRule = rule?.reference
-        return UpstreamCluster.compile(name: name, serviceHost: host, port: port, subset: subset, subsetLabels: labels,
+        // Istio's cluster metadata names a Kubernetes Service by its name and a ServiceEntry by
+        // its host (`istio.services[0].name`), for the telemetry's destination_service_name.
+        let identity = service.map { service -> (name: String, namespace: String) in
+            (service.origin == .kubernetes ? service.source.name : service.hostname, service.namespace)
+        }
+        return UpstreamCluster.compile(name: name, serviceHost: host, service: identity, port: port, subset: subset, subsetLabels: labels,
                                        serviceKnown: service?.port(port) != nil, endpoints: endpoints,
                                        protocolName: service?.port(port)?.protocolName, policy: policy)
     }
