@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "MizzenProxyTests",
             dependencies: [
-                "MizzenProxy", "MizzenRouting", "MizzenConfig",
+                "MizzenProxy", "MizzenRouting", "MizzenConfig", "MizzenTelemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -167,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MizzenAdminTests",
-            dependencies: ["MizzenAdmin", "MizzenTelemetry"],
+            dependencies: ["MizzenAdmin", "MizzenTelemetry", .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
         .testTarget(

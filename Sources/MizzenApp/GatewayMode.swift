@@ -126,7 +126,8 @@ package struct GatewayMode: Sendable {
     package func start() async throws -> Running {
         let status = ServerStatus(startedAtEpochSeconds: Int64(time(nil)))
         let (snapshot, objects) = try compile(generation: 1, previous: nil)
-        let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger, telemetry: telemetry)
+        let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger,
+                                 telemetry: operations.telemetryEnabled ? telemetry : nil)
         let listeners = ListenerManager(engine: engine)
         let ports = snapshot.table.listeners.map(\.port)
         let specs = binding.gatewayListeners(ports: ports)
@@ -322,6 +323,8 @@ package struct OperationsSettings: Sendable {
     /// Istio's terminationDrainDuration.
     package var drainDuration: Duration = .seconds(5)
     package var watchFiles = true
+    /// False: the data plane counts and logs nothing (`--disable-telemetry`, for measuring).
+    package var telemetryEnabled = true
     package var logLevel: LogLevelControl?
     package var commandLine: [String] = []
 

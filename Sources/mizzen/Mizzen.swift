@@ -345,6 +345,12 @@ struct OperationsOptions: ParsableArguments {
     @Option(help: "Access log format with Envoy's %COMMAND% operators (for JSON, an object of them); default Istio's.")
     var accessLogFormat: String?
 
+    @Option(help: "Bytes of access-log lines that may wait for a slow disk or pipe; past it lines are dropped (and counted).")
+    var accessLogBufferBytes: Int = 4 << 20
+
+    @Flag(help: "Count no metrics and write no access log or spans (to measure what telemetry costs).")
+    var disableTelemetry = false
+
     @Option(help: "Percentage of requests without a sampling decision that are traced (Istio's default 1).")
     var traceSampling: Double = 1
 
@@ -364,6 +370,7 @@ struct OperationsOptions: ParsableArguments {
         for (name, port) in [("--admin-port", adminPort), ("--stats-port", statsPort), ("--status-port", statusPort)] where port < -1 || port > 65535 {
             throw ValidationError("\(name) must be -1 (off), 0 (any) or a port")
         }
+        guard accessLogBufferBytes >= 4096 else { throw ValidationError("--access-log-buffer-bytes must be at least 4096") }
         guard drainDuration >= 0 else { throw ValidationError("--drain-duration must not be negative") }
         guard AccessLogFormat.Encoding(rawValue: accessLogEncoding.uppercased()) != nil else {
             throw ValidationError("--access-log-encoding must be TEXT or JSON")
@@ -411,6 +418,7 @@ struct OperationsOptions: ParsableArguments {
         settings.statusPort = statusPort < 0 ? nil : statusPort
         settings.drainDuration = .milliseconds(Int64(drainDuration * 1000))
         settings.watchFiles = !noWatch
+        settings.telemetryEnabled = !disableTelemetry
         settings.logLevel = control
         settings.commandLine = CommandLine.arguments
         return settings
@@ -424,7 +432,8 @@ struct OperationsOptions: ParsableArguments {
         var accessLogSetup: ProxyTelemetry.AccessLog?
         if let accessLog {
             let format = try AccessLogFormat(encoding: AccessLogFormat.Encoding(rawValue: accessLogEncoding.uppercased()) ?? .text, format: accessLogFormat)
-            accessLogSetup = ProxyTelemetry.AccessLog(format: format, writer: try AccessLogWriter(path: accessLog, logger: logger))
+            accessLogSetup = ProxyTelemetry.AccessLog(format: format, writer: try AccessLogWriter(path: accessLog, maxPendingBytes: accessLogBufferBytes,
+                                                                                                 logger: logger))
         }
         let serviceName = "\(workloadName).\(namespace)"
         let tags = [SpanTag("istio.canonical_service", source.canonicalService), SpanTag("istio.canonical_revision", source.canonicalRevision),

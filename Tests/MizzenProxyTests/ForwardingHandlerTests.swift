@@ -1,3 +1,4 @@
+import MizzenTelemetry
 import Logging
 import NIOCore
 import NIOEmbedded

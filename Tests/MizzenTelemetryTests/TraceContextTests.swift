@@ -75,10 +75,10 @@ struct TraceContextTests {
             expected: TraceContext(traceID: trace128, spanID: span, sampled: true)
         ),
         ExtractionCase(
-            label: "traceparent wins over b3",
+            label: "b3 wins over traceparent (Envoy: B3 first, W3C the fallback)",
             headers: [
-                ("b3", "\(trace64Hex)-\(parentHex)-0"),
-                ("traceparent", "00-\(trace128Hex)-\(spanHex)-01"),
+                ("b3", "\(trace128Hex)-\(spanHex)-1"),
+                ("traceparent", "00-\(trace128Hex)-\(parentHex)-00"),
             ],
             expected: TraceContext(traceID: trace128, spanID: span, sampled: true)
         ),
@@ -116,10 +116,10 @@ struct TraceContextTests {
             expected: TraceContext(traceID: trace128, spanID: span)
         ),
         ExtractionCase(
-            label: "b3 single wins over b3 multi",
+            label: "b3 multi wins over b3 single",
             headers: [
-                ("x-b3-traceid", trace64Hex), ("x-b3-spanid", parentHex),
-                ("b3", "\(trace128Hex)-\(spanHex)"),
+                ("x-b3-traceid", trace128Hex), ("x-b3-spanid", spanHex),
+                ("b3", "\(trace64Hex)-\(parentHex)"),
             ],
             expected: TraceContext(traceID: trace128, spanID: span)
         ),

@@ -82,10 +82,13 @@ package final class AccessLogWriter: Sendable {
         }
     }
 
-    /// Waits until what was handed over is written (for shutdown and tests).
-    package func flush() {
-        queue.sync {}
-        while state.withLockedValue({ $0.draining }) { queue.sync {} }
+    /// Waits until what was handed over is written, at most `timeout` (a reader that stopped
+    /// reading must not hold up shutdown).
+    package func flush(timeout: Duration = .seconds(1)) {
+        let done = DispatchSemaphore(value: 0)
+        queue.async { done.signal() }
+        let milliseconds = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        _ = done.wait(timeout: .now() + .milliseconds(milliseconds))
     }
 
     private func drain() {

@@ -19,6 +19,7 @@ struct BookinfoDemoTests {
             let root = ValidateCommandTests.packageRoot
             port = try Self.freePort()
             var arguments = ["demo", "--port", String(port), "--concurrency", "1", "--config", root.appendingPathComponent("Gateways/bookinfo").path]
+                + GatewayProcess.operatorArguments
             for file in extraConfig { arguments += ["--config", root.appendingPathComponent(file).path] }
             process = try BackgroundProcess(ValidateCommandTests.binary.path, arguments)
             guard process.waitFor(timeout: 30, { $0.contains("Bookinfo is up") }) else {

@@ -223,10 +223,12 @@ final class GatewayProcess: @unchecked Sendable {
         let portMap = gatewayPorts.map { "\($0)=0" }.joined(separator: ",")
         background = try BackgroundProcess(ValidateCommandTests.binary.path,
                                            ["gateway", "--config", directory.path, "--bind", "127.0.0.1", "--port-map", portMap,
-                                            "--concurrency", "2", "--log-level", "info"] + extraArguments)
+                                            "--concurrency", "2", "--log-level", "info"] + Self.operatorArguments + extraArguments)
         var found: [UInt32: Int] = [:]
+        var operators: [String: Int] = [:]
         _ = background.waitFor(timeout: 30) { text in
             found = [:]
+            operators = Self.operatorPorts(text)
             // "listening on 127.0.0.1:PORT (gateway port N, ...)"
             for line in text.split(separator: "\n") {
                 guard let range = line.range(of: "listening on 127.0.0.1:") else { continue }
@@ -237,13 +239,41 @@ final class GatewayProcess: @unchecked Sendable {
                     found[gatewayPort] = local
                 }
             }
-            return found.count == gatewayPorts.count
+            return found.count == gatewayPorts.count && operators.count == 3
         }
         guard found.count == gatewayPorts.count else {
             throw HarnessError("gateway did not start: \(background.errors)")
         }
         ports = found
+        adminPort = operators["admin"] ?? 0
+        statsPort = operators["stats"] ?? 0
+        statusPort = operators["status"] ?? 0
     }
+
+    /// Test gateways run side by side: the admin, stats and status ports on free loopback
+    /// ports, and no drain period on stop (a test that drains asks for one).
+    static let operatorArguments = ["--admin-port", "0", "--stats-port", "0", "--status-port", "0", "--operator-bind", "127.0.0.1",
+                                    "--drain-duration", "0"]
+
+    /// "admin listening on 127.0.0.1:PORT", "stats (...) listening on ...", "status (...) ...".
+    static func operatorPorts(_ text: String) -> [String: Int] {
+        var ports: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            for name in ["admin", "stats", "status"] {
+                guard line.contains("\(name) listening on ") || line.contains("\(name) (") && line.contains(" listening on "),
+                      let range = line.range(of: " listening on ") else { continue }
+                let address = line[range.upperBound...]
+                guard let colon = address.lastIndex(of: ":") else { continue }
+                ports[name] = Int(address[address.index(after: colon)...].prefix { $0.isNumber }) ?? 0
+            }
+        }
+        return ports
+    }
+
+    /// The operator ports of this gateway.
+    private(set) var adminPort = 0
+    private(set) var statsPort = 0
+    private(set) var statusPort = 0
 
     func port(_ gatewayPort: UInt32) -> Int { ports[gatewayPort] ?? 0 }
 
