@@ -12,6 +12,7 @@ request, not throughput.
     python3 Bench/instructions.py                                   # the release binary
     python3 Bench/instructions.py --baseline /tmp/old-mizzen        # old vs new, per case
     python3 Bench/instructions.py --cases h2c,http1 --requests 5000
+    python3 Bench/instructions.py --telemetry                       # the cost of metrics, access log
 
 Same routing job, upstream (nginx) and certificates as Bench/run.py. MIZZEN_LOG_LEVEL=debug
 logs every exchange to the work folder's callgrind.log (slower; for finding out why a case
@@ -47,7 +48,15 @@ def stripped(binary, directory):
     return copy
 
 
-def measure(binary, case, opts, ports):
+# --telemetry: the same binary three ways (ISTIO-OPS metrics are on by default).
+TELEMETRY_VARIANTS = [
+    ("no telemetry", ["--disable-telemetry"]),
+    ("metrics", []),
+    ("metrics + access log", ["--access-log", "{WORK}/access.log"]),
+]
+
+
+def measure(binary, case, opts, ports, extra=()):
     flags, scheme, config = CASES[case]
     port = ports["tls"] if scheme == "https" else ports["http"]
     if config == "routes10k":
@@ -64,7 +73,7 @@ def measure(binary, case, opts, ports):
     cmd = ["taskset", "-c", str(opts.cpu_proxy), "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
            binary, "gateway", "--config", config_file, "--credentials", os.path.join(opts.work, "credentials"),
            "--bind", "127.0.0.1", "--port-map", f"80={ports['http']},443={ports['tls']}", "--concurrency", "1",
-           "--log-level", os.environ.get("MIZZEN_LOG_LEVEL", "warning")]
+           "--log-level", os.environ.get("MIZZEN_LOG_LEVEL", "warning"), *[a.replace("{WORK}", opts.work) for a in extra]]
     log = open(os.path.join(opts.work, "callgrind.log"), "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -108,6 +117,7 @@ def main():
     ap.add_argument("--cpu-proxy", type=int, default=0)
     ap.add_argument("--cpu-load", type=int, default=1)
     ap.add_argument("--work", default=os.path.join(run.HERE, ".work"))
+    ap.add_argument("--telemetry", action="store_true", help="measure the binary without telemetry, with metrics, and with metrics and an access log")
     opts = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "h2load", "nginx", "strip", "taskset", "openssl"):
         if not shutil.which(tool):
@@ -132,6 +142,20 @@ def main():
     try:
         with tempfile.TemporaryDirectory() as directory:
             copies = {binary: stripped(binary, directory) for binary in binaries}
+            if opts.telemetry:
+                for case in cases:
+                    for label, extra in TELEMETRY_VARIANTS:
+                        results[(case, label)] = measure(copies[opts.mizzen], case, opts, ports, extra)
+                        run.log(f"{case:8s} {results[(case, label)]:10,.0f} instructions/request  {label}")
+                run.log("\ncase      no telemetry   metrics          metrics + access log")
+                for case in cases:
+                    base = results[(case, "no telemetry")]
+                    cells = [f"{base:10,.0f}"]
+                    for label in ("metrics", "metrics + access log"):
+                        value = results[(case, label)]
+                        cells.append(f"{value:10,.0f} ({100 * (value - base) / base:+.1f} %)")
+                    run.log(f"{case:8s} " + "   ".join(cells))
+                return
             for case in cases:
                 for binary in binaries:
                     per_request = measure(copies[binary], case, opts, ports)

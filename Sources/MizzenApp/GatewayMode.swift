@@ -245,8 +245,19 @@ package struct GatewayMode: Sendable {
                     let (snapshot, objects) = try compile(generation: generation, previous: current)
                     running.engine.publish(snapshot)
                     current = snapshot
-                    let problems = await running.listeners.reconcile(binding.gatewayListeners(ports: snapshot.table.listeners.map(\.port)))
+                    let before = await running.listeners.boundPorts
+                    let specs = binding.gatewayListeners(ports: snapshot.table.listeners.map(\.port))
+                    let problems = await running.listeners.reconcile(specs)
                     for problem in problems { logger.error("\(problem)") }
+                    let after = await running.listeners.boundPorts
+                    for spec in specs {
+                        guard before[spec] == nil, let actual = after[spec], case .listenerPort(let port) = spec.destination else { continue }
+                        let kinds = Set(snapshot.table.listener(port: port)?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
+                        logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
+                    }
+                    for (spec, port) in before where after[spec] == nil {
+                        logger.notice("listener \(binding.host):\(port) closed (no Gateway server declares it now)")
+                    }
                     running.served.replace(objects: objects, snapshot: snapshot, files: paths)
                     running.status.reloaded(generation: generation, listeners: await running.listeners.boundPorts.count)
                     logger.notice("configuration reloaded (generation \(generation))")
@@ -255,6 +266,10 @@ package struct GatewayMode: Sendable {
                     running.status.reloadRejected("\(error)")
                     logger.error("reload rejected, still serving generation \(generation): \(error)")
                 }
+            case .signal(SIGUSR1):
+                // Envoy's: reopen the access log (after logrotate moved it away).
+                telemetry.accessLog?.writer.reopen()
+                logger.notice("SIGUSR1: access log reopened")
             case .signal(SIGTERM):
                 logger.notice("SIGTERM: draining for \(operations.drainDuration) (readiness fails, connections are told to close)")
                 running.status.startDraining()
@@ -331,7 +346,7 @@ package struct OperationsSettings: Sendable {
     package init() {}
 }
 
-/// SIGINT, SIGTERM and SIGHUP as an async stream (Dispatch signal sources).
+/// SIGINT, SIGTERM, SIGHUP and SIGUSR1 as an async stream (Dispatch signal sources).
 /// Unchecked: the sources are only kept alive here, never touched after `init`.
 final class SignalStream: @unchecked Sendable {
     let stream: AsyncStream<Int32>
@@ -341,7 +356,7 @@ final class SignalStream: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         self.stream = stream
         var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM, SIGHUP] {
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGUSR1] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { continuation.yield(number) }

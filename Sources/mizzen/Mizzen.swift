@@ -351,7 +351,7 @@ struct OperationsOptions: ParsableArguments {
     @Flag(help: "Count no metrics and write no access log or spans (to measure what telemetry costs).")
     var disableTelemetry = false
 
-    @Option(help: "Percentage of requests without a sampling decision that are traced (Istio's default 1).")
+    @Option(help: "Percentage of requests without a sampling decision that are traced (Istio's default 1); with --zipkin or --otlp.")
     var traceSampling: Double = 1
 
     @Option(help: "Zipkin collector HOST:PORT: spans are POSTed to /api/v2/spans.")
@@ -447,7 +447,9 @@ struct OperationsOptions: ParsableArguments {
             let (host, port, path) = try Self.url(otlp)
             exporter = SpanExporter(target: .otlp(host: host, port: port, path: path), resource: resource, logger: logger)
         }
-        let tracing = ProxyTelemetry.Tracing(samplingPercent: traceSampling, exporter: exporter, serviceName: serviceName, tags: tags)
+        // Without a collector there is no tracer, as an Envoy without a tracing provider:
+        // incoming trace headers pass as they are, x-request-id is still made.
+        let tracing = exporter.map { ProxyTelemetry.Tracing(samplingPercent: traceSampling, exporter: $0, serviceName: serviceName, tags: tags) }
         return ProxyTelemetry(identity: MetricsIdentity(source: source), reporter: .source, accessLog: accessLogSetup, tracing: tracing)
     }
 }

@@ -10,9 +10,9 @@ struct AccessLogFormatTests {
         var values: [AccessLogField: AccessLogValue]
         func value(_ field: AccessLogField) -> AccessLogValue {
             // Headers by name, the alternate when the first is absent (as a record answers).
-            if case .requestHeader(let name, let alternate) = field {
-                if let value = values[.requestHeader(name, alternate: nil)] { return value }
-                return alternate.flatMap { values[.requestHeader($0, alternate: nil)] } ?? .none
+            if case .request(let names) = field {
+                if let value = values[.requestHeader(names.name, alternate: nil)] { return value }
+                return names.alternate.flatMap { values[.requestHeader($0, alternate: nil)] } ?? .none
             }
             return values[field] ?? .none
         }

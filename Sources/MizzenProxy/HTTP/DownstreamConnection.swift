@@ -13,6 +13,14 @@ package final class DownstreamConnection: Sendable {
     package let remoteIP: String?
     package let remoteAddress: SocketAddress?
     package let localAddress: SocketAddress?
+    /// The local end as the access log prints it (`%DOWNSTREAM_LOCAL_ADDRESS%`: the original
+    /// destination of a captured connection, else the listener's address), made once per
+    /// connection: `inet_ntop` per request showed in the profile.
+    package let localIP: String?
+    package let localPort: Int?
+    /// `ip:port` of each end as the access log prints them, made once per connection.
+    package let localAddressLog: String?
+    package let remoteAddressLog: String?
     /// Where a captured connection was going (SO_ORIGINAL_DST); nil for a gateway listener.
     package let originalDestination: SocketAddress?
     /// TLS server name (SNI) of a terminated TLS connection.
@@ -28,6 +36,11 @@ package final class DownstreamConnection: Sendable {
     var remoteAddressText: String { Self.text(remoteAddress) }
     var localAddressText: String { Self.text(localAddress) }
 
+    private static func joined(_ ip: String?, _ port: Int?) -> String? {
+        guard let ip, let port else { return ip }
+        return ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
     private static func text(_ address: SocketAddress?) -> String {
         guard let address else { return "" }
         return "\(address.ipAddress ?? ""):\(address.port ?? 0)"
@@ -40,6 +53,11 @@ package final class DownstreamConnection: Sendable {
         self.remoteIP = remoteAddress?.ipAddress
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
+        let local = originalDestination ?? localAddress
+        self.localIP = local?.ipAddress
+        self.localPort = local?.port
+        localAddressLog = Self.joined(localIP, localPort)
+        remoteAddressLog = Self.joined(remoteIP, remoteAddress?.port)
         self.originalDestination = originalDestination
         self.serverName = serverName
         self.tlsServer = tlsServer

@@ -18,6 +18,8 @@ struct ExchangeStart {
     var disposition: Disposition
     /// The proxy's span of this request, when tracing is on.
     var trace: TraceContext?
+    /// The request carries none of the tracing headers (they are appended, not replaced).
+    var traceHeadersFresh = false
     /// `fault.delay`: hold the request this long before answering or routing it (DI).
     var delay: TimeAmount?
     var route: Route?

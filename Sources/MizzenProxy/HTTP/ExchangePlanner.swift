@@ -24,7 +24,10 @@ enum ExchangePlanner {
             request = value
         }
         start.isGRPC = request.isGRPC
-        if let tracing { start.trace = trace(head, connection: connection, tracing: tracing, random: &random) }
+        if let tracing {
+            start.traceHeadersFresh = !TraceContext.carriesTraceHeaders(head.headers)
+            start.trace = trace(head, connection: connection, tracing: tracing, fresh: start.traceHeadersFresh, random: &random)
+        }
         switch request.expectation {
         case .unsupported:
             start.keepAlive = false
@@ -92,7 +95,8 @@ enum ExchangePlanner {
         }
         let toHTTP2 = cluster.speaksHTTP2 && !request.isUpgrade
         let upstream = UpstreamRequestBuilder.build(head, request: request, connection: connection, policy: policy, destination: destination,
-                                                    matchIndex: matchIndex, toHTTP2: toHTTP2, trace: start.trace, random: &random)
+                                                    matchIndex: matchIndex, toHTTP2: toHTTP2, trace: start.trace,
+                                                    traceHeadersFresh: start.traceHeadersFresh, random: &random)
         var hashKey: UInt64?
         if let hashPolicy = cluster.plan.hashPolicy {
             hashKey = hashPolicy.key(header: { request.attributes.joinedHeader($0) },
@@ -124,8 +128,12 @@ enum ExchangePlanner {
     /// `traceparent`, B3 single or multi), else a new trace, sampled as the request says or at
     /// the configured percentage. `x-client-trace-id` forces sampling (Envoy); so does
     /// `x-envoy-force-trace`, from mesh clients only (an edge listener removes `x-envoy-*`).
-    static func trace(_ head: HTTPRequestHead, connection: DownstreamConnection, tracing: ProxyTelemetry.Tracing,
+    static func trace(_ head: HTTPRequestHead, connection: DownstreamConnection, tracing: ProxyTelemetry.Tracing, fresh: Bool,
                       random: inout some RandomNumberGenerator) -> TraceContext {
+        guard !fresh else {
+            // The common case at an edge: no context, no decision, nothing forced.
+            return TraceContext.start(incoming: nil, samplingPercent: tracing.samplingPercent, forced: false, random: &random)
+        }
         let incoming = TraceContext.extract(from: head.headers)
         let forced = head.headers.contains(name: "x-client-trace-id")
             || (connection.headerPolicy == .mesh && head.headers.contains(name: "x-envoy-force-trace"))

@@ -369,7 +369,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
         case .sendRequest(let request):
             guard let lease else { return }
             if loop.telemetry?.wantsUpstreamLocalAddress == true {
-                exchange?.noteUpstreamLocalAddress(ExchangeRecord.address(lease.channel.localAddress, withPort: true))
+                exchange?.noteUpstreamLocalAddress(lease.handler.localAddressText)
             }
             lease.handler.write(.head(request.head))
             for buffer in request.body { lease.handler.write(.body(.byteBuffer(buffer))) }

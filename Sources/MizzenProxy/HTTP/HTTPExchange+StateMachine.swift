@@ -350,8 +350,8 @@ struct HTTPExchange {
     }
 
     /// The shell read the upstream connection's local address (only when a format asks).
-    mutating func noteUpstreamLocalAddress(_ address: AccessLogValue) {
-        if case .text(let text) = address { record.upstreamLocalAddress = text }
+    mutating func noteUpstreamLocalAddress(_ address: String?) {
+        record.upstreamLocalAddress = address
     }
 
     private mutating func connected(attempt: Int, endpoint: Int, http1: Bool, now: NIODeadline, into actions: inout ExchangeActions) {

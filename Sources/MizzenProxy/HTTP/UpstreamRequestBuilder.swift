@@ -24,12 +24,14 @@ enum UpstreamRequestBuilder {
 
     static func build(_ head: HTTPRequestHead, request: ValidatedRequest, connection: DownstreamConnection, policy: RoutePolicy,
                       destination: WeightedCluster, matchIndex: Int, toHTTP2: Bool, trace: TraceContext? = nil,
-                      random: inout some RandomNumberGenerator) -> Result {
+                      traceHeadersFresh: Bool = false, random: inout some RandomNumberGenerator) -> Result {
         var headers = head.headers
         HeaderRules.removeHopByHop(&headers, keepUpgrade: request.isUpgrade, keepTrailersTE: true)
         if connection.headerPolicy == .edge { HeaderRules.removeInternal(&headers) }
         // The proxy's span becomes the upstream's parent (B3 and W3C both written).
-        trace?.inject(into: &headers)
+        if let trace {
+            if traceHeadersFresh { trace.injectFresh(into: &headers) } else { trace.inject(into: &headers) }
+        }
         if head.headers.contains(name: "transfer-encoding") && !toHTTP2 {
             headers.add(name: "transfer-encoding", value: "chunked")
         }

@@ -120,9 +120,9 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             upstream.close(promise: nil)
             return
         }
-        if let tally, tally.upstreamLocalAddress == nil, loop.telemetry?.wantsUpstreamLocalAddress == true,
-           case .text(let local) = ExchangeRecord.address(upstream.localAddress, withPort: true) {
-            tally.upstreamLocalAddress = local
+        if let tally, loop.telemetry?.wantsUpstreamLocalAddress == true, let address = upstream.localAddress, let ip = address.ipAddress,
+           let port = address.port {
+            tally.upstreamLocalAddress = ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
         }
         tally?.joined()
         let (downstreamGlue, upstreamGlue) = GlueHandler.matchedPair(idleTimeout: idleTimeout, tally: tally)

@@ -13,13 +13,13 @@ extension ExchangeRecord: AccessLogSource {
     package func value(_ field: AccessLogField) -> AccessLogValue {
         switch field {
         case .startTime(let format):
-            return .text(format.map { UTCTime.format(startWallClockNanoseconds, $0) } ?? UTCTime.iso8601Milliseconds(startWallClockNanoseconds))
-        case .requestHeader(let name, let alternate):
-            return requestHeader(name) ?? alternate.flatMap(requestHeader) ?? .none
-        case .responseHeader(let name, let alternate):
-            return Self.header(responseHeaders, name) ?? alternate.flatMap { Self.header(responseHeaders, $0) } ?? .none
-        case .responseTrailer(let name, let alternate):
-            return Self.header(responseTrailers, name) ?? alternate.flatMap { Self.header(responseTrailers, $0) } ?? .none
+            return .time(nanoseconds: startWallClockNanoseconds, format: format)
+        case .request(let names):
+            return requestHeader(names.name) ?? names.alternate.flatMap(requestHeader) ?? .none
+        case .response(let names):
+            return Self.header(responseHeaders, names.name) ?? names.alternate.flatMap { Self.header(responseHeaders, $0) } ?? .none
+        case .trailer(let names):
+            return Self.header(responseTrailers, names.name) ?? names.alternate.flatMap { Self.header(responseTrailers, $0) } ?? .none
         case .protocolName:
             return request == nil ? .none : .text(downstreamProtocol == .http2 ? "HTTP/2" : "HTTP/\(downstreamProtocol.major).\(downstreamProtocol.minor)")
         case .upstreamProtocol:
@@ -49,7 +49,8 @@ extension ExchangeRecord: AccessLogSource {
         case .upstreamRequestAttemptCount:
             return .integer(Int64(attempts))
         case .upstreamHost, .upstreamRemoteAddress:
-            return upstreamHost.map { .text($0) } ?? .none
+            guard let cluster, let upstreamEndpoint, upstreamEndpoint < cluster.endpoints.count else { return .none }
+            return .text(cluster.endpoints[upstreamEndpoint].addressKey)
         case .upstreamCluster, .upstreamClusterRaw:
             return cluster.map { .text($0.name) } ?? .none
         case .upstreamLocalAddress:
@@ -58,9 +59,13 @@ extension ExchangeRecord: AccessLogSource {
             return route.flatMap(\.source.name).map { .text($0) } ?? .none
         case .traceID:
             return trace.map { .text($0.traceID.hex) } ?? .none
+        case .downstreamLocalAddress:
+            return connection?.localAddressLog.map { .text($0) } ?? .none
+        case .downstreamRemoteAddress, .downstreamDirectRemoteAddress:
+            return connection?.remoteAddressLog.map { .text($0) } ?? .none
         default:
-            return Self.connectionValue(field, remote: connection?.remoteAddress, local: connection?.originalDestination ?? connection?.localAddress,
-                                        serverName: connection?.serverName)
+            return Self.connectionValue(field, remoteIP: connection?.remoteIP, remotePort: connection?.remoteAddress?.port,
+                                        localIP: connection?.localIP, localPort: connection?.localPort, serverName: connection?.serverName)
         }
     }
 
@@ -68,19 +73,25 @@ extension ExchangeRecord: AccessLogSource {
     /// `x-forwarded-for` it appended included.
     private func requestHeader(_ name: String) -> AccessLogValue? {
         guard let request else { return nil }
-        switch name {
-        case ":method": return .text(request.method.rawValue)
-        case ":path": return .text(request.uri)
-        case ":authority": return request.headers.first(name: "host").map { .text($0) }
-        case ":scheme": return .text(connection?.isTLS == true ? "https" : "http")
-        case "x-request-id": return requestID.map { .text($0) } ?? Self.header(request.headers, name)
-        case "x-forwarded-for":
-            if connection?.headerPolicy == .edge, let remoteIP = connection?.remoteIP {
-                return .text(request.headers.first(name: name).map { $0 + ", " + remoteIP } ?? remoteIP)
+        // Pseudo headers by their first byte, the two the proxy sets by length: no string
+        // comparison chain per field.
+        let utf8 = name.utf8
+        if utf8.first == UInt8(ascii: ":") {
+            switch name {
+            case ":method": return .text(request.method.rawValue)
+            case ":path": return .text(request.uri)
+            case ":authority": return request.headers.first(name: "host").map { .text($0) }
+            case ":scheme": return .text(connection?.isTLS == true ? "https" : "http")
+            default: return nil
             }
-            return Self.header(request.headers, name)
-        default: return Self.header(request.headers, name)
         }
+        if utf8.count == 12, name == "x-request-id" {
+            return requestID.map { .text($0) } ?? Self.header(request.headers, name)
+        }
+        if utf8.count == 15, name == "x-forwarded-for", connection?.headerPolicy == .edge, let remoteIP = connection?.remoteIP {
+            return .text(request.headers.first(name: name).map { $0 + ", " + remoteIP } ?? remoteIP)
+        }
+        return Self.header(request.headers, name)
     }
 
     static func header(_ headers: HTTPHeaders?, _ name: String) -> AccessLogValue? {
@@ -94,20 +105,21 @@ extension ExchangeRecord: AccessLogSource {
     }
 
     /// The downstream connection's operators, shared with TCP connections' lines.
-    static func connectionValue(_ field: AccessLogField, remote: SocketAddress?, local: SocketAddress?, serverName: String?) -> AccessLogValue {
+    static func connectionValue(_ field: AccessLogField, remoteIP: String?, remotePort: Int?, localIP: String?, localPort: Int?,
+                                serverName: String?) -> AccessLogValue {
         switch field {
         case .downstreamLocalAddress:
-            return address(local, withPort: true)
+            return address(localIP, localPort)
         case .downstreamLocalAddressWithoutPort:
-            return address(local, withPort: false)
+            return localIP.map { .text($0) } ?? .none
         case .downstreamLocalPort:
-            return local?.port.map { .integer(Int64($0)) } ?? .none
+            return localPort.map { .integer(Int64($0)) } ?? .none
         case .downstreamRemoteAddress, .downstreamDirectRemoteAddress:
-            return address(remote, withPort: true)
+            return address(remoteIP, remotePort)
         case .downstreamRemoteAddressWithoutPort, .downstreamDirectRemoteAddressWithoutPort:
-            return address(remote, withPort: false)
+            return remoteIP.map { .text($0) } ?? .none
         case .downstreamRemotePort:
-            return remote?.port.map { .integer(Int64($0)) } ?? .none
+            return remotePort.map { .integer(Int64($0)) } ?? .none
         case .requestedServerName:
             return serverName.map { .text($0) } ?? .none
         case .hostname:
@@ -117,11 +129,15 @@ extension ExchangeRecord: AccessLogSource {
         }
     }
 
+    static func address(_ ip: String?, _ port: Int?) -> AccessLogValue {
+        guard let ip else { return .none }
+        guard let port else { return .text(ip) }
+        return .address(ip: ip, port: port)
+    }
+
     /// `ip:port` (`[ip]:port` for IPv6), as Envoy prints addresses.
-    static func address(_ address: SocketAddress?, withPort: Bool) -> AccessLogValue {
-        guard let address, let ip = address.ipAddress else { return .none }
-        guard withPort, let port = address.port else { return .text(ip) }
-        return .text(ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)")
+    static func address(_ address: SocketAddress?) -> AccessLogValue {
+        Self.address(address?.ipAddress, address?.port)
     }
 
     static let hostname: String = {
@@ -136,7 +152,7 @@ extension TCPTally: AccessLogSource {
     func value(_ field: AccessLogField) -> AccessLogValue {
         switch field {
         case .startTime(let format):
-            return .text(format.map { UTCTime.format(startWallClockNanoseconds, $0) } ?? UTCTime.iso8601Milliseconds(startWallClockNanoseconds))
+            return .time(nanoseconds: startWallClockNanoseconds, format: format)
         case .responseCode:
             return .integer(0)
         case .responseFlags:
@@ -151,13 +167,14 @@ extension TCPTally: AccessLogSource {
             return ExchangeRecord.milliseconds(from: start, to: end)
         case .upstreamHost, .upstreamRemoteAddress:
             guard let endpoint, endpoint < cluster.endpoints.count else { return .none }
-            return .text(cluster.endpoints[endpoint].addressKey)
+            return .address(ip: cluster.endpoints[endpoint].address, port: Int(cluster.endpoints[endpoint].port))
         case .upstreamCluster, .upstreamClusterRaw:
             return .text(cluster.name)
         case .upstreamLocalAddress:
             return upstreamLocalAddress.map { .text($0) } ?? .none
         default:
-            return ExchangeRecord.connectionValue(field, remote: remoteAddress, local: localAddress, serverName: nil)
+            return ExchangeRecord.connectionValue(field, remoteIP: remoteIP, remotePort: remoteAddress?.port, localIP: localIP,
+                                                  localPort: localAddress?.port, serverName: nil)
         }
     }
 }

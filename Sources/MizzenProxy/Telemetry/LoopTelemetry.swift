@@ -16,9 +16,11 @@ final class LoopTelemetry {
     private var handles: [ObjectIdentifier: ClusterHandle] = [:]
     /// Peers of requests no cluster served, by the Host header (bounded by `metrics.maxPeers`).
     private var hostPeers: [String: Int32] = [:]
-    private var logBuffer: [UInt8] = []
+    private var logBuffer: LogBytes
     private var logLines = 0
     private var logFlushScheduled = false
+    /// The access log's date text of the current second.
+    private var timeCache = UTCTime.SecondCache()
     /// Request ids of locally answered requests.
     private var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
     /// The access-log format reads the upstream connection's local address.
@@ -38,9 +40,14 @@ final class LoopTelemetry {
         }
     }
 
+    deinit {
+        logBuffer.deallocate()
+    }
+
     init(shared: ProxyTelemetry, eventLoop: any EventLoop) {
         self.shared = shared
         self.eventLoop = eventLoop
+        logBuffer = LogBytes(capacity: shared.accessLog == nil ? 256 : 64 * 1024)
         wantsUpstreamLocalAddress = shared.accessLog?.format.fields.contains(.upstreamLocalAddress) ?? false
     }
 
@@ -85,12 +92,6 @@ final class LoopTelemetry {
     // MARK: Requests
 
     func exchangeFinished(_ record: ExchangeRecord) {
-        var record = record
-        // Envoy gives every request an id before routing; a request answered locally (404,
-        // redirect, fault) has none yet: made here, only when something will print it.
-        if record.requestID == nil, shared.accessLog != nil || record.trace?.sampled == true {
-            record.requestID = record.request?.headers.first(name: "x-request-id") ?? HeaderRules.requestID(using: &random)
-        }
         let handle = record.cluster.map { self.handle($0) }
         let peer = handle.map { self.peer($0, endpoint: record.upstreamEndpoint) } ?? hostPeer(record.request)
         var grpcStatus: Int16 = -1
@@ -112,8 +113,22 @@ final class LoopTelemetry {
                                    connectFailures: flags.contains(.upstreamConnectionFailure) ? 1 : 0,
                                    overflowed: flags.contains(.upstreamOverflow), responseCode: record.responseCode)
         }
+        guard shared.accessLog != nil || record.trace?.sampled == true else { return }
+        // Envoy gives every request an id before routing; a request answered locally (404,
+        // redirect, fault) has none yet: made here, only when something prints it (the copy
+        // too: most records are only counted).
+        if record.requestID == nil {
+            var copy = record
+            copy.requestID = record.request?.headers.first(name: "x-request-id") ?? HeaderRules.requestID(using: &random)
+            logAndTrace(copy)
+        } else {
+            logAndTrace(record)
+        }
+    }
+
+    private func logAndTrace(_ record: ExchangeRecord) {
         if let accessLog = shared.accessLog {
-            accessLog.format.write(record, to: &logBuffer)
+            accessLog.format.write(to: &logBuffer, timeCache: &timeCache) { record.value($0) }
             logged()
         }
         if let trace = record.trace, trace.sampled == true, let tracing = shared.tracing, let exporter = tracing.exporter {
@@ -137,8 +152,7 @@ final class LoopTelemetry {
     private func flushLog() {
         logFlushScheduled = false
         guard !logBuffer.isEmpty, let accessLog = shared.accessLog else { return }
-        accessLog.writer.submit(logBuffer, lines: logLines)
-        logBuffer.removeAll(keepingCapacity: true)
+        accessLog.writer.submit(logBuffer.take(), lines: logLines)
         logLines = 0
     }
 
@@ -188,7 +202,7 @@ final class LoopTelemetry {
         if tally.series == nil { metrics.tcpOpened(series) }
         metrics.tcpClosed(series)
         if let accessLog = shared.accessLog {
-            accessLog.format.write(tally, to: &logBuffer)
+            accessLog.format.write(to: &logBuffer, timeCache: &timeCache) { tally.value($0) }
             logged()
         }
     }

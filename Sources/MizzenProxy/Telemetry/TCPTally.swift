@@ -13,6 +13,8 @@ final class TCPTally {
     let peer: Int32
     let remoteAddress: SocketAddress?
     let localAddress: SocketAddress?
+    let remoteIP: String?
+    let localIP: String?
     let start: NIODeadline
     let startWallClockNanoseconds: Int64
     var responseFlags = ResponseFlags()
@@ -33,6 +35,8 @@ final class TCPTally {
         self.peer = peer
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
+        remoteIP = remoteAddress?.ipAddress
+        localIP = localAddress?.ipAddress
         self.start = start
         self.startWallClockNanoseconds = startWallClockNanoseconds
     }

@@ -1,3 +1,4 @@
+import MizzenTelemetry
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -37,6 +38,19 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingRead = false
     private var failed = false
     private(set) var isActive = true
+    /// `ip:port` of this connection's own end, for `%UPSTREAM_LOCAL_ADDRESS%`: made on first
+    /// use and kept (a pooled connection serves many requests; `inet_ntop` is not free).
+    private var cachedLocalAddress: String??
+
+    var localAddressText: String? {
+        if let cachedLocalAddress { return cachedLocalAddress }
+        var text: String?
+        if let address = context?.channel.localAddress, let ip = address.ipAddress, let port = address.port {
+            text = ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        }
+        cachedLocalAddress = .some(text)
+        return text
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context

@@ -57,21 +57,20 @@ package final class UpstreamCluster: Sendable {
 }
 
 package struct ClusterEndpoint: Sendable, Hashable {
-    package var address: String
-    package var port: UInt32
+    package let address: String
+    package let port: UInt32
     package var labels: [String: String]
     package var weight: UInt32
+    /// The endpoint as Envoy names a host (`Address::asString()`): `ip:port`, `[ipv6]:port`.
+    /// Made once here: balancers, outlier detection and every access-log line use it.
+    package let addressKey: String
 
     package init(address: String, port: UInt32, labels: [String: String], weight: UInt32) {
         self.address = address
         self.port = port
         self.labels = labels
         self.weight = weight
-    }
-
-    /// The endpoint as Envoy names a host (`Address::asString()`): `ip:port`, `[ipv6]:port`.
-    package var addressKey: String {
-        address.utf8.contains(UInt8(ascii: ":")) && !address.hasPrefix("[") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        addressKey = address.utf8.contains(UInt8(ascii: ":")) && !address.hasPrefix("[") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 }
 

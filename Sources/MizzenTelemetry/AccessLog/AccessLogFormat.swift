@@ -8,16 +8,46 @@ package struct AccessLogFormat: Sendable {
         case json = "JSON"
     }
 
-    /// A piece of a text format.
+    /// A piece of a text format (literal text kept as bytes: appended as they are).
+    @usableFromInline
     enum Segment: Sendable, Equatable {
-        case literal(String)
+        case literal([UInt8])
         case field(AccessLogField, maxLength: Int?)
     }
 
     package let encoding: Encoding
     /// Text: the segments of the line. JSON: one entry per key, in the order given.
-    let segments: [Segment]
-    let keys: [(key: String, segments: [Segment])]
+    @usableFromInline let segments: [Segment]
+    /// The text line compiled for writing: all literal bytes in one array, the fields in
+    /// another, and plain-integer pieces saying which to write (no reference counting per
+    /// segment, which the enum walk paid on every line).
+    let literalBytes: [UInt8]
+    let lineFields: [AccessLogField]
+    let pieces: [Piece]
+
+    /// A literal run followed by a field (`field` -1: none).
+    struct Piece: Sendable {
+        var literalStart: Int32
+        var literalCount: Int32
+        var field: Int32
+        var maxLength: Int32
+    }
+    @usableFromInline let keys: [JSONKey]
+
+    /// One key of a JSON format: the key already quoted with its colon, and its value's format.
+    @usableFromInline
+    struct JSONKey: Sendable {
+        @usableFromInline let quotedKey: [UInt8]
+        @usableFromInline let segments: [Segment]
+
+        init(key: String, segments: [Segment]) {
+            var quoted: [UInt8] = []
+            JSONWriter.appendString(key, to: &quoted)
+            quoted.append(UInt8(ascii: ":"))
+            quotedKey = quoted
+            self.segments = segments
+        }
+    }
 
     /// Istio's default TEXT format, byte for byte (`EnvoyTextLogFormat`).
     package static let istioTextFormat = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% "
@@ -55,25 +85,27 @@ package struct AccessLogFormat: Sendable {
             if !text.hasSuffix("\n") { text += "\n" }
             segments = try Self.parse(text)
             keys = []
+            (literalBytes, lineFields, pieces) = Self.compile(segments)
         case .json:
             let pairs = try format.map(FlatJSONObject.parse) ?? Self.istioJSONKeys
-            var parsed: [(key: String, segments: [Segment])] = []
+            var parsed: [JSONKey] = []
             for (key, value) in pairs {
                 do {
-                    parsed.append((key, try Self.parse(value)))
+                    parsed.append(JSONKey(key: key, segments: try Self.parse(value)))
                 } catch {
                     throw AccessLogFormatError("key \"\(key)\": \(error.message)")
                 }
             }
             segments = []
             keys = parsed
+            (literalBytes, lineFields, pieces) = ([], [], [])
         }
     }
 
     /// Every field the format asks for (what a record must keep).
     package var fields: Set<AccessLogField> {
         var result: Set<AccessLogField> = []
-        for segment in segments + keys.flatMap(\.segments) {
+        for segment in segments + keys.flatMap({ $0.segments }) {
             if case .field(let field, _) = segment { result.insert(field) }
         }
         return result
@@ -81,60 +113,83 @@ package struct AccessLogFormat: Sendable {
 
     // MARK: Writing
 
-    /// Appends the line of `source` (with its newline) to `out`.
+    /// Appends the line of `source` (with its newline) to `out` (tests, tools: the data plane
+    /// writes into its loop's `LogBytes`).
     package func write(_ source: some AccessLogSource, to out: inout [UInt8]) {
+        var bytes = LogBytes(capacity: 1024)
+        defer { bytes.deallocate() }
+        var cache = UTCTime.SecondCache()
+        write(to: &bytes, timeCache: &cache) { source.value($0) }
+        out.append(contentsOf: bytes.take())
+    }
+
+    /// The same with a cache of the last second's date and time text (one per event loop: most
+    /// lines of a second share it, as Envoy's formatter caches it).
+    /// Values are rendered straight into `out` (numbers, addresses and times included), without
+    /// a String per field; the loop is not generic, so it runs without metadata lookups
+    /// whatever the record's type.
+    package func write(to out: inout LogBytes, timeCache: inout UTCTime.SecondCache, _ value: (AccessLogField) -> AccessLogValue) {
         switch encoding {
         case .text:
-            for segment in segments {
-                switch segment {
-                case .literal(let text):
-                    out.append(contentsOf: text.utf8)
-                case .field(let field, let maxLength):
-                    switch source.value(field) {
-                    case .none: out.append(UInt8(ascii: "-"))
-                    case .text(let text): Self.append(text, maxLength: maxLength, to: &out)
-                    case .integer(let number): out.append(contentsOf: String(number).utf8)
+            literalBytes.withUnsafeBufferPointer { literals in
+                lineFields.withUnsafeBufferPointer { fields in
+                    for piece in pieces {
+                        if piece.literalCount > 0 {
+                            out.append(UnsafeBufferPointer(rebasing: literals[Int(piece.literalStart)..<Int(piece.literalStart + piece.literalCount)]))
+                        }
+                        if piece.field >= 0 {
+                            AccessLogRender.text(value(fields[Int(piece.field)]), maxLength: piece.maxLength >= 0 ? Int(piece.maxLength) : nil,
+                                                 timeCache: &timeCache, to: &out)
+                        }
                     }
                 }
             }
         case .json:
             out.append(UInt8(ascii: "{"))
-            for (index, entry) in keys.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONWriter.appendString(entry.key, to: &out)
-                out.append(UInt8(ascii: ":"))
+            var first = true
+            for entry in keys {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(entry.quotedKey)
                 if entry.segments.count == 1, case .field(let field, let maxLength) = entry.segments[0] {
-                    switch source.value(field) {
-                    case .none: out.append(contentsOf: "null".utf8)
-                    case .integer(let number): out.append(contentsOf: String(number).utf8)
-                    case .text(let text): JSONWriter.appendString(maxLength.map { String(text.prefix($0)) } ?? text, to: &out)
-                    }
+                    AccessLogRender.json(value(field), maxLength: maxLength, timeCache: &timeCache, to: &out)
                     continue
                 }
-                var text: [UInt8] = []
+                var text = LogBytes(capacity: 256)
                 for segment in entry.segments {
                     switch segment {
-                    case .literal(let literal): text.append(contentsOf: literal.utf8)
-                    case .field(let field, let maxLength):
-                        switch source.value(field) {
-                        case .none: text.append(UInt8(ascii: "-"))
-                        case .text(let value): Self.append(value, maxLength: maxLength, to: &text)
-                        case .integer(let number): text.append(contentsOf: String(number).utf8)
-                        }
+                    case .literal(let bytes): text.append(bytes)
+                    case .field(let field, let maxLength): AccessLogRender.text(value(field), maxLength: maxLength, timeCache: &timeCache, to: &text)
                     }
                 }
-                JSONWriter.appendString(String(decoding: text, as: UTF8.self), to: &out)
+                var quoted: [UInt8] = []
+                JSONWriter.appendString(String(decoding: text.take(), as: UTF8.self), to: &quoted)
+                text.deallocate()
+                out.append(quoted)
             }
-            out.append(contentsOf: "}\n".utf8)
+            out.append(UInt8(ascii: "}"))
+            out.append(UInt8(ascii: "\n"))
         }
     }
 
-    private static func append(_ text: String, maxLength: Int?, to out: inout [UInt8]) {
-        if let maxLength {
-            out.append(contentsOf: text.prefix(maxLength).utf8)
-        } else {
-            out.append(contentsOf: text.utf8)
+    static func compile(_ segments: [Segment]) -> ([UInt8], [AccessLogField], [Piece]) {
+        var bytes: [UInt8] = []
+        var fields: [AccessLogField] = []
+        var pieces: [Piece] = []
+        var start = 0
+        for segment in segments {
+            switch segment {
+            case .literal(let literal):
+                bytes.append(contentsOf: literal)
+            case .field(let field, let maxLength):
+                pieces.append(Piece(literalStart: Int32(start), literalCount: Int32(bytes.count - start), field: Int32(fields.count),
+                                    maxLength: Int32(maxLength ?? -1)))
+                fields.append(field)
+                start = bytes.count
+            }
         }
+        if bytes.count > start { pieces.append(Piece(literalStart: Int32(start), literalCount: Int32(bytes.count - start), field: -1, maxLength: -1)) }
+        return (bytes, fields, pieces)
     }
 
     // MARK: Parsing
@@ -167,13 +222,13 @@ package struct AccessLogFormat: Sendable {
             }
             let body = String(String.UnicodeScalarView(scalars[(index + 1)..<end]))
             if !literal.isEmpty {
-                segments.append(.literal(literal))
+                segments.append(.literal(Array(literal.utf8)))
                 literal = ""
             }
             segments.append(try parseOperator(body))
             index = end + 1
         }
-        if !literal.isEmpty { segments.append(.literal(literal)) }
+        if !literal.isEmpty { segments.append(.literal(Array(literal.utf8))) }
         return segments
     }
 

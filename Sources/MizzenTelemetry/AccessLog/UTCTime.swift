@@ -31,6 +31,12 @@ package enum UTCTime {
     package static func iso8601Milliseconds(_ nanoseconds: Int64) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(24)
+        appendISO8601Milliseconds(nanoseconds, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same, appended to `out`.
+    package static func appendISO8601Milliseconds(_ nanoseconds: Int64, to out: inout [UInt8]) {
         let c = components(nanoseconds)
         pad(c.year, 4, &out); out.append(UInt8(ascii: "-"))
         pad(c.month, 2, &out); out.append(UInt8(ascii: "-"))
@@ -39,7 +45,32 @@ package enum UTCTime {
         pad(c.minute, 2, &out); out.append(UInt8(ascii: ":"))
         pad(c.second, 2, &out); out.append(UInt8(ascii: "."))
         pad(c.nanos / 1_000_000, 3, &out); out.append(UInt8(ascii: "Z"))
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The text of one second (`2020-11-25T21:26:18`), kept while lines of that second are
+    /// written.
+    package struct SecondCache: Sendable {
+        var second: Int64 = .min
+        var prefix: [UInt8] = []
+
+        package init() {}
+
+        package mutating func appendISO8601Milliseconds(_ nanoseconds: Int64, to out: inout LogBytes) {
+            let second = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+            if second != self.second {
+                var full: [UInt8] = []
+                UTCTime.appendISO8601Milliseconds(second * 1_000_000_000, to: &full)
+                prefix = Array(full.prefix(19))
+                self.second = second
+            }
+            out.append(prefix)
+            let milliseconds = (nanoseconds - second * 1_000_000_000) / 1_000_000
+            out.append(UInt8(ascii: "."))
+            out.append(UInt8(ascii: "0") + UInt8(milliseconds / 100))
+            out.append(UInt8(ascii: "0") + UInt8(milliseconds / 10 % 10))
+            out.append(UInt8(ascii: "0") + UInt8(milliseconds % 10))
+            out.append(UInt8(ascii: "Z"))
+        }
     }
 
     /// `format` with strftime's `%Y %m %d %H %M %S %s %z %Z %%` and Envoy's `%3f %6f %9f %f`
@@ -87,15 +118,22 @@ package enum UTCTime {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `value` in decimal, zero-padded to `width` digits.
     private static func pad(_ value: Int64, _ width: Int, _ out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var rest = value < 0 ? -value : value
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
         if value < 0 { out.append(UInt8(ascii: "-")) }
-        for _ in digits.count..<max(width, digits.count) { out.append(UInt8(ascii: "0")) }
-        out.append(contentsOf: digits.reversed())
+        let magnitude = value.magnitude
+        var count = 1
+        var divisor: UInt64 = 1
+        while magnitude / divisor >= 10 {
+            divisor *= 10
+            count += 1
+        }
+        for _ in count..<max(width, count) { out.append(UInt8(ascii: "0")) }
+        var rest = magnitude
+        while divisor > 0 {
+            out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 }

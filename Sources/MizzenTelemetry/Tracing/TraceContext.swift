@@ -355,6 +355,38 @@ extension TraceContext {
         }
     }
 
+    /// `inject` for headers known to carry none of the tracing headers (`carriesTraceHeaders`
+    /// said so): appends, with none of the scans that replacing needs. Most requests at an edge
+    /// come without a trace; this is their path.
+    package func injectFresh(into headers: inout HTTPHeaders) {
+        headers.add(name: "x-b3-traceid", value: traceID.hex)
+        headers.add(name: "x-b3-spanid", value: LowerHex.string(spanID))
+        if let parentSpanID { headers.add(name: "x-b3-parentspanid", value: LowerHex.string(parentSpanID)) }
+        if let sampled { headers.add(name: "x-b3-sampled", value: sampled ? "1" : "0") }
+        if debug { headers.add(name: "x-b3-flags", value: "1") }
+        headers.add(name: "traceparent", value: traceparent)
+        if let traceState { headers.add(name: "tracestate", value: traceState) }
+    }
+
+    /// Whether `headers` holds any header tracing reads or writes (`x-b3-*`, `b3`,
+    /// `traceparent`, `tracestate`, `x-client-trace-id`, `x-envoy-force-trace`): one pass over
+    /// the names, comparing only those whose length and first letter could match.
+    package static func carriesTraceHeaders(_ headers: HTTPHeaders) -> Bool {
+        for (name, _) in headers {
+            let utf8 = name.utf8
+            let count = utf8.count
+            guard count == 2 || count >= 10 && count <= 19, let first = utf8.first else { continue }
+            let lower = first | 0x20
+            guard lower == UInt8(ascii: "x") || lower == UInt8(ascii: "b") || lower == UInt8(ascii: "t") else { continue }
+            let lowered = name.lowercased()
+            if lowered == "b3" || lowered.hasPrefix("x-b3-") || lowered == "traceparent" || lowered == "tracestate"
+                || lowered == "x-client-trace-id" || lowered == "x-envoy-force-trace" {
+                return true
+            }
+        }
+        return false
+    }
+
     /// The W3C `traceparent` value: version 00, the 32-digit trace id, this span, and the sampled flag.
     package var traceparent: String {
         "00-\(traceID.hex32)-\(LowerHex.string(spanID))-\(sampled == true ? "01" : "00")"

@@ -78,7 +78,7 @@ struct FaultToleranceTests {
             # weight \(weight)
             """].joined(separator: "\n")
         }
-        let gateway = try GatewayProcess(yaml: configuration([first.port], weight: 1), gatewayPorts: [8080])
+        let gateway = try GatewayProcess(yaml: configuration([first.port], weight: 1), gatewayPorts: [8080], extraArguments: ["--no-watch"])
         defer { gateway.stop() }
         let port = gateway.port(8080)
         let results = LockedResults()

@@ -45,7 +45,9 @@ struct GatewayLifecycleTests {
 
     @Test func sighupReloadsTheRouteTable() throws {
         let upstream = try Peer("upstream.py", ["--name", "lifecycle"])
-        let gateway = try GatewayProcess(yaml: Self.configuration(body: "one", upstream: upstream.port), gatewayPorts: [8080])
+        // Not watched: the SIGHUP alone must reload.
+        let gateway = try GatewayProcess(yaml: Self.configuration(body: "one", upstream: upstream.port), gatewayPorts: [8080],
+                                         extraArguments: ["--no-watch"])
         let url = "http://127.0.0.1:\(gateway.port(8080))/version"
         #expect(try Harness.curl([url]).stdout == "one")
         try Self.configuration(body: "two", upstream: upstream.port)
