@@ -85,7 +85,7 @@ def main():
                 f.write(routes10k.istio(up_port))
             http_port, stats_port = free_port(), free_port()
             proc = subprocess.Popen([opts.mizzen, "gateway", "--config", work, "--bind", "127.0.0.1", "--port-map", f"80={http_port}",
-                                     "--concurrency", "2", "--log-level", "warning", "--admin-port", "-1", "--status-port", "-1",
+                                     "--concurrency", "2", "--log-level", "warning", "--admin-port=-1", "--status-port=-1",
                                      "--stats-port", str(stats_port), "--operator-bind", "127.0.0.1", "--drain-duration", "0"])
             try:
                 if not (wait_port(http_port, proc) and wait_port(stats_port, proc)):

@@ -315,16 +315,16 @@ struct ProxyOptions: ParsableArguments {
 /// Options of the operator side: admin, stats and status ports, drain, access log, tracing,
 /// this proxy's workload identity in the metrics.
 struct OperationsOptions: ParsableArguments {
-    @Option(help: "Admin port (Envoy's /config_dump, /clusters, /stats, /graph ...); 0 picks a free port, -1 turns it off.")
+    @Option(help: "Admin port (Envoy's /config_dump, /clusters, /stats, /graph ...); 0 picks a free port, --admin-port=-1 turns it off.")
     var adminPort: Int = 15000
 
     @Option(help: "Address the admin port binds to.")
     var adminBind: String = "127.0.0.1"
 
-    @Option(help: "Prometheus port (/stats/prometheus); 0 picks a free port, -1 turns it off.")
+    @Option(help: "Prometheus port (/stats/prometheus); 0 picks a free port, --stats-port=-1 turns it off.")
     var statsPort: Int = 15090
 
-    @Option(help: "Readiness port (/healthz/ready); 0 picks a free port, -1 turns it off.")
+    @Option(help: "Readiness port (/healthz/ready); 0 picks a free port, --status-port=-1 turns it off.")
     var statusPort: Int = 15021
 
     @Option(help: "Address the stats and status ports bind to.")

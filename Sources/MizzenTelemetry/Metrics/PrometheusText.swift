@@ -106,17 +106,17 @@ package enum PrometheusText {
 
     /// The whole exposition: Istio's series from `metrics`, then `families`, all sorted by name.
     package static func render(identity: MetricsIdentity, metrics: MetricsSnapshot, families: [MetricFamily]) -> String {
-        var out = ""
-        out.reserveCapacity(4096 + metrics.requests.count * 4096 + families.count * 256)
-        var sections: [(String, (inout String) -> Void)] = []
+        var out = LogBytes(capacity: 4096 + metrics.requests.count * 4096 + families.count * 256)
+        defer { out.deallocate() }
+        var sections: [(String, (inout LogBytes) -> Void)] = []
         let requests = metrics.requests.sorted { sortKey($0.key) < sortKey($1.key) }
         let tcp = metrics.tcp.sorted { sortKey($0.key) < sortKey($1.key) }
         let requestLabels = requests.map { labelText(identity: identity, $0.key) }
         let tcpLabels = tcp.map { labelText(identity: identity, $0.key) }
         if !requests.isEmpty {
             sections.append(("istio_requests_total", { out in
-                out += "# HELP istio_requests_total Requests reported by the proxy (Istio standard metric)\n"
-                out += "# TYPE istio_requests_total counter\n"
+                out.append("# HELP istio_requests_total Requests reported by the proxy (Istio standard metric)\n")
+                out.append("# TYPE istio_requests_total counter\n")
                 for (index, entry) in requests.enumerated() { line(&out, "istio_requests_total", requestLabels[index], entry.value.count) }
             }))
             sections.append(("istio_request_duration_milliseconds", { out in
@@ -131,13 +131,13 @@ package enum PrometheusText {
             let grpc = requests.indices.filter { requests[$0].key.requestProtocol == .grpc }
             if !grpc.isEmpty {
                 sections.append(("istio_request_messages_total", { out in
-                    out += "# HELP istio_request_messages_total gRPC messages sent by clients\n"
-                    out += "# TYPE istio_request_messages_total counter\n"
+                    out.append("# HELP istio_request_messages_total gRPC messages sent by clients\n")
+                    out.append("# TYPE istio_request_messages_total counter\n")
                     for index in grpc { line(&out, "istio_request_messages_total", requestLabels[index], requests[index].value.requestMessages) }
                 }))
                 sections.append(("istio_response_messages_total", { out in
-                    out += "# HELP istio_response_messages_total gRPC messages sent by servers\n"
-                    out += "# TYPE istio_response_messages_total counter\n"
+                    out.append("# HELP istio_response_messages_total gRPC messages sent by servers\n")
+                    out.append("# TYPE istio_response_messages_total counter\n")
                     for index in grpc { line(&out, "istio_response_messages_total", requestLabels[index], requests[index].value.responseMessages) }
                 }))
             }
@@ -149,48 +149,50 @@ package enum PrometheusText {
             ]
             for (name, path) in counters {
                 sections.append((name, { out in
-                    out += "# HELP \(name) TCP \(name.dropFirst(10).replacingUnderscores) (Istio standard metric)\n"
-                    out += "# TYPE \(name) counter\n"
+                    out.append("# HELP \(name) TCP \(name.dropFirst(10).replacingUnderscores) (Istio standard metric)\n")
+                    out.append("# TYPE \(name) counter\n")
                     for (index, entry) in tcp.enumerated() { line(&out, name, tcpLabels[index], entry.value[keyPath: path]) }
                 }))
             }
         }
         for family in families where !family.samples.isEmpty {
             sections.append((family.name, { out in
-                out += "# HELP \(family.name) \(family.help)\n"
-                out += "# TYPE \(family.name) \(family.kind.rawValue)\n"
+                out.append("# HELP \(family.name) \(family.help)\n")
+                out.append("# TYPE \(family.name) \(family.kind.rawValue)\n")
                 for sample in family.samples {
-                    out += family.name
+                    out.append(family.name)
                     if !sample.labels.isEmpty {
-                        out += "{"
+                        out.append("{")
                         for (index, (name, value)) in sample.labels.enumerated() {
-                            if index > 0 { out += "," }
-                            out += name
-                            out += "=\""
-                            appendEscaped(value, to: &out)
-                            out += "\""
+                            if index > 0 { out.append(",") }
+                            out.append(name)
+                            out.append("=\"")
+                            var escaped = ""
+                            appendEscaped(value, to: &escaped)
+                            out.append(escaped)
+                            out.append("\"")
                         }
-                        out += "}"
+                        out.append("}")
                     }
-                    out += " "
-                    out += number(sample.value)
-                    out += "\n"
+                    out.append(" ")
+                    out.append(number(sample.value))
+                    out.append("\n")
                 }
             }))
         }
         for (_, write) in sections.sorted(by: { $0.0 < $1.0 }) { write(&out) }
-        return out
+        return String(decoding: out.take(), as: UTF8.self)
     }
 
     // MARK: Pieces
 
-    private static func line(_ out: inout String, _ name: String, _ labels: String, _ value: UInt64) {
-        out += name
-        out += "{"
-        out += labels
-        out += "} "
-        out += String(value)
-        out += "\n"
+    private static func line(_ out: inout LogBytes, _ name: String, _ labels: String, _ value: UInt64) {
+        out.append(name)
+        out.append("{")
+        out.append(labels)
+        out.append("} ")
+        AccessLogRender.appendDecimal(Int64(clamping: value), to: &out)
+        out.append("\n")
     }
 
     static let histogramHelp = [
@@ -199,25 +201,23 @@ package enum PrometheusText {
         "istio_response_bytes": "Response sizes in bytes, headers included (Istio standard metric)",
     ]
 
-    private static func histogram(_ out: inout String, _ name: String, _ series: [(String, Histogram)]) {
-        out += "# HELP \(name) \(histogramHelp[name] ?? name)\n"
-        out += "# TYPE \(name) histogram\n"
-        let bounds = Histogram.envoyDefaultBounds.map(number)
+    private static func histogram(_ out: inout LogBytes, _ name: String, _ series: [(String, Histogram)]) {
+        out.append("# HELP \(name) \(histogramHelp[name] ?? name)\n")
+        out.append("# TYPE \(name) histogram\n")
+        // Each bucket line is the series' prefix, its bound and a count: the prefix is made once.
+        let bounds = (Histogram.envoyDefaultBounds.map(number) + ["+Inf"]).map { Array(",le=\"\($0)\"} ".utf8) }
         for (labels, histogram) in series {
+            let prefix = Array("\(name)_bucket{\(labels)".utf8)
             var cumulative: UInt64 = 0
-            for index in 0...bounds.count {
+            for index in 0..<bounds.count {
                 cumulative &+= histogram.counts[index]
-                out += name
-                out += "_bucket{"
-                out += labels
-                out += ",le=\""
-                out += index < bounds.count ? bounds[index] : "+Inf"
-                out += "\"} "
-                out += String(cumulative)
-                out += "\n"
+                out.append(prefix)
+                out.append(bounds[index])
+                AccessLogRender.appendDecimal(Int64(clamping: cumulative), to: &out)
+                out.append(UInt8(ascii: "\n"))
             }
-            out += "\(name)_sum{\(labels)} \(number(histogram.sum))\n"
-            out += "\(name)_count{\(labels)} \(histogram.count)\n"
+            out.append("\(name)_sum{\(labels)} \(number(histogram.sum))\n")
+            out.append("\(name)_count{\(labels)} \(histogram.count)\n")
         }
     }
 
