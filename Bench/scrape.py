@@ -105,8 +105,15 @@ def main():
                     seconds, body = scrape(stats_port)
                     times.append(seconds * 1000)
                 lines = [l for l in body.split(b"\n") if l and not l.startswith(b"#")]
+                # The same scrape by curl (a C client: what Python's read adds to the figure above).
+                curl = []
+                for _ in range(opts.scrapes):
+                    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", f"http://127.0.0.1:{stats_port}/stats/prometheus"],
+                                         capture_output=True, text=True).stdout
+                    curl.append(float(out) * 1000)
                 print(f"{active:5d} clusters with traffic (1,000 configured): {len(body) / 1e6:6.2f} MB, {len(lines):7,d} samples, "
-                      f"scrape median {statistics.median(times):7.1f} ms, slowest {max(times):7.1f} ms", flush=True)
+                      f"scrape median {statistics.median(times):7.1f} ms, slowest {max(times):7.1f} ms; "
+                      f"with curl median {statistics.median(curl):7.1f} ms", flush=True)
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)

@@ -47,11 +47,20 @@ package struct AdminResponse: Sendable {
     package var status: HTTPResponseStatus
     package var contentType: String
     package var body: String
+    /// A body already in bytes (a large exposition), sent instead of `body`.
+    package var bytes: [UInt8]?
 
     package init(status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: String) {
         self.status = status
         self.contentType = contentType
         self.body = body
+    }
+
+    package init(status: HTTPResponseStatus = .ok, contentType: String, bytes: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        body = ""
+        self.bytes = bytes
     }
 
     package static func text(_ body: String, status: HTTPResponseStatus = .ok) -> AdminResponse {
@@ -186,12 +195,14 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
-        headers.add(name: "content-length", value: String(response.body.utf8.count))
+        headers.add(name: "content-length", value: String(response.bytes?.count ?? response.body.utf8.count))
         headers.add(name: "cache-control", value: "no-cache, max-age=0")
         headers.add(name: "x-content-type-options", value: "nosniff")
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
-        if !isHEAD, !response.body.isEmpty {
+        if !isHEAD, let bytes = response.bytes, !bytes.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+        } else if !isHEAD, !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body)))), promise: nil)
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))

@@ -167,8 +167,8 @@ package enum OperatorEndpoints {
         let statistics = await context.engine.statistics()
         let snapshot = context.served.value.snapshot
         let families = metricFamilies(context, statistics: statistics, snapshot: snapshot)
-        let text = PrometheusText.render(identity: context.telemetry.identity, metrics: statistics.metrics, families: families)
-        return AdminResponse(contentType: PrometheusText.contentType, body: text)
+        let bytes = PrometheusText.renderBytes(identity: context.telemetry.identity, metrics: statistics.metrics, families: families)
+        return AdminResponse(contentType: PrometheusText.contentType, bytes: bytes)
     }
 
     static func metricFamilies(_ context: OperatorContext, statistics: EngineStatistics, snapshot: ProxySnapshot) -> [MetricFamily] {
