@@ -53,6 +53,9 @@ TELEMETRY_VARIANTS = [
     ("no telemetry", ["--disable-telemetry"]),
     ("metrics", []),
     ("metrics + access log", ["--access-log", "{WORK}/access.log"]),
+    # A Zipkin address that refuses: the 1 % sampled spans fail to export (counted), the
+    # propagation of every request is what is measured.
+    ("metrics + tracing 1 %", ["--zipkin", "127.0.0.1:9"]),
 ]
 
 
@@ -147,11 +150,11 @@ def main():
                     for label, extra in TELEMETRY_VARIANTS:
                         results[(case, label)] = measure(copies[opts.mizzen], case, opts, ports, extra)
                         run.log(f"{case:8s} {results[(case, label)]:10,.0f} instructions/request  {label}")
-                run.log("\ncase      no telemetry   metrics          metrics + access log")
+                run.log("\ncase      no telemetry   metrics          metrics + access log   metrics + tracing 1 %")
                 for case in cases:
                     base = results[(case, "no telemetry")]
                     cells = [f"{base:10,.0f}"]
-                    for label in ("metrics", "metrics + access log"):
+                    for label in ("metrics", "metrics + access log", "metrics + tracing 1 %"):
                         value = results[(case, label)]
                         cells.append(f"{value:10,.0f} ({100 * (value - base) / base:+.1f} %)")
                     run.log(f"{case:8s} " + "   ".join(cells))

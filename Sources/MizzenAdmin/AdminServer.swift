@@ -48,7 +48,7 @@ package struct AdminResponse: Sendable {
     package var contentType: String
     package var body: String
     /// A body already in bytes (a large exposition), sent instead of `body`.
-    package var bytes: [UInt8]?
+    package var bytes: ByteBuffer?
 
     package init(status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: String) {
         self.status = status
@@ -56,7 +56,7 @@ package struct AdminResponse: Sendable {
         self.body = body
     }
 
-    package init(status: HTTPResponseStatus = .ok, contentType: String, bytes: [UInt8]) {
+    package init(status: HTTPResponseStatus = .ok, contentType: String, bytes: ByteBuffer) {
         self.status = status
         self.contentType = contentType
         body = ""
@@ -195,13 +195,13 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
-        headers.add(name: "content-length", value: String(response.bytes?.count ?? response.body.utf8.count))
+        headers.add(name: "content-length", value: String(response.bytes?.readableBytes ?? response.body.utf8.count))
         headers.add(name: "cache-control", value: "no-cache, max-age=0")
         headers.add(name: "x-content-type-options", value: "nosniff")
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
-        if !isHEAD, let bytes = response.bytes, !bytes.isEmpty {
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+        if !isHEAD, let bytes = response.bytes, bytes.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
         } else if !isHEAD, !response.body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body)))), promise: nil)
         }

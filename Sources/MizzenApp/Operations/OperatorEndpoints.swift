@@ -167,7 +167,7 @@ package enum OperatorEndpoints {
         let statistics = await context.engine.statistics()
         let snapshot = context.served.value.snapshot
         let families = metricFamilies(context, statistics: statistics, snapshot: snapshot)
-        let bytes = PrometheusText.renderBytes(identity: context.telemetry.identity, metrics: statistics.metrics, families: families)
+        let bytes = PrometheusText.renderBuffer(identity: context.telemetry.identity, metrics: statistics.metrics, families: families)
         return AdminResponse(contentType: PrometheusText.contentType, bytes: bytes)
     }
 

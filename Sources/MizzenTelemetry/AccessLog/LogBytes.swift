@@ -52,6 +52,11 @@ package struct LogBytes {
         text.withUTF8 { append($0) }
     }
 
+    /// Lends the bytes so far.
+    package func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        body(UnsafeBufferPointer(start: base, count: count))
+    }
+
     /// The bytes so far, copied out; the buffer is emptied and keeps its memory.
     package mutating func take() -> [UInt8] {
         let bytes = Array(UnsafeBufferPointer(start: base, count: count))

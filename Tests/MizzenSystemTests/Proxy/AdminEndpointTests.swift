@@ -103,15 +103,8 @@ struct AdminEndpointTests {
     }
 
     /// A gateway answering every request itself (no upstream).
-    static let answering = """
-    apiVersion: networking.istio.io/v1
-    kind: Gateway
-    metadata: {name: edge, namespace: default}
-    spec:
-      selector: {istio: ingressgateway}
-      servers:
-      - port: {number: 8080, name: http, protocol: HTTP}
-        hosts: ["*"]
+    static let answering = EdgeConfig.gateway + """
+
     ---
     apiVersion: networking.istio.io/v1
     kind: VirtualService
