@@ -33,11 +33,14 @@ package struct ServiceGraph: Sendable, Equatable {
         var nodes: [String: Node] = [:]
         var edges: [String: Edge] = [:]
         func workloadNode(_ labels: WorkloadLabels) -> String {
-            let id = "workload:\(labels.workload).\(labels.namespace)"
-            if nodes[id] == nil {
-                let name = labels.workload == "unknown" ? (labels.canonicalService == "unknown" ? "unknown" : labels.canonicalService) : labels.workload
-                nodes[id] = Node(id: id, kind: "workload", label: name, namespace: labels.namespace)
+            // Without a workload name (no peer metadata), the canonical service and version
+            // tell workloads apart (reviews-v1, reviews-v2), as Kiali's versioned app graph does.
+            var name = labels.workload
+            if name == "unknown", labels.canonicalService != "unknown" {
+                name = labels.version == "unknown" ? labels.canonicalService : "\(labels.canonicalService)-\(labels.version)"
             }
+            let id = "workload:\(name).\(labels.namespace)"
+            if nodes[id] == nil { nodes[id] = Node(id: id, kind: "workload", label: name, namespace: labels.namespace) }
             return id
         }
         func serviceNode(_ peer: DestinationLabels) -> String {

@@ -40,6 +40,23 @@ struct ServiceGraphTests {
         #expect(graph.nodes.map(\.id).contains(gateway))
     }
 
+    @Test("workloads known only by their labels stay apart: one node per canonical service and version")
+    func unnamedWorkloadsApart() {
+        let loop = LoopMetrics()
+        for (service, version) in [("reviews", "v1"), ("reviews", "v2"), ("productpage", "v1")] {
+            let peer = loop.peer(DestinationLabels(workload: WorkloadLabels.fromPodLabels(["app": service, "version": version], workload: nil, namespace: "default"),
+                                                   service: "\(service).default.svc.cluster.local", serviceName: service, serviceNamespace: "default"))
+            loop.recordRequest(RequestSeriesKey(reporter: .source, peer: peer, requestProtocol: .http, responseCode: 200, grpcStatus: -1,
+                                                responseFlags: ResponseFlags()),
+                               durationMilliseconds: 1, requestBytes: 1, responseBytes: 1)
+        }
+        let graph = ServiceGraph(identity: Self.gateway, metrics: loop.snapshot())
+        let workloads = Set(graph.nodes.filter { $0.kind == "workload" }.map(\.id))
+        #expect(workloads == ["workload:istio-ingressgateway.istio-system", "workload:reviews-v1.default", "workload:reviews-v2.default",
+                              "workload:productpage-v1.default"])
+        #expect(graph.edges.contains { $0.source == "service:reviews.default.svc.cluster.local" && $0.target == "workload:reviews-v2.default" })
+    }
+
     @Test("JSON parses back; the HTML page carries the SVG drawing with a node per workload and service")
     func renderings() throws {
         let graph = ServiceGraph(identity: Self.gateway, metrics: Self.metrics())
