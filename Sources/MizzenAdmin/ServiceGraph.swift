@@ -2,7 +2,7 @@ package import MizzenTelemetry
 
 /// The live call graph the seeds' servicegraph drew, made from the Istio metrics this proxy
 /// reports: a node per workload and per destination service, an edge per (source, service)
-/// with its requests, errors (5xx, or a response flag) and mean latency; TCP edges with their
+/// with its requests, errors (5xx, or no response) and mean latency; TCP edges with their
 /// bytes. Served as JSON and as an HTML page with an SVG drawing (`/graph`).
 package struct ServiceGraph: Sendable, Equatable {
     package struct Node: Sendable, Equatable {
@@ -62,7 +62,9 @@ package struct ServiceGraph: Sendable, Equatable {
             let service = serviceNode(labels.peer)
             let key = edge(source, service, labels.requestProtocol.label)
             edges[key]!.requests &+= series.count
-            if labels.responseCode >= 500 || labels.responseCode == 0 || !labels.responseFlags.isEmpty { edges[key]!.errors &+= series.count }
+            // Errors as Kiali counts them: 5xx, and no response at all (flags such as DI on a
+            // 200 are not errors).
+            if labels.responseCode >= 500 || labels.responseCode == 0 { edges[key]!.errors &+= series.count }
             edges[key]!.durationSumMilliseconds += series.duration.sum
             // Behind the service, the workload that served it, when known.
             let server = labels.reporter == .source ? labels.peer.workload : identity.source

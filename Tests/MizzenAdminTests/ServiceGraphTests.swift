@@ -14,6 +14,10 @@ struct ServiceGraphTests {
         let v1 = loop.peer(DestinationLabels(workload: WorkloadLabels.fromPodLabels(["app": "reviews", "version": "v1"], workload: "reviews-v1", namespace: "default"),
                                              service: "reviews.default.svc.cluster.local", serviceName: "reviews", serviceNamespace: "default"))
         let unknown = loop.peer(DestinationLabels.host("nowhere.example.com"))
+        // A delayed (DI) but successful request is not an error.
+        loop.recordRequest(RequestSeriesKey(reporter: .source, peer: v1, requestProtocol: .http, responseCode: 200, grpcStatus: -1,
+                                            responseFlags: ResponseFlags([.delayInjected])),
+                           durationMilliseconds: 10, requestBytes: 1, responseBytes: 1)
         for _ in 0..<4 {
             loop.recordRequest(RequestSeriesKey(reporter: .source, peer: v1, requestProtocol: .http, responseCode: 200, grpcStatus: -1, responseFlags: ResponseFlags()),
                                durationMilliseconds: 10, requestBytes: 1, responseBytes: 1)
@@ -32,11 +36,11 @@ struct ServiceGraphTests {
         let graph = ServiceGraph(identity: Self.gateway, metrics: Self.metrics())
         let gateway = "workload:istio-ingressgateway.istio-system"
         let edge = try #require(graph.edges.first { $0.source == gateway && $0.target == "service:reviews.default.svc.cluster.local" })
-        #expect(edge.requests == 5 && edge.errors == 1)
-        #expect(edge.meanMilliseconds == 12)
+        #expect(edge.requests == 6 && edge.errors == 1)
+        #expect(edge.meanMilliseconds == 70.0 / 6)
         let inner = try #require(graph.edges.first { $0.source == "service:reviews.default.svc.cluster.local" })
-        #expect(inner.target == "workload:reviews-v1.default" && inner.requests == 5)
-        #expect(graph.edges.contains { $0.target == "service:nowhere.example.com" && $0.errors == 1 })
+        #expect(inner.target == "workload:reviews-v1.default" && inner.requests == 6)
+        #expect(graph.edges.contains { $0.target == "service:nowhere.example.com" && $0.errors == 0 && $0.requests == 1 }, "a 404 is not a 5xx")
         #expect(graph.nodes.map(\.id).contains(gateway))
     }
 
