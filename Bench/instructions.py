@@ -75,7 +75,7 @@ def measure(binary, case, opts, ports, extra=()):
         os.remove(os.path.join(opts.work, stale))
     cmd = ["taskset", "-c", str(opts.cpu_proxy), "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
            binary, "gateway", "--config", config_file, "--credentials", os.path.join(opts.work, "credentials"),
-           "--bind", "127.0.0.1", "--port-map", f"80={ports['http']},443={ports['tls']}", "--concurrency", "1",
+           "--bind", "127.0.0.1", "--port-map", f"80={ports['http']},443={ports['tls']}", "--concurrency", "1", "--drain-duration", "0",
            "--log-level", os.environ.get("MIZZEN_LOG_LEVEL", "warning"), *[a.replace("{WORK}", opts.work) for a in extra]]
     log = open(os.path.join(opts.work, "callgrind.log"), "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -351,7 +351,7 @@ class Mizzen(Target):
         pm = f"80={self.ports['http']},443={self.ports['tls']}" if config == "basic" else f"80={self.ports['http']}"
         return [self.o.mizzen, "gateway", "--config", cfg, "--credentials", os.path.join(self.o.work, "credentials"),
                 "--bind", "127.0.0.1", "--port-map", pm, "--concurrency", "1",
-                "--drain-timeout", "1", "--log-level", "warning"]
+                "--drain-timeout", "1", "--drain-duration", "0", "--log-level", "warning"]
 
 
 class Envoy(Target):
