@@ -183,4 +183,56 @@ struct AccessLogTests {
         let count = dropped.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
         #expect(count > 0, "dropped lines are counted: \(String(describing: dropped))")
     }
+
+    @Test("a TCP route's connection: istio_tcp_* counters with its bytes each way, and one access-log line")
+    func tcpConnectionTelemetry() throws {
+        let echo = try Peer("tcp_echo.py", [])
+        let directory = try Harness.temporaryDirectory("access-log-tcp")
+        let logFile = directory.appendingPathComponent("access.log")
+        let yaml = """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: edge, namespace: default}
+        spec:
+          selector: {istio: ingressgateway}
+          servers: [{port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: echo, namespace: default}
+        spec:
+          hosts: [echo.test]
+          resolution: STATIC
+          ports: [{number: 9000, name: tcp, protocol: TCP}]
+          endpoints: [{address: 127.0.0.1, ports: {tcp: \(echo.port)}}]
+        \(EdgeConfig.destinationRule("echo.test", "{connectionPool: {tcp: {idleTimeout: 1s}}}"))
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: echo, namespace: default}
+        spec:
+          hosts: ["*"]
+          gateways: [edge]
+          tcp: [{route: [{destination: {host: echo.test, port: {number: 9000}}}]}]
+        """
+        let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [9000], extraArguments: ["--access-log", logFile.path])
+        // The idle timeout (1 s) ends the connection after the echo.
+        let echoed = RawSocket.exchange(port: gateway.port(9000), Array("hello\n".utf8), timeout: 6)
+        #expect(String(decoding: echoed, as: UTF8.self) == "hello\n")
+        let lines = Self.lines(logFile, count: 1)
+        #expect(lines.count == 1, "\(lines)")
+        let line = try #require(lines.first.flatMap(Line.init), "not the default format: \(lines)")
+        #expect(line["method"] == "-" && line["code"] == "0" && line["flags"] == "-", "\(line.fields)")
+        #expect(line["received"] == "6" && line["sent"] == "6", "\(line.fields)")
+        #expect(line["cluster"] == "outbound|9000||echo.test" && line["upstreamHost"] == "127.0.0.1:\(echo.port)")
+        let metrics = try Harness.curl(["http://127.0.0.1:\(gateway.statsPort)/stats/prometheus"]).stdout
+        func total(_ name: String) -> Double {
+            metrics.split(separator: "\n").filter { $0.hasPrefix(name + "{") && $0.contains("destination_service=\"echo.test\"") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        #expect(total("istio_tcp_connections_opened_total") == 1)
+        #expect(total("istio_tcp_connections_closed_total") == 1)
+        #expect(total("istio_tcp_received_bytes_total") == 6)
+        #expect(total("istio_tcp_sent_bytes_total") == 6)
+    }
 }
