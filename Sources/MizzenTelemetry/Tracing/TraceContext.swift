@@ -303,7 +303,10 @@ extension TraceContext {
     private static func draw(_ percent: Double, forced: Bool, using random: inout some RandomNumberGenerator) -> Bool {
         if forced || percent >= 100 { return true }
         guard percent > 0 else { return false }
-        return Double.random(in: 0..<100, using: &random) < percent
+        // An integer draw in millionths of a percent: Double.random's conversion cost more than
+        // the rest of the decision.
+        let threshold = UInt64(percent * 1_000_000)
+        return random.next() % 100_000_000 < threshold
     }
 
     /// A random id other than 0, which B3 and W3C both reserve as invalid.
@@ -389,7 +392,20 @@ extension TraceContext {
 
     /// The W3C `traceparent` value: version 00, the 32-digit trace id, this span, and the sampled flag.
     package var traceparent: String {
-        "00-\(traceID.hex32)-\(LowerHex.string(spanID))-\(sampled == true ? "01" : "00")"
+        // 55 bytes written in place: the interpolation made four strings and joined them.
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            buffer[0] = UInt8(ascii: "0")
+            buffer[1] = UInt8(ascii: "0")
+            buffer[2] = dash
+            LowerHex.write(traceID.high, into: buffer, at: 3)
+            LowerHex.write(traceID.low, into: buffer, at: 19)
+            buffer[35] = dash
+            LowerHex.write(spanID, into: buffer, at: 36)
+            buffer[52] = dash
+            buffer[53] = UInt8(ascii: "0")
+            buffer[54] = sampled == true ? UInt8(ascii: "1") : UInt8(ascii: "0")
+            return 55
+        }
     }
 
     /// A span id as B3, W3C, Zipkin and OTLP JSON write it: 16 lowercase hex digits.
