@@ -132,11 +132,6 @@ package final class AdminServer: Sendable {
         self.logger = logger
     }
 
-    /// Answers `request` without a socket (for tests and the demo).
-    package func respond(_ request: AdminRequest) async -> AdminResponse {
-        await AdminHTTPHandler.respond(request, endpoints: endpoints)
-    }
-
     package func close() async {
         try? await channel.close()
     }

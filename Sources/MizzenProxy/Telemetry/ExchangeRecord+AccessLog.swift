@@ -136,10 +136,6 @@ extension ExchangeRecord: AccessLogSource {
     }
 
     /// `ip:port` (`[ip]:port` for IPv6), as Envoy prints addresses.
-    static func address(_ address: SocketAddress?) -> AccessLogValue {
-        Self.address(address?.ipAddress, address?.port)
-    }
-
     static let hostname: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "-" }

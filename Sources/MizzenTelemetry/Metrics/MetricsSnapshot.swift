@@ -52,9 +52,4 @@ package struct ClusterGauges: Sendable, Equatable {
 
     package init() {}
 
-    package mutating func merge(_ other: ClusterGauges) {
-        connectionsActive += other.connectionsActive
-        requestsActive += other.requestsActive
-        requestsPending += other.requestsPending
-    }
 }

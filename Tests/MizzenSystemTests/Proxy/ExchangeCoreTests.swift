@@ -457,32 +457,7 @@ struct ExchangeCoreTests {
     @Test func idleTCPTunnelsAreClosed() throws {
         let echo = try Peer("tcp_echo.py", [])
         defer { echo.stop() }
-        let yaml = """
-        apiVersion: networking.istio.io/v1
-        kind: Gateway
-        metadata: {name: edge, namespace: default}
-        spec:
-          selector: {istio: ingressgateway}
-          servers: [{port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}]
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: echo, namespace: default}
-        spec:
-          hosts: [echo.test]
-          resolution: STATIC
-          ports: [{number: 9000, name: tcp, protocol: TCP}]
-          endpoints: [{address: 127.0.0.1, ports: {tcp: \(echo.port)}}]
-        \(EdgeConfig.destinationRule("echo.test", "{connectionPool: {tcp: {idleTimeout: 1s}}}"))
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata: {name: echo, namespace: default}
-        spec:
-          hosts: ["*"]
-          gateways: [edge]
-          tcp: [{route: [{destination: {host: echo.test, port: {number: 9000}}}]}]
-        """
+        let yaml = EdgeConfig.tcpEcho(port: echo.port, idleTimeout: "1s")
         let gateway = try GatewayProcess(yaml: yaml, gatewayPorts: [9000])
         defer { gateway.stop() }
         let start = Date()

@@ -273,6 +273,37 @@ enum EdgeConfig {
 }
 
 extension EdgeConfig {
+    /// Gateway `default/edge` with a TCP server on port 9000 whose route sends every connection
+    /// to `echo.test` (a STATIC endpoint on loopback `port`), tunnels closing after `idleTimeout`.
+    static func tcpEcho(port: Int, idleTimeout: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: edge, namespace: default}
+        spec:
+          selector: {istio: ingressgateway}
+          servers: [{port: {number: 9000, name: tcp, protocol: TCP}, hosts: ["*"]}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: echo, namespace: default}
+        spec:
+          hosts: [echo.test]
+          resolution: STATIC
+          ports: [{number: 9000, name: tcp, protocol: TCP}]
+          endpoints: [{address: 127.0.0.1, ports: {tcp: \(port)}}]
+        \(destinationRule("echo.test", "{connectionPool: {tcp: {idleTimeout: \(idleTimeout)}}}"))
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: echo, namespace: default}
+        spec:
+          hosts: ["*"]
+          gateways: [edge]
+          tcp: [{route: [{destination: {host: echo.test, port: {number: 9000}}}]}]
+        """
+    }
+
     /// A DestinationRule for `host` with `trafficPolicy` (a YAML flow map).
     static func destinationRule(_ host: String, _ trafficPolicy: String) -> String {
         """
