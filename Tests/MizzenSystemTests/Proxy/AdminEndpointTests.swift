@@ -225,24 +225,29 @@ struct AdminEndpointTests {
         let f = try Self.setUp()
         let cluster = "outbound|80||slow.test"
         let address = "127.0.0.1:\(f.upstream.port)"
-        let holder = try ExchangeCoreTests.background { try Traffic.send(f.port, host: "slow.test", "/delay/2500") }
+        // The upstream holds the request for 6 s: long enough that both listings below are read
+        // while it is in flight even on a loaded machine (CI once read the JSON after a 2.5 s
+        // hold had ended).
+        let holder = try ExchangeCoreTests.background { try Traffic.send(f.port, host: "slow.test", "/delay/6000") }
         var during = ""
-        let busy = try Self.eventually(timeout: 2) {
+        var host: [String: Any]? = nil
+        var json: [String: Any] = [:]
+        let busy = try Self.eventually(timeout: 4) {
             during = try Self.admin(f.gateway.adminPort, "/clusters").body
+            json = try Self.admin(f.gateway.adminPort, "/clusters?format=json").json
+            let statuses = json["cluster_statuses"] as? [[String: Any]] ?? []
+            let slow = statuses.first { $0["name"] as? String == cluster }
+            host = (slow?["host_statuses"] as? [[String: Any]])?.first { $0["address"] as? String == address }
+            let stats = host?["stats"] as? [String: Any] ?? [:]
             return Self.endpointLines(during, cluster: cluster, address: address)["rq_active"] == "1"
+                && stats["rq_active"] as? Int == 1
         }
-        #expect(busy, "the held request is active on its endpoint: \(during)")
+        #expect(busy, "the held request is active on its endpoint in both listings: \(during) \(json)")
         let endpoint = Self.endpointLines(during, cluster: cluster, address: address)
         #expect(endpoint["cx_active"] == "1", "\(endpoint)")
         #expect(endpoint["health_flags"] == "healthy", "\(endpoint)")
         #expect(endpoint["weight"].flatMap { Int($0) } != nil, "\(endpoint)")
-
-        let json = try Self.admin(f.gateway.adminPort, "/clusters?format=json").json
-        let statuses = json["cluster_statuses"] as? [[String: Any]] ?? []
-        let slow = statuses.first { $0["name"] as? String == cluster }
-        let host = (slow?["host_statuses"] as? [[String: Any]])?.first { $0["address"] as? String == address }
         let stats = host?["stats"] as? [String: Any] ?? [:]
-        #expect(stats["rq_active"] as? Int == 1, "\(json)")
         #expect(stats["cx_active"] as? Int == 1, "\(json)")
         #expect(host?["weight"] is Int, "\(json)")
 
