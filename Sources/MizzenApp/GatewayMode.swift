@@ -27,6 +27,10 @@ package struct GatewayMode: Sendable {
     /// ISTIO_MUTUAL upstream TLS: cert-chain.pem, key.pem, root-cert.pem.
     package var workloadCertificates: String?
     package var binding: ListenerBinding
+    /// Set for a sidecar: the two capture listeners replace the Gateway servers' ports.
+    package var capture: CaptureListeners?
+    /// MeshConfig settings routing depends on (a sidecar's outboundTrafficPolicy).
+    package var mesh = MeshSettings()
     package var threads: Int
     package var limits: ProxyLimits
     package var logger: Logger
@@ -114,7 +118,7 @@ package struct GatewayMode: Sendable {
         if previous != nil, !errors.isEmpty {
             throw StartError.invalid("\(errors.count) error\(errors.count == 1 ? "" : "s") in the configuration (above)")
         }
-        let table = RouteTable.compile(result.snapshot, for: proxy)
+        let table = RouteTable.compile(result.snapshot, for: proxy, mesh: mesh)
         for problem in table.problems { logger.warning("\(problem)") }
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
@@ -130,18 +134,22 @@ package struct GatewayMode: Sendable {
                                  telemetry: operations.telemetryEnabled ? telemetry : nil)
         let listeners = ListenerManager(engine: engine)
         let ports = snapshot.table.listeners.map(\.port)
-        let specs = binding.gatewayListeners(ports: ports)
+        let specs = listenerSpecs(snapshot.table)
         let problems = await listeners.reconcile(specs)
         for problem in problems { logger.error("\(problem)") }
         let bound = await listeners.boundPorts
-        if ports.isEmpty {
+        if ports.isEmpty && capture == nil {
             logger.warning("no Gateway server selects this proxy (\(proxy)); nothing to listen on")
         } else if bound.isEmpty {
             await engine.shutdown()
             throw StartError.noListener("no listener could be bound")
         }
         for spec in specs {
-            guard let actual = bound[spec], case .listenerPort(let port) = spec.destination else { continue }
+            guard let actual = bound[spec] else { continue }
+            guard case .listenerPort(let port) = spec.destination else {
+                logger.notice("listening on \(spec.host):\(actual) (\(spec.name): captured \(spec.direction == .inbound ? "inbound" : "outbound") traffic)")
+                continue
+            }
             let listener = snapshot.table.listener(port: port)
             let kinds = Set(listener?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
             logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
@@ -174,7 +182,9 @@ package struct GatewayMode: Sendable {
             listenerDescriptions: {
                 let bound = await listeners.boundPorts
                 return bound.sorted { $0.value < $1.value }.map { spec, port in
-                    ("\(binding.host)_\(port)", "\(binding.host):\(port)")
+                    // Envoy's names: `0.0.0.0_8080`, and the capture listeners' own.
+                    if case .originalDestination = spec.destination { return (spec.name, "\(spec.host):\(port)") }
+                    return ("\(binding.host)_\(port)", "\(binding.host):\(port)")
                 }
             },
             drainListeners: { graceful in post.yield(.drainListeners(graceful: graceful)) },
@@ -195,6 +205,12 @@ package struct GatewayMode: Sendable {
                 throw StartError.noListener("\(name) port \(host):\(port): cannot bind: \(error)")
             }
         }
+    }
+
+    /// The listeners a table asks for: a gateway's one per Gateway server port, a sidecar's two
+    /// capture listeners whatever the table.
+    func listenerSpecs(_ table: RouteTable) -> [ListenerSpec] {
+        capture?.specs ?? binding.gatewayListeners(ports: table.listeners.map(\.port))
     }
 
     /// Serves until a stop signal; returns the exit status.
@@ -246,7 +262,7 @@ package struct GatewayMode: Sendable {
                     running.engine.publish(snapshot)
                     current = snapshot
                     let before = await running.listeners.boundPorts
-                    let specs = binding.gatewayListeners(ports: snapshot.table.listeners.map(\.port))
+                    let specs = listenerSpecs(snapshot.table)
                     let problems = await running.listeners.reconcile(specs)
                     for problem in problems { logger.error("\(problem)") }
                     let after = await running.listeners.boundPorts

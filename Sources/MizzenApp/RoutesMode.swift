@@ -113,8 +113,15 @@ package enum RouteTableReport {
     package static func text(_ table: RouteTable) -> String {
         var lines = ["proxy: \(table.proxy)"]
         if table.listeners.isEmpty { lines.append("listeners: none (no Gateway selects this proxy, or no service ports)") }
-        for listener in table.listeners {
-            lines.append("listener \(listener.port)")
+        let sidecar = !table.proxy.isGateway
+        for (inbound, listener) in table.listeners.map({ (false, $0) }) + table.inboundListeners.map({ (true, $0) }) {
+            lines.append(sidecar ? "\(inbound ? "inbound" : "outbound") listener \(listener.port)" : "listener \(listener.port)")
+            for server in listener.servers where server.gateway == nil && server.kind == .tcp {
+                for route in server.tcpRoutes {
+                    let addresses = route.destinationSubnets.isEmpty ? "any address" : route.destinationSubnets.joined(separator: ", ")
+                    lines.append("  tcp route \(route.source): \(addresses) -> \(destinations(route.destinations))")
+                }
+            }
             for server in listener.servers where server.gateway != nil {
                 var line = "  server \(server.label): \(server.kind.rawValue) \(server.protocolName), hosts \(server.hosts.joined(separator: ", "))"
                 if let mode = server.tls?.mode, server.kind != .http { line += ", tls \(mode.rawValue)" }
@@ -130,12 +137,19 @@ package enum RouteTableReport {
             }
             if let routes = listener.httpRoutes { lines.append(contentsOf: configuration(routes, indent: "  ")) }
         }
+        if let passthrough = table.outboundPassthrough {
+            lines.append("outbound connections no listener or route takes -> \(passthrough.destination.cluster)")
+        }
         lines.append("clusters")
         for name in table.clusters.keys.sorted() {
             let cluster = table.clusters[name]!
             var line = "  \(name)"
             if !cluster.subsetLabels.isEmpty { line += " [\(cluster.subsetLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))]" }
-            line += cluster.serviceKnown ? ": endpoints \(cluster.endpoints.isEmpty ? "none" : cluster.endpoints.map { "\($0.address):\($0.port)" }.joined(separator: ", "))" : ": unknown service (503)"
+            if let original = cluster.originalDestination {
+                line += ": the original destination\(original.sourceAddress.map { ", from \($0)" } ?? "")"
+            } else {
+                line += cluster.serviceKnown ? ": endpoints \(cluster.endpoints.isEmpty ? "none" : cluster.endpoints.map { "\($0.address):\($0.port)" }.joined(separator: ", "))" : ": unknown service (503)"
+            }
             if let source = cluster.policySource { line += "; policy from \(source)" }
             if let balancer = cluster.loadBalancer.configuredName { line += "; \(balancer)" }
             lines.append(line)
@@ -172,8 +186,13 @@ package enum RouteTableReport {
 
     package static func json(_ table: RouteTable) -> String {
         var listeners: [[String: Any]] = []
-        for listener in table.listeners {
+        for (inbound, listener) in table.listeners.map({ (false, $0) }) + table.inboundListeners.map({ (true, $0) }) {
             var servers: [[String: Any]] = []
+            for server in listener.servers where server.gateway == nil && server.kind == .tcp {
+                servers.append(["kind": "tcp", "tcpRoutes": server.tcpRoutes.map {
+                    ["source": $0.source.description, "destinationSubnets": $0.destinationSubnets, "destinations": $0.destinations.map(weightedJSON)] as [String: Any]
+                }])
+            }
             for server in listener.servers where server.gateway != nil {
                 var entry: [String: Any] = ["server": server.label, "kind": server.kind.rawValue, "protocol": server.protocolName, "hosts": server.hosts]
                 if let routes = server.httpRoutes { entry["routeConfiguration"] = configurationJSON(routes) }
@@ -182,6 +201,7 @@ package enum RouteTableReport {
                 servers.append(entry)
             }
             var entry: [String: Any] = ["port": Int(listener.port), "servers": servers]
+            if !table.proxy.isGateway { entry["direction"] = inbound ? "inbound" : "outbound" }
             if let routes = listener.httpRoutes { entry["routeConfiguration"] = configurationJSON(routes) }
             listeners.append(entry)
         }
@@ -193,6 +213,11 @@ package enum RouteTableReport {
             ]
             if let subset = cluster.subset { entry["subset"] = subset; entry["subsetLabels"] = cluster.subsetLabels }
             if let source = cluster.policySource { entry["destinationRule"] = source }
+            if let original = cluster.originalDestination {
+                var description: [String: Any] = [:]
+                if let source = original.sourceAddress { description["sourceAddress"] = source }
+                entry["originalDestination"] = description
+            }
             return entry
         }
         return serialize(["proxy": table.proxy.description, "listeners": listeners, "clusters": clusters, "problems": table.problems])

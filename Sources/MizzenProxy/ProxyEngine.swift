@@ -145,6 +145,8 @@ package final class LoopState {
     /// threshold; so are those in `avoiding` (a retry goes to endpoints not tried yet, Envoy's
     /// previous-hosts predicate), unless every available one was tried.
     func pickEndpoint(_ cluster: PublishedCluster, avoiding: EndpointSet = EndpointSet(), hashKey: UInt64?) -> Int? {
+        // An ORIGINAL_DST cluster resolved for a connection has its one endpoint.
+        if cluster.cluster.originalDestination != nil { return cluster.plan.endpoints.isEmpty ? nil : 0 }
         let balancer = balancer(for: cluster.plan)
         let plan = cluster.plan
         let pools = upstreams

@@ -1,3 +1,5 @@
+import MizzenConfig
+
 /// What routing decided for a TCP connection or a passed-through TLS connection.
 package struct ConnectionDecision: Sendable {
     package var server: ServerEntry
@@ -6,6 +8,31 @@ package struct ConnectionDecision: Sendable {
 }
 
 extension RouteTable {
+    /// A sidecar's captured connection, by the port and address it was sent to: the inbound
+    /// listener of that pod port or the outbound listener of that service port. With
+    /// `explicitOnly`, only TCP routes naming the address (a service VIP) take it: those are
+    /// decided before any byte is read, as Envoy's filter-chain match on the destination.
+    package func decideCapturedConnection(inbound: Bool, port: UInt32, destinationAddress: String?, explicitOnly: Bool, random: UInt64) -> ConnectionDecision? {
+        guard let listener = inbound ? inboundListener(port: port) : listener(port: port) else { return nil }
+        for server in listener.servers where server.kind == .tcp {
+            for route in server.tcpRoutes where (!explicitOnly || !route.destinationSubnets.isEmpty) && Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
+                if let chosen = Self.pick(route.destinations, random: random) {
+                    return ConnectionDecision(server: server, route: route, destination: chosen)
+                }
+            }
+        }
+        return nil
+    }
+
+    static func passthroughDecision(cluster: String) -> ConnectionDecision {
+        let server = ServerEntry(gateway: nil, index: 0, name: cluster, kind: .tcp, protocolName: "TCP", hosts: [], serverNames: [], bind: nil, tls: nil,
+                                 httpRoutes: nil, tcpRoutes: [], tlsRoutes: [])
+        let destination = WeightedCluster(cluster: cluster, weight: 100, destination: Destination(host: cluster), headers: nil)
+        let route = L4Route(source: RouteSource(virtualService: ObjectReference(kind: "Cluster", namespace: "", name: cluster), index: 0, name: cluster),
+                            sniHosts: [], destinationSubnets: [], port: nil, destinations: [destination])
+        return ConnectionDecision(server: server, route: route, destination: destination)
+    }
+
     /// Routes a connection by its listener port, its TLS server name (passthrough servers) and
     /// its destination address (`destinationSubnets`); nil when nothing takes it.
     package func decideConnection(port: UInt32, serverName: String?, destinationAddress: String? = nil, random: UInt64) -> ConnectionDecision? {

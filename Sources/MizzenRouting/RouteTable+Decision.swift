@@ -46,7 +46,7 @@ extension RouteTable {
 
     private func evaluate(_ request: RequestAttributes, random: UInt64, trace: inout [String]?) -> RouteDecision {
         var decision = RouteDecision(outcome: .noRoute, listenerPort: request.port)
-        guard let listener = listener(port: request.port) else {
+        guard let listener = request.inbound ? inboundListener(port: request.port) : listener(port: request.port) else {
             trace?.append("listener: none on port \(request.port) (listening on \(listeners.map { String($0.port) }.joined(separator: ", ")))")
             trace?.append("result: 404 no route (NR)")
             return decision

@@ -7,15 +7,32 @@ package import MizzenConfig
 package final class RouteTable: Sendable {
     package let proxy: ProxyIdentity
     package let listeners: [Listener]
+    /// A sidecar's inbound side, by the pod port a captured connection was sent to (the
+    /// listeners above are its outbound side, by the destination's port). Empty for a gateway.
+    package let inboundListeners: [Listener]
+    /// A sidecar's decision for outbound connections no listener or route claims: to
+    /// `PassthroughCluster` (ALLOW_ANY) or `BlackHoleCluster` (REGISTRY_ONLY). Nil at a gateway.
+    package let outboundPassthrough: ConnectionDecision?
+    /// A sidecar's decision for inbound connections to a port no service declares:
+    /// `InboundPassthroughCluster`. Nil at a gateway.
+    package let inboundPassthrough: ConnectionDecision?
     package let clusters: [String: UpstreamCluster]
     /// Problems met while compiling (skipped servers, unknown delegates...): warnings, as
     /// `istioctl analyze` would print.
     package let problems: [String]
     let listenerIndex: [UInt32: Int]
+    let inboundIndex: [UInt32: Int]
 
-    init(proxy: ProxyIdentity, listeners: [Listener], clusters: [String: UpstreamCluster], problems: [String]) {
+    init(proxy: ProxyIdentity, listeners: [Listener], inboundListeners: [Listener] = [], unmatchedOutboundCluster: String? = nil,
+         clusters: [String: UpstreamCluster], problems: [String]) {
         self.proxy = proxy
+        self.outboundPassthrough = unmatchedOutboundCluster.map { Self.passthroughDecision(cluster: $0) }
+        self.inboundPassthrough = unmatchedOutboundCluster == nil ? nil : Self.passthroughDecision(cluster: Self.inboundPassthroughCluster)
         self.listeners = listeners.sorted { $0.port < $1.port }
+        self.inboundListeners = inboundListeners.sorted { $0.port < $1.port }
+        var inbound: [UInt32: Int] = [:]
+        for (position, listener) in self.inboundListeners.enumerated() { inbound[listener.port] = position }
+        self.inboundIndex = inbound
         self.clusters = clusters
         self.problems = problems
         var index: [UInt32: Int] = [:]
@@ -26,6 +43,17 @@ package final class RouteTable: Sendable {
     package func listener(port: UInt32) -> Listener? {
         listenerIndex[port].map { listeners[$0] }
     }
+
+    package func inboundListener(port: UInt32) -> Listener? {
+        inboundIndex[port].map { inboundListeners[$0] }
+    }
+
+    /// Istio's clusters for traffic no service claims, at a sidecar: the outbound
+    /// `PassthroughCluster` (to the original destination) and `BlackHoleCluster` (nowhere,
+    /// `outboundTrafficPolicy: REGISTRY_ONLY`), the inbound `InboundPassthroughCluster`.
+    package static let passthroughCluster = "PassthroughCluster"
+    package static let blackHoleCluster = "BlackHoleCluster"
+    package static let inboundPassthroughCluster = "InboundPassthroughCluster"
 }
 
 /// A port the proxy listens on and the servers that share it.
@@ -305,6 +333,11 @@ package struct RedirectAction: Sendable, Hashable {
 package struct DirectResponseAction: Sendable, Hashable {
     package var status: UInt
     package var body: [UInt8]
+
+    init(status: UInt, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
 
     init(_ response: HTTPDirectResponse) {
         status = UInt(response.status ?? 200)

@@ -40,7 +40,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self, Gateway.self, Demo.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Demo.self]
     )
 }
 
@@ -509,6 +509,95 @@ struct Gateway: AsyncParsableCommand {
                                operations: operations.settings(control: control))
         let status = await mode.run()
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Sidecar: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the in-pod sidecar: capture listeners for the traffic iptables redirects (see `mizzen iptables`), routes from the VirtualServices bound to mesh.",
+        discussion: """
+        Example: mizzen sidecar --config /etc/mizzen --namespace default --pod-labels app=reviews,version=v1
+        Outbound connections arrive on --outbound-port (15001), inbound ones on --inbound-port \
+        (15006); each is routed by the address it was sent to. Run it as the uid iptables exempts \
+        (-u, 1337) so its own connections are not captured again.
+        """
+    )
+
+    @Option(name: .long, help: "Configuration files or directories (repeatable).")
+    var config: [String]
+
+    @Option(name: [.short, .long], help: "Namespace of this pod (and of objects that name none). Env: POD_NAMESPACE.")
+    var namespace: String?
+
+    @Option(name: .customLong("pod-labels"), help: "Labels of this pod (k=v,...): the services selecting them give the inbound ports.")
+    var podLabels: String = ""
+
+    @Option(name: .customLong("service-account"), help: "Service account of this pod (its SPIFFE identity). Env: SERVICE_ACCOUNT.")
+    var serviceAccount: String?
+
+    @Option(name: .customLong("workload-certs"), help: "Directory with this pod's mesh certificate: cert-chain.pem, key.pem, root-cert.pem.")
+    var workloadCerts: String?
+
+    @Option(name: .customLong("outbound-port"), help: "Outbound capture port (istio-iptables -p).")
+    var outboundPort: Int = 15001
+
+    @Option(name: .customLong("inbound-port"), help: "Inbound capture port (istio-iptables -z).")
+    var inboundPort: Int = 15006
+
+    @Option(name: .customLong("outbound-traffic-policy"), help: "ALLOW_ANY (unknown destinations pass through) or REGISTRY_ONLY (they are refused).")
+    var outboundTrafficPolicy: String = "ALLOW_ANY"
+
+    @OptionGroup var proxy: ProxyOptions
+
+    @OptionGroup var operations: OperationsOptions
+
+    func run() async throws {
+        let environment = ProcessEnvironment.values
+        let namespace = self.namespace ?? environment["POD_NAMESPACE"] ?? "default"
+        var labelMap: [String: String] = [:]
+        for pair in podLabels.split(separator: ",") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw ValidationError("--pod-labels entries are k=v, got '\(pair)'") }
+            labelMap[parts[0]] = parts[1]
+        }
+        guard let policy = MeshSettings.OutboundTrafficPolicy(rawValue: outboundTrafficPolicy.uppercased()) else {
+            throw ValidationError("--outbound-traffic-policy is ALLOW_ANY or REGISTRY_ONLY, got '\(outboundTrafficPolicy)'")
+        }
+        for (name, port) in [("--outbound-port", outboundPort), ("--inbound-port", inboundPort)] where !(0...65535).contains(port) {
+            throw ValidationError("\(name) must be 0-65535, got \(port)")
+        }
+        let control = proxy.makeLogLevelControl()
+        let logger = proxy.makeLogger("mizzen.sidecar", control: control)
+        let telemetry: ProxyTelemetry
+        do {
+            telemetry = try operations.telemetry(namespace: namespace, labels: labelMap, logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(1)
+        }
+        let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
+                                    podLabels: labelMap, workloadCertificates: workloadCerts,
+                                    capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort),
+                                    mesh: MeshSettings(outboundTrafficPolicy: policy), threads: proxy.threads, limits: proxy.limits, logger: logger,
+                                    telemetry: telemetry, operations: operations.settings(control: control))
+        let status = await mode.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The process environment, read once (the istio-iptables and sidecar env forms).
+enum ProcessEnvironment {
+    static var values: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
     }
 }
 

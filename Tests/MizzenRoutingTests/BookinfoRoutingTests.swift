@@ -87,7 +87,8 @@ struct BookinfoRoutingTests {
     @Test func sidecarWithoutVirtualServiceRoutesToTheWholeService() {
         let table = RouteTable.compile(bookinfo([]), for: Self.sidecar)
         #expect(table.cluster(host: "reviews", target: "/", port: 9080) == "outbound|9080||reviews.default.svc.cluster.local")
-        #expect(table.cluster(host: "unknown", target: "/", port: 9080) == nil)
+        // Any other Host: Istio's allow_any virtual host (outboundTrafficPolicy ALLOW_ANY).
+        #expect(table.cluster(host: "unknown", target: "/", port: 9080) == "PassthroughCluster")
     }
 
     /// The repository's fixtures stand for Istio's own sample files: with the corpus beside the

@@ -28,6 +28,8 @@ package final class DownstreamConnection: Sendable {
     /// The server that terminated TLS, when one did.
     package let tlsServer: ServerEntry?
     package let isHTTP2: Bool
+    /// Accepted by a sidecar's inbound capture listener: routed by the pod port.
+    package let isInbound: Bool
 
     package var isTLS: Bool { tlsServer != nil }
     package var headerPolicy: ListenerSpec.HeaderPolicy { listener.headerPolicy }
@@ -62,5 +64,6 @@ package final class DownstreamConnection: Sendable {
         self.serverName = serverName
         self.tlsServer = tlsServer
         self.isHTTP2 = isHTTP2
+        self.isInbound = listener.direction == .inbound
     }
 }

@@ -76,9 +76,17 @@ enum ExchangePlanner {
     private static func forward(_ destination: WeightedCluster, head: HTTPRequestHead, request: ValidatedRequest, policy: RoutePolicy, matchIndex: Int,
                                 connection: DownstreamConnection, snapshot: ProxySnapshot, into start: inout ExchangeStart,
                                 random: inout some RandomNumberGenerator) {
-        guard let cluster = snapshot.clusters[destination.cluster], cluster.cluster.serviceKnown else {
+        guard var cluster = snapshot.clusters[destination.cluster], cluster.cluster.serviceKnown else {
             start.disposition = .answer(.error(.noCluster))
             return
+        }
+        if cluster.cluster.originalDestination != nil {
+            // PassthroughCluster, inbound clusters: to where the connection was sent.
+            guard let resolved = cluster.resolvingOriginalDestination(connection.originalDestination) else {
+                start.disposition = .answer(.error(.noHealthyUpstream))
+                return
+            }
+            cluster = resolved
         }
         guard !cluster.endpoints.isEmpty else {
             start.disposition = .answer(.error(.noHealthyUpstream))

@@ -171,9 +171,10 @@ enum RequestHeadValidator {
             return .failure(.badRequest("control character in query"))
         }
         let forwardTarget = query.isEmpty ? pathString : pathString + "?" + query
-        let attributes = RequestAttributes(method: head.method.rawValue, scheme: connection.isTLS ? "https" : "http", authority: authority,
+        var attributes = RequestAttributes(method: head.method.rawValue, scheme: connection.isTLS ? "https" : "http", authority: authority,
                                            path: pathString, query: String(query), headers: headers,
                                            port: connection.listenerPort, serverName: connection.serverName)
+        attributes.inbound = connection.isInbound
         let isUpgrade = !isHTTP2 && fields.connectionUpgrade && fields.upgradeWebSocket
         let isGRPC = fields.contentType?.hasPrefix("application/grpc") == true
         let expectation: ValidatedRequest.Expectation

@@ -24,13 +24,13 @@ enum ConnectionInitializer {
             // Read before anything else can happen on the connection; the pipeline is built
             // when the answer comes (on this loop, at once in practice).
             OriginalDestination.of(channel).assumeIsolated().whenSuccess { original in
-                guard let original, let port = original.port, port > 0 else {
+                guard let original else {
                     loop.logger.debug("listener \(spec.name): connection without an original destination")
                     channel.close(promise: nil)
                     return
                 }
                 do {
-                    try initialize(channel: channel, spec: spec, listenerPort: UInt32(port), originalDestination: original, loop: loop)
+                    try CapturedConnection.initialize(channel: channel, spec: spec, original: original, loop: loop)
                 } catch {
                     channel.close(promise: nil)
                 }

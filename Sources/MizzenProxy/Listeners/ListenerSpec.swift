@@ -56,6 +56,26 @@ package struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A sidecar's capture listeners, where iptables sends the pod's traffic (`mizzen iptables -p
+/// -z`): Envoy's `virtualOutbound` (15001) and `virtualInbound` (15006). Both take each
+/// connection's destination from the connection, and trust the mesh's headers.
+package struct CaptureListeners: Sendable, Hashable {
+    package var host: String
+    package var outboundPort: Int
+    package var inboundPort: Int
+
+    package init(host: String = "0.0.0.0", outboundPort: Int = 15001, inboundPort: Int = 15006) {
+        self.host = host
+        self.outboundPort = outboundPort
+        self.inboundPort = inboundPort
+    }
+
+    package var specs: [ListenerSpec] {
+        [ListenerSpec(name: "virtualOutbound", host: host, port: outboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .outbound),
+         ListenerSpec(name: "virtualInbound", host: host, port: inboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .inbound)]
+    }
+}
+
 /// Where a gateway's listener ports are bound: `--port-map 80=8080` lets an unprivileged process
 /// serve the Gateway's port 80 on 8080, as Istio's gateway pods do.
 package struct ListenerBinding: Sendable {

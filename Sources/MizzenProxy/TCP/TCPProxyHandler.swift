@@ -22,11 +22,14 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var idleTimeout: TimeAmount?
     /// The connection's telemetry, once an endpoint was picked.
     private var tally: TCPTally?
+    /// Where a captured connection was sent: an ORIGINAL_DST cluster connects there.
+    private let originalDestination: SocketAddress?
 
-    init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot) {
+    init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot, originalDestination: SocketAddress? = nil) {
         self.loop = loop
         self.decision = decision
         self.snapshot = snapshot
+        self.originalDestination = originalDestination
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -51,11 +54,13 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard !connecting else { return }
         connecting = true
         let channel = context.channel
-        guard let cluster = snapshot.clusters[decision.destination.cluster] else {
+        guard let published = snapshot.clusters[decision.destination.cluster] else {
             loop.logger.debug("tcp: no cluster \(decision.destination.cluster)")
             context.close(promise: nil)
             return
         }
+        // PassthroughCluster, inbound clusters: to where the connection was sent.
+        let cluster = published.resolvingOriginalDestination(originalDestination) ?? published
         func refused(_ flag: ResponseFlag, endpoint: Int? = nil) {
             if let tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: endpoint, remoteAddress: channel.remoteAddress,
                                                          localAddress: channel.localAddress) {
@@ -91,7 +96,8 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: index, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
         // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
         idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
-        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection)
+        let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection,
+                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress)
             .channelOption(.allowRemoteHalfClosure, value: true)
         let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls,
                                                serverName: cluster.tls?.serverName(forHost: cluster.cluster.serviceHost))

@@ -99,7 +99,8 @@ final class LoopTelemetry {
             let value = record.responseTrailers?.first(name: "grpc-status") ?? record.responseHeaders?.first(name: "grpc-status")
             grpcStatus = value.flatMap { Int16($0) } ?? -1
         }
-        let key = RequestSeriesKey(reporter: shared.reporter, peer: peer, requestProtocol: record.isGRPC ? .grpc : .http,
+        let reporter = record.connection?.isInbound == true ? Reporter.destination : shared.reporter
+        let key = RequestSeriesKey(reporter: reporter, peer: peer, requestProtocol: record.isGRPC ? .grpc : .http,
                                    responseCode: UInt16(clamping: record.responseCode), grpcStatus: grpcStatus,
                                    responseFlags: record.responseFlags)
         let duration = record.duration.map { Double($0.nanoseconds) / 1_000_000 } ?? 0
@@ -174,6 +175,12 @@ final class LoopTelemetry {
 
     // MARK: TCP
 
+    /// A sidecar's inbound side reports as the destination (its clusters are Istio's
+    /// `inbound|PORT||` and `InboundPassthroughCluster`); everything else as configured.
+    private func reporter(_ cluster: UpstreamCluster) -> Reporter {
+        cluster.name.hasPrefix("inbound|") || cluster.name == RouteTable.inboundPassthroughCluster ? .destination : shared.reporter
+    }
+
     /// A TCP connection to `endpoint` of `cluster` (nil endpoint: none could be picked) opens:
     /// counted now; its bytes as they pass; its close by the tally.
     func tcpConnection(cluster: UpstreamCluster, endpoint: Int?, remoteAddress: SocketAddress?, localAddress: SocketAddress?) -> TCPTally {
@@ -186,7 +193,7 @@ final class LoopTelemetry {
     /// The connection reached its upstream: counted open, in the series without flags (Istio's
     /// first report).
     func tcpJoined(_ tally: TCPTally) -> Int {
-        let series = metrics.tcpSeries(TCPSeriesKey(reporter: shared.reporter, peer: tally.peer, responseFlags: ResponseFlags()))
+        let series = metrics.tcpSeries(TCPSeriesKey(reporter: reporter(tally.cluster), peer: tally.peer, responseFlags: ResponseFlags()))
         metrics.tcpOpened(series)
         return series
     }
@@ -198,7 +205,7 @@ final class LoopTelemetry {
     /// The connection closed (or never reached an upstream: then it is counted open and closed
     /// with its flags).
     func tcpClosed(_ tally: TCPTally) {
-        let series = metrics.tcpSeries(TCPSeriesKey(reporter: shared.reporter, peer: tally.peer, responseFlags: tally.responseFlags))
+        let series = metrics.tcpSeries(TCPSeriesKey(reporter: reporter(tally.cluster), peer: tally.peer, responseFlags: tally.responseFlags))
         if tally.series == nil { metrics.tcpOpened(series) }
         metrics.tcpClosed(series)
         if let accessLog = shared.accessLog {

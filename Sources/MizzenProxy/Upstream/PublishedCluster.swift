@@ -47,6 +47,17 @@ package final class PublishedCluster: Sendable {
         return UpstreamKey(pool: poolIdentity, endpoint: EndpointAddress(endpoint), serverName: tls == nil ? nil : serverName)
     }
 
+    /// An ORIGINAL_DST cluster made concrete for one connection: its one endpoint is where the
+    /// connection was originally sent (Envoy's original-destination cluster adds a host per new
+    /// address). Counters, TLS and pool identity are the cluster's own, so pooled connections to
+    /// the same address are reused. Nil: not such a cluster, or no original destination.
+    func resolvingOriginalDestination(_ destination: SocketAddress?) -> PublishedCluster? {
+        guard cluster.originalDestination != nil, let destination, let ip = destination.ipAddress, let port = destination.port, port > 0 else { return nil }
+        let endpoint = ClusterEndpoint(address: ip, port: UInt32(port), labels: [:], weight: 1)
+        return PublishedCluster(cluster: cluster, runtime: runtime, plan: LoadBalancerPlan(endpoints: [endpoint], spec: cluster.loadBalancer), tls: tls,
+                                tlsProblem: tlsProblem, poolIdentity: poolIdentity, monitors: [])
+    }
+
     /// A new identity for pools whose connection settings changed (never 0).
     static func nextPoolIdentity() -> UInt64 {
         identities.wrappingAdd(1, ordering: .relaxed).newValue
@@ -104,6 +115,12 @@ struct UpstreamKey: Hashable {
 struct LivePool {
     let cluster: PublishedCluster
     var endpoints: Set<EndpointAddress>
+
+    /// Whether a pool to `endpoint` belongs to the published configuration: one of its
+    /// endpoints, or any address for an ORIGINAL_DST cluster.
+    func contains(_ endpoint: EndpointAddress) -> Bool {
+        cluster.cluster.originalDestination != nil || endpoints.contains(endpoint)
+    }
 }
 
 /// Endpoint indices of a cluster already tried by a request (Envoy's previous-hosts

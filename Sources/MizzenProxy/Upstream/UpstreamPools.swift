@@ -260,7 +260,7 @@ final class UpstreamPools {
     }
 
     private func liveCluster(_ key: UpstreamKey) -> PublishedCluster? {
-        guard let pool = live[key.pool], pool.endpoints.contains(key.endpoint) else { return nil }
+        guard let pool = live[key.pool], pool.contains(key.endpoint) else { return nil }
         return pool.cluster
     }
 
@@ -414,7 +414,8 @@ final class UpstreamPools {
 
     private func connectHTTP1(_ pool: ConnectionPool, runtime: ClusterRuntime) {
         let cluster = pool.cluster
-        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: cluster.cluster.connection).channelInitializer { channel in
+        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: cluster.cluster.connection,
+                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
                 let encoder = HTTPRequestEncoder()
@@ -566,7 +567,8 @@ final class UpstreamPools {
         let runtime = pool.cluster.runtime
         runtime.connections.increment()
         let batch = NIOLoopBound(flushBatch, eventLoop: eventLoop)
-        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: pool.cluster.cluster.connection)
+        let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: pool.cluster.cluster.connection,
+                                                    sourceAddress: pool.cluster.cluster.originalDestination?.sourceAddress)
             .channelInitializer { [connectionConfiguration, streamConfiguration] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: batch.value), name: "flush-coalescer")

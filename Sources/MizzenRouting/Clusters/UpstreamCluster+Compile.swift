@@ -5,7 +5,8 @@ extension UpstreamCluster {
     /// `protocolName` is the service port's protocol (its `appProtocol`, or the protocol its
     /// name declares).
     static func compile(name: String, serviceHost: String, service: (name: String, namespace: String)? = nil, port: UInt32, subset: String?, subsetLabels: [String: String], serviceKnown: Bool,
-                        endpoints: [ClusterEndpoint], protocolName: String?, policy: ClusterPolicy) -> UpstreamCluster {
+                        endpoints: [ClusterEndpoint], protocolName: String?, policy: ClusterPolicy,
+                        originalDestination: OriginalDestinationPolicy? = nil) -> UpstreamCluster {
         let pool = policy.connectionPool
         let http2 = speaksHTTP2(protocolName: protocolName, pool: pool)
         var unsupported: [String] = []
@@ -20,7 +21,7 @@ extension UpstreamCluster {
             name: name, serviceHost: serviceHost, serviceName: service?.name, serviceNamespace: service?.namespace, port: port, subset: subset, subsetLabels: subsetLabels, serviceKnown: serviceKnown,
             endpoints: endpoints, limits: limits(pool), connection: connection(pool, tls: policy.tls, http2: http2, serviceHost: serviceHost, port: port, subset: subset),
             loadBalancer: loadBalancer(policy.loadBalancer), outlierDetection: policy.outlierDetection.map(outlier),
-            policySource: policy.destinationRule.map { "\($0)" }, unsupportedSettings: unsupported)
+            policySource: policy.destinationRule.map { "\($0)" }, unsupportedSettings: unsupported, originalDestination: originalDestination)
     }
 
     /// HTTP/2 to the upstream for ports whose protocol says so (named or `appProtocol` http2,

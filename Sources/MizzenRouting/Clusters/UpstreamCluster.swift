@@ -32,12 +32,16 @@ package final class UpstreamCluster: Sendable {
     /// Settings of the policy this data plane does not act on, by field path, for the start-up
     /// report (`connectionPool.http.http2KeepAlive`...).
     package let unsupportedSettings: [String]
+    /// Envoy's ORIGINAL_DST cluster: no endpoints of its own, each connection goes where it was
+    /// originally sent (a sidecar's `PassthroughCluster`, its inbound clusters). Nil: the
+    /// cluster's `endpoints`.
+    package let originalDestination: OriginalDestinationPolicy?
 
     package init(name: String, serviceHost: String, serviceName: String? = nil, serviceNamespace: String? = nil, port: UInt32, subset: String?,
                  subsetLabels: [String: String], serviceKnown: Bool,
                  endpoints: [ClusterEndpoint], limits: CircuitBreakerLimits = .unlimited, connection: ConnectionSettings = .default,
                  loadBalancer: LoadBalancerSpec = .istioDefault, outlierDetection: OutlierSettings? = nil, policySource: String? = nil,
-                 unsupportedSettings: [String] = []) {
+                 unsupportedSettings: [String] = [], originalDestination: OriginalDestinationPolicy? = nil) {
         self.name = name
         self.serviceHost = serviceHost
         self.serviceName = serviceName
@@ -53,7 +57,23 @@ package final class UpstreamCluster: Sendable {
         self.outlierDetection = outlierDetection
         self.policySource = policySource
         self.unsupportedSettings = unsupportedSettings
+        self.originalDestination = originalDestination
     }
+}
+
+/// How an ORIGINAL_DST cluster connects: to the connection's original destination, from
+/// `sourceAddress` when set (Istio's inbound clusters bind 127.0.0.6, so the pod's iptables
+/// rules let the connection to the application through uncaptured).
+package struct OriginalDestinationPolicy: Sendable, Hashable {
+    package var sourceAddress: String?
+
+    package init(sourceAddress: String?) {
+        self.sourceAddress = sourceAddress
+    }
+
+    /// Istio's `InboundPassthroughBindIpv4` / `InboundPassthroughBindIpv6`.
+    package static let inboundSourceIPv4 = "127.0.0.6"
+    package static let inboundSourceIPv6 = "::6"
 }
 
 package struct ClusterEndpoint: Sendable, Hashable {

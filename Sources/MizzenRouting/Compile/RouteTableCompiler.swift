@@ -2,9 +2,27 @@ package import MizzenConfig
 
 extension RouteTable {
     /// Compiles a snapshot into the route table of one proxy. Pure: no I/O, no clocks.
-    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity) -> RouteTable {
-        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy)
+    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) -> RouteTable {
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh)
         return compiler.compile()
+    }
+}
+
+/// The parts of Istio's MeshConfig a proxy's routing depends on.
+package struct MeshSettings: Sendable, Hashable {
+    /// `outboundTrafficPolicy.mode`: where a sidecar sends traffic for destinations no service
+    /// claims.
+    package enum OutboundTrafficPolicy: String, Sendable, Hashable {
+        /// To the original destination (`PassthroughCluster`): Istio's default.
+        case allowAny = "ALLOW_ANY"
+        /// Nowhere (`BlackHoleCluster`): HTTP gets 502, TCP connections are closed.
+        case registryOnly = "REGISTRY_ONLY"
+    }
+
+    package var outboundTrafficPolicy: OutboundTrafficPolicy = .allowAny
+
+    package init(outboundTrafficPolicy: OutboundTrafficPolicy = .allowAny) {
+        self.outboundTrafficPolicy = outboundTrafficPolicy
     }
 }
 
@@ -13,6 +31,7 @@ extension RouteTable {
 struct RouteTableCompiler {
     let snapshot: ConfigSnapshot
     let proxy: ProxyIdentity
+    let mesh: MeshSettings
     let registry: ServiceRegistry
     var clusters: [String: UpstreamCluster] = [:]
     var problems: [String] = []
@@ -21,12 +40,29 @@ struct RouteTableCompiler {
     /// DestinationRules by namespace, oldest first: built once, looked up for every cluster.
     let destinationRulesByNamespace: [String: [ConfigResource<DestinationRule>]]
 
-    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity) {
+    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) {
         self.snapshot = snapshot
         self.proxy = proxy
+        self.mesh = mesh
         self.registry = ServiceRegistry(snapshot)
-        self.virtualServices = snapshot.virtualServices.sorted(by: Self.olderFirst)
+        self.virtualServices = Self.precedenceOrder(snapshot.virtualServices, proxyNamespace: proxy.namespace)
         self.destinationRulesByNamespace = Dictionary(grouping: snapshot.destinationRules.sorted(by: Self.olderFirst), by: \.namespace)
+    }
+
+    /// Istio's order of the VirtualServices a proxy sees (push_context.go, the virtual service
+    /// index and `VirtualServicesForGateway`): those private to the proxy's namespace
+    /// (`exportTo: ["."]`), then those exported to it by name, then the public ones; each group
+    /// oldest first. A sidecar takes the first one for a host; a gateway merges in this order.
+    static func precedenceOrder(_ virtualServices: [ConfigResource<VirtualService>], proxyNamespace: String) -> [ConfigResource<VirtualService>] {
+        func group(_ vs: ConfigResource<VirtualService>) -> Int {
+            let exportTo = vs.spec.exportTo ?? []
+            if exportTo.isEmpty || exportTo.contains("*") { return 2 }
+            if exportTo == ["."] { return vs.namespace == proxyNamespace ? 0 : 3 }
+            let names = exportTo.map { $0 == "." ? vs.namespace : $0 }
+            return names.contains(proxyNamespace) ? 1 : 3
+        }
+        let grouped = virtualServices.map { (group($0), $0) }
+        return grouped.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : olderFirst(a.1, b.1) }.map(\.1)
     }
 
     static func olderFirst<P>(_ a: ConfigResource<P>, _ b: ConfigResource<P>) -> Bool {
@@ -46,12 +82,16 @@ struct RouteTableCompiler {
     }
 
     mutating func compile() -> RouteTable {
-        let listeners: [Listener]
         switch proxy {
-        case .gateway: listeners = compileGatewayListeners()
-        case .sidecar: listeners = compileSidecarListeners()
+        case .gateway:
+            let listeners = compileGatewayListeners()
+            return RouteTable(proxy: proxy, listeners: listeners, clusters: clusters, problems: problems)
+        case .sidecar:
+            let outbound = compileSidecarListeners()
+            let inbound = compileInboundListeners()
+            return RouteTable(proxy: proxy, listeners: outbound, inboundListeners: inbound, unmatchedOutboundCluster: unmatchedOutboundCluster,
+                              clusters: clusters, problems: problems)
         }
-        return RouteTable(proxy: proxy, listeners: listeners, clusters: clusters, problems: problems)
     }
 
     // MARK: - Gateways
@@ -421,65 +461,6 @@ struct RouteTableCompiler {
             }
         }
         return routes
-    }
-
-    // MARK: - Sidecars
-
-    /// A sidecar's outbound listeners: one per service port, a virtual host per visible service
-    /// (its FQDN, short forms and VIPs), routed by the oldest `mesh` VirtualService for that host
-    /// or, without one, straight to the service.
-    mutating func compileSidecarListeners() -> [Listener] {
-        let namespace = proxy.namespace
-        let meshServices = registry.allServices.filter { $0.isVisible(from: namespace) && !$0.hostname.hasPrefix("*") }
-        var ports: Set<UInt32> = []
-        for service in meshServices { for port in service.ports { ports.insert(port.number) } }
-        let meshVirtualServices = virtualServices.filter { vs in
-            let gateways = vs.spec.gateways ?? []
-            return (gateways.isEmpty || gateways.contains("mesh")) && !(vs.spec.hosts ?? []).isEmpty
-                && Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: namespace)
-        }
-        var listeners: [Listener] = []
-        for port in ports.sorted() {
-            var hosts: [VirtualHost] = []
-            for service in meshServices where service.port(port) != nil {
-                // The oldest VirtualService claiming the host wins at a sidecar; no merging.
-                let owner = meshVirtualServices.first { vs in
-                    (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
-                }
-                var routes: [Route]
-                if let owner {
-                    // In the VirtualService's order: a sidecar does not move catch-alls last
-                    // (Istio sorts only a gateway's merged routes).
-                    routes = compileHTTPRoutes(owner, gateway: nil, port: port)
-                } else {
-                    let name = clusterName(host: service.hostname, subset: nil, explicitPort: port, listenerPort: port, namespace: namespace)
-                    let destination = Destination(host: service.hostname, port: port)
-                    routes = [Route(source: RouteSource(virtualService: ObjectReference(kind: "Service", namespace: service.namespace, name: service.hostname), index: 0, name: "default"),
-                                    matches: [], action: .forward([WeightedCluster(cluster: name, weight: 100, destination: destination, headers: nil)]), config: .plain)]
-                }
-                hosts.append(VirtualHost(name: "\(service.hostname):\(port)", domains: sidecarDomains(service, port: port), routes: routes, requireTLS: false))
-            }
-            let configuration = HTTPRouteConfiguration(name: "\(port)", virtualHosts: hosts)
-            let server = ServerEntry(gateway: nil, index: 0, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil, tls: nil,
-                                     httpRoutes: nil, tcpRoutes: [], tlsRoutes: [])
-            listeners.append(Listener(port: port, servers: [server], httpRoutes: configuration))
-        }
-        return listeners
-    }
-
-    /// `reviews.default.svc.cluster.local`, `reviews.default.svc`, `reviews.default`, `reviews`
-    /// (from the same namespace), the service's VIPs; with and without `:port`.
-    func sidecarDomains(_ service: RegistryService, port: UInt32) -> [String] {
-        var names = [service.hostname]
-        let suffix = ".svc.cluster.local"
-        if service.hostname.hasSuffix(suffix) {
-            let base = String(service.hostname.dropLast(suffix.count))
-            names.append(base + ".svc")
-            names.append(base)
-            if service.namespace == proxy.namespace, let short = base.split(separator: ".").first { names.append(String(short)) }
-        }
-        names.append(contentsOf: service.addresses.filter { !$0.contains("/") })
-        return names.flatMap { [$0, "\($0):\(port)"] }
     }
 
     // MARK: - Clusters

@@ -14,6 +14,8 @@ package struct RequestAttributes: Sendable {
     package var port: UInt32
     /// The TLS server name, when the connection was TLS.
     package var serverName: String?
+    /// The request came to a sidecar's inbound side: `port` is the pod port it was sent to.
+    package var inbound = false
 
     package init(method: String = "GET", scheme: String = "http", authority: String, path: String, query: String = "",
                  headers: [(name: String, value: String)] = [], port: UInt32, serverName: String? = nil) {

@@ -45,6 +45,10 @@ package struct RegistryService: Sendable {
     package var source: ObjectReference
     /// Namespaces that may see the service (`exportTo`); nil means every namespace.
     package var exportTo: Set<String>?
+    /// The workloads that serve it: a Kubernetes Service's `selector`, a ServiceEntry's
+    /// `workloadSelector.labels` (a sidecar's inbound ports come from the services selecting
+    /// its pod). Nil: none declared.
+    package var selector: [String: String]? = nil
 
     package func port(_ number: UInt32) -> ServicePortSpec? { ports.first { $0.number == number } }
 
@@ -75,7 +79,8 @@ package struct ServiceRegistry: Sendable {
             if let ips = spec?.clusterIPs, !ips.isEmpty { addresses = ips } else if let ip = spec?.clusterIP { addresses = [ip] }
             addresses.removeAll { $0 == "None" || $0.isEmpty }
             services[hostname] = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
-                                                 instances: [], origin: .kubernetes, source: service.reference, exportTo: nil)
+                                                 instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
+                                                 selector: spec?.selector)
         }
         for endpoints in snapshot.endpoints {
             let hostname = "\(endpoints.name).\(endpoints.namespace).svc.cluster.local"
@@ -132,7 +137,8 @@ package struct ServiceRegistry: Sendable {
                     hostInstances = [ServiceInstance(address: hostname, labels: [:], portsByName: [:], portsByNumber: [:], weight: 1, locality: nil)]
                 }
                 let service = RegistryService(hostname: hostname, namespace: entry.namespace, addresses: spec.addresses ?? [], ports: ports,
-                                              instances: hostInstances, origin: .serviceEntry(resolution: resolution), source: entry.reference, exportTo: exportTo)
+                                              instances: hostInstances, origin: .serviceEntry(resolution: resolution), source: entry.reference, exportTo: exportTo,
+                                              selector: spec.workloadSelector?.labels)
                 if let existing = services[hostname], existing.origin == .kubernetes {
                     // A ServiceEntry naming a Kubernetes service only decorates it.
                     continue

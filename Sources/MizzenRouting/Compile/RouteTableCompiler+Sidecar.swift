@@ -1,0 +1,224 @@
+import MizzenConfig
+
+/// The protocol Istio gives a service port at a sidecar (`protocol.Parse` of the port's
+/// `appProtocol` or name prefix): HTTP-family ports are routed by Host, TCP-family ones by
+/// the destination address, the others are sniffed (HTTP if the first bytes say so, else TCP).
+enum SidecarPortProtocol: Sendable, Equatable {
+    case http
+    case tcp
+    case auto
+
+    init(_ name: String?) {
+        guard let name else {
+            self = .auto
+            return
+        }
+        switch name.uppercased() {
+        case "HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB", "H2C", "KUBERNETES.IO/H2C": self = .http
+        // TLS and HTTPS ports carry TLS the sidecar does not terminate: routed by address.
+        case "TCP", "TLS", "HTTPS", "MONGO", "MYSQL", "REDIS": self = .tcp
+        default: self = .auto
+        }
+    }
+}
+
+extension RouteTableCompiler {
+    /// A sidecar's outbound listeners, one per port some visible service declares:
+    /// - HTTP and undeclared ports: a virtual host per service (its FQDN, short forms, VIPs),
+    ///   routed by the first `mesh` VirtualService for the host in Istio's precedence order, or
+    ///   straight to the service; then Istio's `allow_any` (to `PassthroughCluster`) or
+    ///   `block_all` (502) virtual host for any other Host;
+    /// - TCP ports: a TCP route per service VIP, by the first `mesh` VirtualService's `tcp`
+    ///   routes for the host, or to the service.
+    /// Destinations on no listener go to `PassthroughCluster` (or `BlackHoleCluster`).
+    mutating func compileSidecarListeners() -> [Listener] {
+        let namespace = proxy.namespace
+        let meshServices = registry.allServices.filter { $0.isVisible(from: namespace) && !$0.hostname.hasPrefix("*") }
+        var ports: Set<UInt32> = []
+        for service in meshServices { for port in service.ports { ports.insert(port.number) } }
+        let meshVirtualServices = virtualServices.filter { vs in
+            let gateways = vs.spec.gateways ?? []
+            return (gateways.isEmpty || gateways.contains("mesh")) && !(vs.spec.hosts ?? []).isEmpty
+                && Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: namespace)
+        }
+        addPassthroughClusters()
+        var listeners: [Listener] = []
+        for port in ports.sorted() {
+            var hosts: [VirtualHost] = []
+            var tcpRoutes: [L4Route] = []
+            for service in meshServices {
+                guard let servicePort = service.port(port) else { continue }
+                // The first VirtualService claiming the host wins at a sidecar; no merging.
+                let owner = meshVirtualServices.first { vs in
+                    (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
+                }
+                if SidecarPortProtocol(servicePort.protocolName) == .tcp {
+                    let subnets = service.addresses.map(Self.hostSubnet)
+                    // A service without a VIP is reached only through the passthrough.
+                    guard !subnets.isEmpty else { continue }
+                    tcpRoutes.append(sidecarTCPRoute(service, port: port, owner: owner, subnets: subnets))
+                    continue
+                }
+                var routes: [Route]
+                if let owner {
+                    // In the VirtualService's order: a sidecar does not move catch-alls last
+                    // (Istio sorts only a gateway's merged routes).
+                    routes = compileHTTPRoutes(owner, gateway: nil, port: port)
+                } else {
+                    let name = clusterName(host: service.hostname, subset: nil, explicitPort: port, listenerPort: port, namespace: namespace)
+                    let destination = Destination(host: service.hostname, port: port)
+                    routes = [Route(source: RouteSource(virtualService: ObjectReference(kind: "Service", namespace: service.namespace, name: service.hostname), index: 0, name: "default"),
+                                    matches: [], action: .forward([WeightedCluster(cluster: name, weight: 100, destination: destination, headers: nil)]), config: .plain)]
+                }
+                hosts.append(VirtualHost(name: "\(service.hostname):\(port)", domains: sidecarDomains(service, port: port), routes: routes, requireTLS: false))
+            }
+            var servers: [ServerEntry] = []
+            if !tcpRoutes.isEmpty {
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tcp, protocolName: "TCP", hosts: [], serverNames: [], bind: nil, tls: nil,
+                                           httpRoutes: nil, tcpRoutes: tcpRoutes, tlsRoutes: []))
+            }
+            var configuration: HTTPRouteConfiguration?
+            if !hosts.isEmpty {
+                hosts.append(outboundCatchAll(port: port))
+                configuration = HTTPRouteConfiguration(name: "\(port)", virtualHosts: hosts)
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil,
+                                           tls: nil, httpRoutes: nil, tcpRoutes: [], tlsRoutes: []))
+            }
+            listeners.append(Listener(port: port, servers: servers, httpRoutes: configuration))
+        }
+        return listeners
+    }
+
+    /// A TCP service port at a sidecar: the first `tcp` route of the owning VirtualService that
+    /// applies to the port (and to `mesh`), else the service itself.
+    mutating func sidecarTCPRoute(_ service: RegistryService, port: UInt32, owner: ConfigResource<VirtualService>?, subnets: [String]) -> L4Route {
+        if let owner {
+            for (index, route) in (owner.spec.tcp ?? []).enumerated() {
+                let matches = route.match ?? []
+                let applies = matches.isEmpty || matches.contains { match in
+                    (match.port == nil || match.port == 0 || match.port == port)
+                        && ((match.gateways ?? []).isEmpty || (match.gateways ?? []).contains("mesh"))
+                }
+                guard applies else { continue }
+                let destinations = weightedClusters((route.route ?? []).map { ($0.destination, $0.weight, nil) }, namespace: owner.namespace, port: port)
+                return L4Route(source: RouteSource(virtualService: owner.reference, index: index), sniHosts: [], destinationSubnets: subnets, port: port,
+                               destinations: destinations)
+            }
+        }
+        let name = clusterName(host: service.hostname, subset: nil, explicitPort: port, listenerPort: port, namespace: proxy.namespace)
+        return L4Route(source: RouteSource(virtualService: ObjectReference(kind: "Service", namespace: service.namespace, name: service.hostname), index: 0, name: "default"),
+                       sniHosts: [], destinationSubnets: subnets, port: port,
+                       destinations: [WeightedCluster(cluster: name, weight: 100, destination: Destination(host: service.hostname, port: port), headers: nil)])
+    }
+
+    /// Istio's last virtual host on a sidecar's HTTP route configuration: `allow_any` sends any
+    /// other Host to `PassthroughCluster`; `block_all` (REGISTRY_ONLY) answers 502.
+    func outboundCatchAll(port: UInt32) -> VirtualHost {
+        let source = ObjectReference(kind: "MeshConfig", namespace: proxy.namespace, name: "outboundTrafficPolicy")
+        switch mesh.outboundTrafficPolicy {
+        case .allowAny:
+            let passthrough = WeightedCluster(cluster: RouteTable.passthroughCluster, weight: 100,
+                                              destination: Destination(host: RouteTable.passthroughCluster, port: port), headers: nil)
+            let route = Route(source: RouteSource(virtualService: source, index: 0, name: "allow_any"), matches: [], action: .forward([passthrough]), config: .plain)
+            return VirtualHost(name: "allow_any", domains: ["*"], routes: [route], requireTLS: false)
+        case .registryOnly:
+            let route = Route(source: RouteSource(virtualService: source, index: 0, name: "block_all"), matches: [],
+                              action: .directResponse(DirectResponseAction(status: 502, body: [])), config: .plain)
+            return VirtualHost(name: "block_all", domains: ["*"], routes: [route], requireTLS: false)
+        }
+    }
+
+    /// `PassthroughCluster` (original destination), `BlackHoleCluster` (no endpoints) and
+    /// `InboundPassthroughCluster` (original destination from 127.0.0.6).
+    mutating func addPassthroughClusters() {
+        clusters[RouteTable.passthroughCluster] = UpstreamCluster(
+            name: RouteTable.passthroughCluster, serviceHost: RouteTable.passthroughCluster, port: 0, subset: nil, subsetLabels: [:], serviceKnown: true,
+            endpoints: [], originalDestination: OriginalDestinationPolicy(sourceAddress: nil))
+        clusters[RouteTable.blackHoleCluster] = UpstreamCluster(
+            name: RouteTable.blackHoleCluster, serviceHost: RouteTable.blackHoleCluster, port: 0, subset: nil, subsetLabels: [:], serviceKnown: true, endpoints: [])
+        clusters[RouteTable.inboundPassthroughCluster] = UpstreamCluster(
+            name: RouteTable.inboundPassthroughCluster, serviceHost: RouteTable.inboundPassthroughCluster, port: 0, subset: nil, subsetLabels: [:],
+            serviceKnown: true, endpoints: [], originalDestination: OriginalDestinationPolicy(sourceAddress: OriginalDestinationPolicy.inboundSourceIPv4))
+    }
+
+    /// The cluster a sidecar sends traffic no service claims to.
+    var unmatchedOutboundCluster: String {
+        mesh.outboundTrafficPolicy == .allowAny ? RouteTable.passthroughCluster : RouteTable.blackHoleCluster
+    }
+
+    /// `reviews.default.svc.cluster.local`, `reviews.default.svc`, `reviews.default`, `reviews`
+    /// (from the same namespace), the service's VIPs; with and without `:port`.
+    func sidecarDomains(_ service: RegistryService, port: UInt32) -> [String] {
+        var names = [service.hostname]
+        let suffix = ".svc.cluster.local"
+        if service.hostname.hasSuffix(suffix) {
+            let base = String(service.hostname.dropLast(suffix.count))
+            names.append(base + ".svc")
+            names.append(base)
+            if service.namespace == proxy.namespace, let short = base.split(separator: ".").first { names.append(String(short)) }
+        }
+        names.append(contentsOf: service.addresses.filter { !$0.contains("/") })
+        return names.flatMap { [$0, "\($0):\(port)"] }
+    }
+
+    static func hostSubnet(_ address: String) -> String {
+        if address.contains("/") { return address }
+        return address.contains(":") ? "\(address)/128" : "\(address)/32"
+    }
+
+    // MARK: - Inbound
+
+    /// A sidecar's inbound listeners: one per port of the pod that a service selecting the pod
+    /// (Kubernetes Service `selector`, ServiceEntry `workloadSelector`, in the pod's namespace)
+    /// targets, each to the cluster `inbound|PORT||`, which reaches the application at the
+    /// address the connection was sent to, from 127.0.0.6. HTTP ports (and undeclared ones that
+    /// turn out to carry HTTP) go through the HTTP exchange, so requests are counted with
+    /// `reporter="destination"`; TCP ports are proxied. Other ports go to
+    /// `InboundPassthroughCluster`.
+    mutating func compileInboundListeners() -> [Listener] {
+        let namespace = proxy.namespace
+        let labels = proxy.labels
+        let selecting = registry.allServices.filter { service in
+            guard service.namespace == namespace, let selector = service.selector, !selector.isEmpty else { return false }
+            return selector.allSatisfy { labels[$0.key] == $0.value }
+        }
+        addPassthroughClusters()
+        // The first service (by host name) to declare a pod port names its protocol and
+        // service, as Istio's inbound cluster metadata takes the first.
+        var ports: [UInt32: (service: RegistryService, port: ServicePortSpec)] = [:]
+        for service in selecting {
+            for port in service.ports {
+                let target = port.targetPort ?? port.number
+                if ports[target] == nil { ports[target] = (service, port) }
+            }
+        }
+        var listeners: [Listener] = []
+        for (target, owner) in ports.sorted(by: { $0.key < $1.key }) {
+            let name = "inbound|\(target)||"
+            let identity = (owner.service.origin == .kubernetes ? owner.service.source.name : owner.service.hostname, owner.service.namespace)
+            clusters[name] = UpstreamCluster.compile(
+                name: name, serviceHost: owner.service.hostname, service: identity, port: target, subset: nil, subsetLabels: [:], serviceKnown: true,
+                endpoints: [], protocolName: owner.port.protocolName, policy: .none,
+                originalDestination: OriginalDestinationPolicy(sourceAddress: OriginalDestinationPolicy.inboundSourceIPv4))
+            let source = RouteSource(virtualService: ObjectReference(kind: "Service", namespace: owner.service.namespace, name: owner.service.hostname), index: 0, name: "default")
+            let destination = WeightedCluster(cluster: name, weight: 100, destination: Destination(host: owner.service.hostname, port: target), headers: nil)
+            let kind = SidecarPortProtocol(owner.port.protocolName)
+            var servers: [ServerEntry] = []
+            var configuration: HTTPRouteConfiguration?
+            if kind != .http {
+                let route = L4Route(source: source, sniHosts: [], destinationSubnets: [], port: target, destinations: [destination])
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tcp, protocolName: "TCP", hosts: [], serverNames: [], bind: nil,
+                                           tls: nil, httpRoutes: nil, tcpRoutes: [route], tlsRoutes: []))
+            }
+            if kind != .tcp {
+                let route = Route(source: source, matches: [], action: .forward([destination]), config: .plain)
+                let host = VirtualHost(name: "inbound|http|\(target)", domains: ["*"], routes: [route], requireTLS: false)
+                configuration = HTTPRouteConfiguration(name: "inbound|\(target)||", virtualHosts: [host])
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil,
+                                           tls: nil, httpRoutes: nil, tcpRoutes: [], tlsRoutes: []))
+            }
+            listeners.append(Listener(port: target, servers: servers, httpRoutes: configuration))
+        }
+        return listeners
+    }
+}
