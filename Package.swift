@@ -95,10 +95,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What only a sidecar needs beside the engine: istio-init's iptables rules, pod injection.
+        .target(
+            name: "MizzenSidecar",
+            dependencies: ["MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "MizzenApp",
             dependencies: [
                 "MizzenAdmin",
+                "MizzenSidecar",
                 "MizzenSources",
                 "MizzenTelemetry",
                 "MizzenConfig",
@@ -168,6 +175,11 @@ let package = Package(
         .testTarget(
             name: "MizzenAdminTests",
             dependencies: ["MizzenAdmin", "MizzenTelemetry", .product(name: "NIOHTTP1", package: "swift-nio")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MizzenSidecarTests",
+            dependencies: ["MizzenSidecar"],
             swiftSettings: strictSettings
         ),
         .testTarget(

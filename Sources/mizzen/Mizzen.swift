@@ -40,7 +40,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Demo.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Iptables.self, Demo.self]
     )
 }
 
@@ -581,6 +581,28 @@ struct Sidecar: AsyncParsableCommand {
                                     mesh: MeshSettings(outboundTrafficPolicy: policy), threads: proxy.threads, limits: proxy.limits, logger: logger,
                                     telemetry: telemetry, operations: operations.settings(control: control))
         let status = await mode.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Iptables: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install istio-init's traffic capture rules (istio-iptables flags and environment variables).",
+        discussion: """
+        Example (the arguments Istio's injector renders): mizzen iptables -p 15001 -z 15006 -u 1337 -m REDIRECT -i '*' -x "" -b '*' -d 15090,15021,15020
+        --dry-run prints the rules in iptables-save form; --cleanup-only removes them. Needs NET_ADMIN in the pod's network namespace.
+        """
+    )
+
+    @Argument(parsing: .captureForPassthrough, help: "istio-iptables flags (-p -z -u -g -m -b -d -i -x -q -o -k -c, --dry-run, --cleanup-only, ...).")
+    var arguments: [String] = []
+
+    func run() throws {
+        let mode = IptablesMode(arguments: arguments, environment: ProcessEnvironment.values)
+        let status = mode.run(output: { print($0) }, errors: { text in
+            let bytes = Array((text + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        })
         if status != 0 { throw ExitCode(status) }
     }
 }
