@@ -115,6 +115,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),
@@ -179,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MizzenSidecarTests",
-            dependencies: ["MizzenSidecar"],
+            dependencies: ["MizzenSidecar", "MizzenConfig"],
             swiftSettings: strictSettings
         ),
         .testTarget(

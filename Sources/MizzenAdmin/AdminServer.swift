@@ -9,9 +9,12 @@ package struct AdminRequest: Sendable {
     package var path: String
     /// `?a=1&b` gives `["a": "1", "b": ""]`.
     package var query: [String: String]
+    /// The request's headers as sent (application probes pass them on).
+    package var headers: HTTPHeaders
 
-    package init(method: HTTPMethod, uri: String) {
+    package init(method: HTTPMethod, uri: String, headers: HTTPHeaders = HTTPHeaders()) {
         self.method = method
+        self.headers = headers
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = parts.first.map(String.init) ?? "/"
         var query: [String: String] = [:]
@@ -73,7 +76,8 @@ package struct AdminResponse: Sendable {
 }
 
 /// One endpoint: the methods it takes (Envoy's admin wants POST for what changes state), a
-/// line of help for the index page, and the handler.
+/// line of help for the index page, and the handler. A path ending in `/` (other than `/`
+/// itself) also takes every path below it (`/app-health/`).
 package struct AdminEndpoint: Sendable {
     package var path: String
     package var methods: [HTTPMethod]
@@ -153,7 +157,9 @@ final class AdminHTTPHandler: ChannelInboundHandler {
     }
 
     static func respond(_ request: AdminRequest, endpoints: [String: AdminEndpoint]) async -> AdminResponse {
-        guard let endpoint = endpoints[request.path] else {
+        let prefixed = endpoints.values.filter { $0.path.count > 1 && $0.path.hasSuffix("/") && request.path.hasPrefix($0.path) }
+            .max { $0.path.count < $1.path.count }
+        guard let endpoint = endpoints[request.path] ?? prefixed else {
             return .text("invalid path. admin commands are:\n" + endpoints.keys.sorted().joined(separator: "\n") + "\n", status: .notFound)
         }
         var methods = endpoint.methods
@@ -174,7 +180,7 @@ final class AdminHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let request = AdminRequest(method: head.method, uri: head.uri)
+            let request = AdminRequest(method: head.method, uri: head.uri, headers: head.headers)
             let keepAlive = head.isKeepAlive
             let version = head.version
             let endpoints = self.endpoints

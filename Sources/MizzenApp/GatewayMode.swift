@@ -122,7 +122,8 @@ package struct GatewayMode: Sendable {
         for problem in table.problems { logger.warning("\(problem)") }
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
-                                           credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates)
+                                           credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates,
+                                           trustDomain: mesh.trustDomain)
         for problem in snapshot.problems { logger.error("\(problem)") }
         return (snapshot, result.snapshot)
     }
@@ -190,11 +191,16 @@ package struct GatewayMode: Sendable {
             drainListeners: { graceful in post.yield(.drainListeners(graceful: graceful)) },
             quit: { post.yield(.quit) },
             commandLine: operations.commandLine)
-        let wanted: [(String, String, Int?, [AdminEndpoint])] = [
+        var wanted: [(String, String, Int?, [AdminEndpoint])] = [
             ("admin", operations.adminHost, operations.adminPort, OperatorEndpoints.admin(context)),
             ("stats (Prometheus: /stats/prometheus)", operations.statsHost, operations.statsPort, OperatorEndpoints.stats(context)),
             ("status (readiness: /healthz/ready)", operations.statusHost, operations.statusPort, OperatorEndpoints.status(context)),
         ]
+        if let agentPort = operations.agentPort {
+            wanted.append(("agent (application probes: /app-health/)", operations.statusHost, agentPort,
+                           OperatorEndpoints.status(context) + OperatorEndpoints.stats(context)
+                               + operations.appProbes.endpoints(podIP: operations.podIP, group: group)))
+        }
         for (name, host, port, endpoints) in wanted {
             guard let port else { continue }
             do {
@@ -351,6 +357,11 @@ package struct OperationsSettings: Sendable {
     package var statsPort: Int? = 15090
     package var statusHost = "0.0.0.0"
     package var statusPort: Int? = 15021
+    /// A sidecar's pilot-agent port (15020): readiness, merged metrics and the application's
+    /// rewritten probes (`appProbes`, against `podIP`). Nil: not served (a gateway).
+    package var agentPort: Int?
+    package var appProbes = AppProbes(probes: [:])
+    package var podIP = "127.0.0.1"
     /// Istio's terminationDrainDuration.
     package var drainDuration: Duration = .seconds(5)
     package var watchFiles = true

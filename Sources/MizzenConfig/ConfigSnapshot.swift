@@ -38,11 +38,13 @@ package struct ConfigSnapshot: Sendable {
     package var endpoints: [ConfigResource<KubernetesEndpoints>] = []
     package var endpointSlices: [ConfigResource<KubernetesEndpointSlice>] = []
     package var secrets: [ConfigResource<KubernetesSecret>] = []
+    package var peerAuthentications: [ConfigResource<PeerAuthentication>] = []
+    package var sidecars: [ConfigResource<Sidecar>] = []
 
     package init() {}
 
     package var objectCount: Int {
         gateways.count + virtualServices.count + destinationRules.count + serviceEntries.count
-            + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count
+            + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count + peerAuthentications.count + sidecars.count
     }
 }

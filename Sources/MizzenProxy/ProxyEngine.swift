@@ -15,8 +15,12 @@ package final class ProxySnapshot: Sendable {
     package let problems: [String]
     /// The pools in use: pool identity to its cluster and endpoints.
     let livePools: [UInt64: LivePool]
+    /// A sidecar's inbound mutual TLS (its workload certificate); nil without one.
+    package let meshServer: MeshServerTLS?
 
-    private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String]) {
+    private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String],
+                 meshServer: MeshServerTLS? = nil) {
+        self.meshServer = meshServer
         self.table = table
         self.serverTLS = serverTLS
         self.clusters = clusters
@@ -35,12 +39,13 @@ package final class ProxySnapshot: Sendable {
     /// the same (their pooled connections stay in use). `runtimes` keeps the counters of the
     /// clusters still configured and forgets the others.
     package static func build(table: RouteTable, generation: Int, previous: ProxySnapshot? = nil, runtimes: ClusterRuntimes = ClusterRuntimes(),
-                              credentialsDirectory: String? = nil, workloadCertificates: String? = nil) -> ProxySnapshot {
+                              credentialsDirectory: String? = nil, workloadCertificates: String? = nil, trustDomain: String = "cluster.local") -> ProxySnapshot {
         let serverTLS = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
         var problems = serverTLS.problems
         let workload = workloadCertificates.map(UpstreamTLS.WorkloadCertificates.init)
         let runtimeByName = runtimes.retain(table.clusters.keys)
         var clusters: [String: PublishedCluster] = [:]
+        var plainMeshClusters = 0
         for (name, cluster) in table.clusters {
             let old = previous?.clusters[name]
             let runtime = runtimeByName[name] ?? ClusterRuntime()
@@ -57,13 +62,38 @@ package final class ProxySnapshot: Sendable {
                     problems.append("\(cluster.policySource ?? "DestinationRule") trafficPolicy.tls for cluster \(name): \(description); requests to it fail (503 UF)")
                 }
             }
-            let sameConnections = old.map { $0.cluster.connection == cluster.connection && $0.tls === tls && $0.tlsProblem == tlsProblem } ?? false
+            // Istio's auto mTLS towards the endpoints with a sidecar; without the workload's
+            // certificate they get plain text (said once per publish, below).
+            var meshTLS: UpstreamTLS?
+            if tls == nil, let settings = cluster.connection.meshTLS, cluster.endpoints.contains(where: \.meshTLS) {
+                if let workload {
+                    do {
+                        meshTLS = try UpstreamTLS.make(settings, credentialsDirectory: nil, workloadCertificates: workload, previous: old?.meshTLS)
+                    } catch {
+                        problems.append("auto mTLS for cluster \(name): \(error); its endpoints get plain text")
+                    }
+                } else {
+                    plainMeshClusters += 1
+                }
+            }
+            let sameConnections = old.map { $0.cluster.connection == cluster.connection && $0.tls === tls && $0.tlsProblem == tlsProblem && $0.meshTLS === meshTLS } ?? false
             let identity = sameConnections ? old!.poolIdentity : PublishedCluster.nextPoolIdentity()
             let monitors = cluster.outlierDetection == nil ? [] : runtime.outliers.monitors(for: cluster.endpoints)
             clusters[name] = PublishedCluster(cluster: cluster, runtime: runtime, plan: plan, tls: tls, tlsProblem: tlsProblem, poolIdentity: identity,
-                                              monitors: monitors)
+                                              monitors: monitors, meshTLS: meshTLS)
         }
-        return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems)
+        if plainMeshClusters > 0 {
+            problems.append("auto mTLS: \(plainMeshClusters) cluster\(plainMeshClusters == 1 ? "" : "s") reach workloads with a sidecar, but no --workload-certs: plain text to them")
+        }
+        var meshServer: MeshServerTLS?
+        if !table.proxy.isGateway, let workload {
+            do {
+                meshServer = try MeshServerTLS.make(workload, trustDomain: trustDomain, previous: previous?.meshServer)
+            } catch {
+                problems.append("inbound mutual TLS not set up (\(error)): STRICT ports refuse connections, PERMISSIVE ones take plain text only")
+            }
+        }
+        return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems, meshServer: meshServer)
     }
 }
 

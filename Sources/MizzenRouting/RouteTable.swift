@@ -16,6 +16,8 @@ package final class RouteTable: Sendable {
     /// A sidecar's decision for inbound connections to a port no service declares:
     /// `InboundPassthroughCluster`. Nil at a gateway.
     package let inboundPassthrough: ConnectionDecision?
+    /// A sidecar's PeerAuthentication: how its inbound ports take mutual TLS. Nil at a gateway.
+    package let inboundPeerAuthentication: EffectivePeerAuthentication?
     package let clusters: [String: UpstreamCluster]
     /// Problems met while compiling (skipped servers, unknown delegates...): warnings, as
     /// `istioctl analyze` would print.
@@ -24,8 +26,9 @@ package final class RouteTable: Sendable {
     let inboundIndex: [UInt32: Int]
 
     init(proxy: ProxyIdentity, listeners: [Listener], inboundListeners: [Listener] = [], unmatchedOutboundCluster: String? = nil,
-         clusters: [String: UpstreamCluster], problems: [String]) {
+         inboundPeerAuthentication: EffectivePeerAuthentication? = nil, clusters: [String: UpstreamCluster], problems: [String]) {
         self.proxy = proxy
+        self.inboundPeerAuthentication = inboundPeerAuthentication
         self.outboundPassthrough = unmatchedOutboundCluster.map { Self.passthroughDecision(cluster: $0) }
         self.inboundPassthrough = unmatchedOutboundCluster == nil ? nil : Self.passthroughDecision(cluster: Self.inboundPassthroughCluster)
         self.listeners = listeners.sorted { $0.port < $1.port }

@@ -547,6 +547,15 @@ struct Sidecar: AsyncParsableCommand {
     @Option(name: .customLong("outbound-traffic-policy"), help: "ALLOW_ANY (unknown destinations pass through) or REGISTRY_ONLY (they are refused).")
     var outboundTrafficPolicy: String = "ALLOW_ANY"
 
+    @Option(name: .customLong("agent-port"), help: "pilot-agent's port: /healthz/ready, /stats/prometheus and the application's rewritten probes /app-health/... (-1: off).")
+    var agentPort: Int = 15020
+
+    @Option(name: .customLong("pod-ip"), help: "The pod's address, where the rewritten probes reach the application. Env: INSTANCE_IP; default 127.0.0.1.")
+    var podIP: String?
+
+    @Option(name: .customLong("trust-domain"), help: "Mesh trust domain: identities are spiffe://TRUST_DOMAIN/ns/NS/sa/SA. Env: TRUST_DOMAIN.")
+    var trustDomain: String?
+
     @OptionGroup var proxy: ProxyOptions
 
     @OptionGroup var operations: OperationsOptions
@@ -566,6 +575,15 @@ struct Sidecar: AsyncParsableCommand {
         for (name, port) in [("--outbound-port", outboundPort), ("--inbound-port", inboundPort)] where !(0...65535).contains(port) {
             throw ValidationError("\(name) must be 0-65535, got \(port)")
         }
+        guard (-1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be -1 (off), 0 (any) or a port") }
+        var probes = AppProbes(probes: [:])
+        if let json = environment["ISTIO_KUBE_APP_PROBERS"], !json.isEmpty {
+            do {
+                probes = try AppProbes.parse(json)
+            } catch {
+                throw ValidationError("ISTIO_KUBE_APP_PROBERS: \(error)")
+            }
+        }
         let control = proxy.makeLogLevelControl()
         let logger = proxy.makeLogger("mizzen.sidecar", control: control)
         let telemetry: ProxyTelemetry
@@ -575,11 +593,16 @@ struct Sidecar: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
+        var settings = operations.settings(control: control)
+        settings.agentPort = agentPort < 0 ? nil : agentPort
+        settings.appProbes = probes
+        settings.podIP = podIP ?? environment["INSTANCE_IP"] ?? "127.0.0.1"
+        let mesh = MeshSettings(outboundTrafficPolicy: policy, trustDomain: trustDomain ?? environment["TRUST_DOMAIN"] ?? "cluster.local")
         let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
-                                    podLabels: labelMap, workloadCertificates: workloadCerts,
+                                    podLabels: labelMap, workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
                                     capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort),
-                                    mesh: MeshSettings(outboundTrafficPolicy: policy), threads: proxy.threads, limits: proxy.limits, logger: logger,
-                                    telemetry: telemetry, operations: operations.settings(control: control))
+                                    mesh: mesh, threads: proxy.threads, limits: proxy.limits, logger: logger,
+                                    telemetry: telemetry, operations: settings)
         let status = await mode.run()
         if status != 0 { throw ExitCode(status) }
     }

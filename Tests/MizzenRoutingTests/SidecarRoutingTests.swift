@@ -173,3 +173,68 @@ struct SidecarRoutingTests {
         #expect(decision.route?.source.virtualService.name == test.winner, "\(decision.route?.source.description ?? "no route")")
     }
 }
+
+/// The `Sidecar` resource: which one applies, what its egress hosts import, its
+/// outboundTrafficPolicy and its ingress listeners.
+struct SidecarResourceTests {
+    static func sidecar(_ name: String, namespace: String = "default", created: String = "2024-01-01T00:00:00Z", _ spec: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: \(name), namespace: \(namespace), creationTimestamp: "\(created)"}
+        spec:
+        \(spec.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    static func table(_ sidecars: [String], labels: [String: String] = ["app": "web"]) -> RouteTable {
+        SidecarRoutingTests.table(sidecars.joined(separator: "\n---\n"), labels: labels)
+    }
+
+    @Test(arguments: [
+        ("no Sidecar imports everything", [String](), true, true),
+        ("this namespace only", [sidecar("s", "egress: [{hosts: [\"./*\"]}]")], true, false),
+        ("another namespace by name", [sidecar("s", "egress: [{hosts: [\"other/*\"]}]")], false, true),
+        ("one host", [sidecar("s", "egress: [{hosts: [\"*/db.other.svc.cluster.local\"]}]")], false, true),
+        ("exclusion", [sidecar("s", "egress: [{hosts: [\"*/*\", \"~other/*\"]}]")], true, false),
+        ("a workload selector for other labels does not apply", [sidecar("s", "workloadSelector: {labels: {app: other}}\negress: [{hosts: [\"./*\"]}]")], true, true),
+        ("the root namespace's default", [sidecar("s", namespace: "istio-system", "egress: [{hosts: [\"./*\"]}]")], true, false),
+        ("a namespace Sidecar beats the root default", [sidecar("root", namespace: "istio-system", "egress: [{hosts: [\"./*\"]}]"),
+                                                         sidecar("ns", "egress: [{hosts: [\"*/*\"]}]")], true, true),
+        ("a selector Sidecar beats the namespace one", [sidecar("ns", "egress: [{hosts: [\"*/*\"]}]"),
+                                                         sidecar("web", created: "2024-05-01T00:00:00Z", "workloadSelector: {labels: {app: web}}\negress: [{hosts: [\"./*\"]}]")], true, false),
+    ])
+    func egressImports(_ name: String, _ sidecars: [String], _ seesWeb: Bool, _ seesDB: Bool) {
+        let table = Self.table(sidecars)
+        let web = table.decide(RequestAttributes(authority: "web", target: "/", port: 80), random: 0).cluster == "outbound|80||web.default.svc.cluster.local"
+        let db = table.decideCapturedConnection(inbound: false, port: 5432, destinationAddress: "10.96.0.20", explicitOnly: true, random: 0) != nil
+        #expect(web == seesWeb, "\(name)")
+        #expect(db == seesDB, "\(name)")
+    }
+
+    @Test(arguments: [
+        ("absent: the mesh's (ALLOW_ANY)", "egress: [{hosts: [\"*/*\"]}]", "PassthroughCluster"),
+        ("present without a mode: REGISTRY_ONLY", "outboundTrafficPolicy: {}", "BlackHoleCluster"),
+        ("REGISTRY_ONLY", "outboundTrafficPolicy: {mode: REGISTRY_ONLY}", "BlackHoleCluster"),
+        ("ALLOW_ANY", "outboundTrafficPolicy: {mode: ALLOW_ANY}", "PassthroughCluster"),
+    ])
+    func outboundTrafficPolicy(_ name: String, _ spec: String, _ cluster: String) {
+        #expect(Self.table([Self.sidecar("s", spec)]).outboundPassthrough?.destination.cluster == cluster, "\(name)")
+    }
+
+    @Test func ingressListenersReplaceTheServicePorts() throws {
+        let table = Self.table([Self.sidecar("s", """
+            ingress:
+            - {port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: "127.0.0.1:8080"}
+            - {port: {number: 9090, protocol: TCP, name: tcp}, defaultEndpoint: "0.0.0.0:7070"}
+            - {port: {number: 9191, protocol: HTTP, name: http-passthrough}}
+            """)])
+        #expect(table.inboundListeners.map(\.port) == [9080, 9090, 9191])
+        let local = try #require(table.clusters["inbound|9080||"])
+        #expect(local.endpoints.map(\.addressKey) == ["127.0.0.1:8080"])
+        #expect(local.originalDestination == nil)
+        #expect(table.clusters["inbound|9090||"]?.originalDestination == OriginalDestinationPolicy(sourceAddress: "127.0.0.6", port: 7070))
+        #expect(table.clusters["inbound|9191||"]?.originalDestination == OriginalDestinationPolicy(sourceAddress: "127.0.0.6"))
+        #expect(table.inboundListener(port: 8080) == nil)
+    }
+}

@@ -12,6 +12,8 @@ struct SnapshotBuilder {
 
     static let istioGroup = "networking.istio.io"
     static let istioVersions: Set<String> = ["v1", "v1beta1", "v1alpha3"]
+    static let securityGroup = "security.istio.io"
+    static let securityVersions: Set<String> = ["v1", "v1beta1"]
 
     init(loader: ConfigLoader) {
         self.loader = loader
@@ -85,9 +87,31 @@ struct SnapshotBuilder {
                 add(IstioResource<ServiceEntry>.self, \.serviceEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, meta, problems in
                     ServiceEntryValidator.validate(spec, namespace: reference.namespace, labels: meta.labels ?? [:], into: &problems)
                 }
+            case "Sidecar":
+                add(IstioResource<Sidecar>.self, \.sidecars, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
+                    SidecarValidator.validate(spec, into: &problems)
+                }
             case "WorkloadEntry":
                 add(IstioResource<WorkloadEntry>.self, \.workloadEntries, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: \.spec) { spec, _, problems in
                     WorkloadEntryValidator.validate(spec, FieldPath.root / "spec", servicePorts: nil, allowFQDN: true, into: &problems)
+                }
+            default:
+                skip(reference, apiVersion: apiVersion, file: file, mark: root.mark)
+            }
+            return
+        }
+
+        if group == Self.securityGroup {
+            guard Self.securityVersions.contains(version) else {
+                diagnostics.append(Diagnostic(severity: .error, file: file, mark: source.mark(of: FieldPath.root / "apiVersion"), object: reference, path: FieldPath.root / "apiVersion",
+                                              message: "unsupported version \"\(version)\" of \(group); use v1 or v1beta1"))
+                return
+            }
+            switch kind {
+            case "PeerAuthentication":
+                add(IstioResource<PeerAuthentication>.self, \.peerAuthentications, root: root, source: source, reference: reference, apiVersion: apiVersion,
+                    payload: \.spec) { spec, _, problems in
+                    PeerAuthenticationValidator.validate(spec, into: &problems)
                 }
             default:
                 skip(reference, apiVersion: apiVersion, file: file, mark: root.mark)

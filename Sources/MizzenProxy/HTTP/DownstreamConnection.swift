@@ -30,6 +30,8 @@ package final class DownstreamConnection: Sendable {
     package let isHTTP2: Bool
     /// Accepted by a sidecar's inbound capture listener: routed by the pod port.
     package let isInbound: Bool
+    /// The mesh peer of an inbound mutual TLS connection.
+    package let meshPeer: MeshPeer?
 
     package var isTLS: Bool { tlsServer != nil }
     package var headerPolicy: ListenerSpec.HeaderPolicy { listener.headerPolicy }
@@ -49,7 +51,7 @@ package final class DownstreamConnection: Sendable {
     }
 
     package init(listener: ListenerSpec, listenerPort: UInt32, remoteAddress: SocketAddress?, localAddress: SocketAddress?,
-                 originalDestination: SocketAddress? = nil, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool) {
+                 originalDestination: SocketAddress? = nil, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool, meshPeer: MeshPeer? = nil) {
         self.listener = listener
         self.listenerPort = listenerPort
         self.remoteIP = remoteAddress?.ipAddress
@@ -65,5 +67,6 @@ package final class DownstreamConnection: Sendable {
         self.tlsServer = tlsServer
         self.isHTTP2 = isHTTP2
         self.isInbound = listener.direction == .inbound
+        self.meshPeer = meshPeer
     }
 }

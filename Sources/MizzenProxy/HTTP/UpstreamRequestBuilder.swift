@@ -50,6 +50,19 @@ enum UpstreamRequestBuilder {
         case .mesh:
             if !headers.contains(name: "x-forwarded-proto") { headers.add(name: "x-forwarded-proto", value: scheme) }
         }
+        // x-forwarded-client-cert: a sidecar's inbound side appends its mTLS client
+        // (APPEND_FORWARD); everywhere else, and without a client certificate, it is removed
+        // (SANITIZE, and SANITIZE_SET at a gateway with no client certificate).
+        if let peer = connection.meshPeer {
+            let element = peer.forwardedClientCertElement
+            if let existing = headers.first(name: "x-forwarded-client-cert") {
+                headers.replaceOrAdd(name: "x-forwarded-client-cert", value: existing + "," + element)
+            } else {
+                headers.add(name: "x-forwarded-client-cert", value: element)
+            }
+        } else {
+            headers.remove(name: "x-forwarded-client-cert")
+        }
         var requestID = headers.first(name: "x-request-id")
         if requestID == nil {
             let made = HeaderRules.requestID(using: &random)

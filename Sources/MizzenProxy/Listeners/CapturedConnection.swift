@@ -1,6 +1,8 @@
 import Logging
 import MizzenRouting
 import NIOCore
+import NIOSSL
+import NIOTLS
 
 /// A connection a sidecar's capture listener accepted (iptables sent it there), set up once its
 /// original destination is known, as Envoy's `virtualOutbound` and `virtualInbound` listeners
@@ -20,9 +22,66 @@ enum CapturedConnection {
             channel.close(promise: nil)
             return
         }
+        let listenerPort = UInt32(port)
+        guard spec.direction == .inbound else {
+            try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
+            return
+        }
+        // Inbound: the pod's PeerAuthentication for this port decides whether mutual TLS is
+        // required (STRICT), taken when offered (PERMISSIVE) or not looked for (DISABLE).
+        let mode = loop.snapshot.table.inboundPeerAuthentication?.mode(forPort: listenerPort) ?? .permissive
+        let mesh = loop.snapshot.meshServer
+        switch mode {
+        case .strict:
+            guard let mesh else {
+                loop.logger.debug("listener \(spec.name): port \(port) is STRICT and there is no workload certificate: connection closed")
+                channel.close(promise: nil)
+                return
+            }
+            try terminateMeshTLS(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, mesh: mesh)
+        case .permissive:
+            guard let mesh else {
+                try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
+                return
+            }
+            try channel.pipeline.syncOperations.addHandler(PeekingHandler(classify: InboundTransport.classify) { [unowned channel] transport in
+                if transport == .meshTLS {
+                    try terminateMeshTLS(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, mesh: mesh)
+                } else {
+                    try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
+                }
+            }, name: "transport-detector")
+        case .disable:
+            try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
+        }
+    }
+
+    /// Mutual TLS with the mesh's certificates; then HTTP by the negotiated ALPN, or what the
+    /// decrypted bytes carry.
+    static func terminateMeshTLS(channel: any Channel, spec: ListenerSpec, original: SocketAddress, port: UInt32, loop: LoopState, mesh: MeshServerTLS) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(NIOSSLServerHandler(context: mesh.context), name: "mesh-tls")
+        try sync.addHandler(MeshHandshake(mesh: mesh) { [unowned channel] negotiated, peer in
+            let table = loop.snapshot.table
+            if negotiated == "h2" || negotiated == "http/1.1", let listener = table.inboundListener(port: port), listener.httpRoutes != nil {
+                let context = ConnectionInitializer.Context(spec: spec, listener: listener, originalDestination: original, loop: loop)
+                let connection = context.connection(channel: channel, serverName: nil, tlsServer: nil, isHTTP2: negotiated == "h2", meshPeer: peer)
+                if negotiated == "h2" {
+                    try ConnectionInitializer.configureHTTP2(channel: channel, connection: connection, loop: loop)
+                } else {
+                    try ConnectionInitializer.configureHTTP1(channel: channel, connection: connection, loop: loop)
+                }
+                return
+            }
+            try plain(channel: channel, spec: spec, original: original, port: port, loop: loop, meshPeer: peer)
+        }, name: "mesh-handshake")
+    }
+
+    /// The connection's bytes as they are (plain text, or already decrypted): TCP by a route
+    /// naming the address, HTTP when the port has routes and the bytes are HTTP, else TCP.
+    static func plain(channel: any Channel, spec: ListenerSpec, original: SocketAddress, port listenerPort: UInt32, loop: LoopState, meshPeer: MeshPeer?) throws {
         let table = loop.snapshot.table
         let inbound = spec.direction == .inbound
-        let listenerPort = UInt32(port)
         let address = original.ipAddress
         if let decision = table.decideCapturedConnection(inbound: inbound, port: listenerPort, destinationAddress: address, explicitOnly: true,
                                                          random: loop.random.next()) {
@@ -35,10 +94,10 @@ enum CapturedConnection {
             return
         }
         let context = ConnectionInitializer.Context(spec: spec, listener: listener, originalDestination: original, loop: loop)
-        try channel.pipeline.syncOperations.addHandler(CaptureSniffer { [unowned channel] protocolSeen in
+        try channel.pipeline.syncOperations.addHandler(PeekingHandler(classify: CaptureSniffer.classify) { [unowned channel] protocolSeen in
             switch protocolSeen {
             case .http1, .http2:
-                let connection = context.connection(channel: channel, serverName: nil, tlsServer: nil, isHTTP2: protocolSeen == .http2)
+                let connection = context.connection(channel: channel, serverName: nil, tlsServer: nil, isHTTP2: protocolSeen == .http2, meshPeer: meshPeer)
                 if protocolSeen == .http2 {
                     try ConnectionInitializer.configureHTTP2(channel: channel, connection: connection, loop: loop)
                 } else {
@@ -65,12 +124,7 @@ enum CapturedConnection {
     static func proxyTCP(channel: any Channel, decision: ConnectionDecision, original: SocketAddress, loop: LoopState) throws {
         let sync = channel.pipeline.syncOperations
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-        let handler = TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot, originalDestination: original)
-        if let sniffer = try? sync.handler(type: CaptureSniffer.self) {
-            try sync.addHandler(handler, position: .after(sniffer))
-        } else {
-            try sync.addHandler(handler)
-        }
+        try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot, originalDestination: original))
         SetupTimeout.setupDone(sync)
     }
 
@@ -82,52 +136,32 @@ enum CapturedConnection {
     }
 }
 
-/// Istio's protocol sniffing on a captured connection (Envoy's `http_inspector`): the HTTP/2
-/// client preface, an HTTP/1 request line (`METHOD SP`, the method an upper-case token), or
-/// anything else. Holds what it read and hands it on once it knows.
-final class CaptureSniffer: ChannelInboundHandler, RemovableChannelHandler {
+/// Reads a connection's first bytes until `classify` can tell what they are, sets the
+/// pipeline up for that, then hands on what it read and steps aside.
+final class PeekingHandler<Kind>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    enum Seen: Equatable {
-        case http1
-        case http2
-        case other
-    }
-
-    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-    /// Longer than any registered HTTP method (`UPDATEREDIRECTREF`, 17).
-    private static let maxMethodLength = 24
     private var buffer: ByteBuffer?
-    private let configure: (Seen) throws -> Void
+    private let classify: (ByteBufferView) -> Kind?
+    private let configure: (Kind) throws -> Void
 
-    init(configure: @escaping (Seen) throws -> Void) {
+    init(classify: @escaping (ByteBufferView) -> Kind?, configure: @escaping (Kind) throws -> Void) {
+        self.classify = classify
         self.configure = configure
-    }
-
-    /// What the bytes so far say; nil: not enough of them yet.
-    static func classify(_ bytes: ByteBufferView) -> Seen? {
-        let count = min(bytes.count, preface.count)
-        if bytes.prefix(count).elementsEqual(preface.prefix(count)) {
-            return count == preface.count ? .http2 : nil
-        }
-        var length = 0
-        for byte in bytes {
-            if byte == UInt8(ascii: " ") { return length > 0 ? .http1 : .other }
-            let isToken = (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-            guard isToken else { return .other }
-            length += 1
-            if length > maxMethodLength { return .other }
-        }
-        return nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
-        guard let seen = Self.classify(buffer!.readableBytesView) else { return }
+        guard let kind = classify(buffer!.readableBytesView) else {
+            // A bound on what is held while undecided: 64 KiB is past any request line or
+            // ClientHello that could still be told apart.
+            if buffer!.readableBytes > 65536 { context.close(promise: nil) }
+            return
+        }
         do {
-            try configure(seen)
+            try configure(kind)
         } catch {
             context.close(promise: nil)
             return
@@ -146,4 +180,80 @@ final class CaptureSniffer: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 @available(*, unavailable)
-extension CaptureSniffer: Sendable {}
+extension PeekingHandler: Sendable {}
+
+/// After the mesh TLS handshake: the client's certificate must name an identity of the trust
+/// domain (`spiffe://TRUST_DOMAIN/...`); then the pipeline is set up for the negotiated ALPN.
+final class MeshHandshake: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let mesh: MeshServerTLS
+    private let configure: (String?, MeshPeer) throws -> Void
+
+    init(mesh: MeshServerTLS, configure: @escaping (String?, MeshPeer) throws -> Void) {
+        self.mesh = mesh
+        self.configure = configure
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate
+        guard let certificate, let principal = MeshIdentity.uriSAN(certificate), principal.hasPrefix(mesh.trustDomainPrefix) else {
+            context.close(promise: nil)
+            return
+        }
+        let hash = (try? certificate.toDERBytes()).map(SHA256.hex) ?? ""
+        let peer = MeshPeer(principal: principal, localPrincipal: mesh.localPrincipal, certificateHash: hash)
+        do {
+            try configure(negotiated, peer)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A failed handshake (no client certificate, an untrusted one, plain text on STRICT).
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension MeshHandshake: Sendable {}
+
+/// Istio's protocol sniffing on a captured connection (Envoy's `http_inspector`): the HTTP/2
+/// client preface, an HTTP/1 request line (`METHOD SP`, the method an upper-case token), or
+/// anything else.
+enum CaptureSniffer {
+    enum Seen: Equatable {
+        case http1
+        case http2
+        case other
+    }
+
+    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    /// Longer than any registered HTTP method (`UPDATEREDIRECTREF`, 17).
+    private static let maxMethodLength = 24
+
+    /// What the bytes so far say; nil: not enough of them yet.
+    static func classify(_ bytes: ByteBufferView) -> Seen? {
+        let count = min(bytes.count, preface.count)
+        if bytes.prefix(count).elementsEqual(preface.prefix(count)) {
+            return count == preface.count ? .http2 : nil
+        }
+        var length = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: " ") { return length > 0 ? .http1 : .other }
+            let isToken = (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            guard isToken else { return .other }
+            length += 1
+            if length > maxMethodLength { return .other }
+        }
+        return nil
+    }
+}

@@ -87,9 +87,10 @@ enum ConnectionInitializer {
         var originalDestination: SocketAddress?
         var loop: LoopState
 
-        func connection(channel: any Channel, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool) -> DownstreamConnection {
+        func connection(channel: any Channel, serverName: String?, tlsServer: ServerEntry?, isHTTP2: Bool, meshPeer: MeshPeer? = nil) -> DownstreamConnection {
             DownstreamConnection(listener: spec, listenerPort: listener.port, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress,
-                                 originalDestination: originalDestination, serverName: serverName, tlsServer: tlsServer, isHTTP2: isHTTP2)
+                                 originalDestination: originalDestination, serverName: serverName, tlsServer: tlsServer, isHTTP2: isHTTP2,
+                                 meshPeer: meshPeer)
         }
     }
 

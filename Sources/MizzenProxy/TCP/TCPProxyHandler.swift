@@ -99,8 +99,9 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection,
                                                     sourceAddress: cluster.cluster.originalDestination?.sourceAddress)
             .channelOption(.allowRemoteHalfClosure, value: true)
-        let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls,
-                                               serverName: cluster.tls?.serverName(forHost: cluster.cluster.serviceHost))
+        let tls = cluster.tls(forEndpoint: index)
+        let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: tls,
+                                               serverName: tls?.serverName(forHost: cluster.cluster.serviceHost))
         let downstream = context.channel
         future.assumeIsolated().whenComplete { [self] result in
             switch result {

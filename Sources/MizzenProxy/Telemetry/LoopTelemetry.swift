@@ -16,6 +16,14 @@ final class LoopTelemetry {
     private var handles: [ObjectIdentifier: ClusterHandle] = [:]
     /// Peers of requests no cluster served, by the Host header (bounded by `metrics.maxPeers`).
     private var hostPeers: [String: Int32] = [:]
+    /// Inbound peers by cluster and client identity (`inboundPeer`).
+    private var inboundPeers: [InboundPeerKey: Int32] = [:]
+
+    struct InboundPeerKey: Hashable {
+        var cluster: ObjectIdentifier
+        var principal: String?
+        var local: String?
+    }
     private var logBuffer: LogBytes
     private var logLines = 0
     private var logFlushScheduled = false
@@ -54,6 +62,7 @@ final class LoopTelemetry {
     /// Drops the handles of clusters no longer published as they were.
     func publish(_ snapshot: ProxySnapshot) {
         handles = handles.filter { snapshot.clusters[$0.value.cluster.name]?.cluster === $0.value.cluster }
+        inboundPeers = inboundPeers.filter { handles[$0.key.cluster] != nil }
     }
 
     private func handle(_ cluster: UpstreamCluster) -> ClusterHandle {
@@ -91,9 +100,40 @@ final class LoopTelemetry {
 
     // MARK: Requests
 
+    /// The source side of an inbound request or connection (`reporter="destination"`): the
+    /// client's identity from its mTLS certificate (`spiffe://TD/ns/NS/sa/SA`), else unknown
+    /// with `connection_security_policy="none"`. Interned per cluster and identity.
+    private func inboundPeer(_ handle: ClusterHandle, meshPeer: MeshPeer?) -> Int32 {
+        let key = InboundPeerKey(cluster: ObjectIdentifier(handle.cluster), principal: meshPeer?.principal, local: meshPeer?.localPrincipal)
+        if let peer = inboundPeers[key] { return peer }
+        let cluster = handle.cluster
+        var labels = DestinationLabels.host(cluster.serviceHost)
+        if let name = cluster.serviceName { labels.serviceName = name }
+        if let namespace = cluster.serviceNamespace { labels.serviceNamespace = namespace }
+        if let meshPeer {
+            var workload = WorkloadLabels.unknown
+            workload.principal = meshPeer.principal
+            let parts = meshPeer.principal.split(separator: "/")
+            if let index = parts.firstIndex(of: "ns"), index + 1 < parts.count { workload.namespace = String(parts[index + 1]) }
+            labels.workload = workload
+            labels.connectionSecurityPolicy = "mutual_tls"
+            labels.localPrincipal = meshPeer.localPrincipal
+        } else {
+            labels.connectionSecurityPolicy = "none"
+        }
+        let peer = metrics.peer(labels)
+        if inboundPeers.count < metrics.maxPeers { inboundPeers[key] = peer }
+        return peer
+    }
+
     func exchangeFinished(_ record: ExchangeRecord) {
         let handle = record.cluster.map { self.handle($0) }
-        let peer = handle.map { self.peer($0, endpoint: record.upstreamEndpoint) } ?? hostPeer(record.request)
+        let peer: Int32
+        if let handle, let connection = record.connection, connection.isInbound {
+            peer = inboundPeer(handle, meshPeer: connection.meshPeer)
+        } else {
+            peer = handle.map { self.peer($0, endpoint: record.upstreamEndpoint) } ?? hostPeer(record.request)
+        }
         var grpcStatus: Int16 = -1
         if record.isGRPC {
             let value = record.responseTrailers?.first(name: "grpc-status") ?? record.responseHeaders?.first(name: "grpc-status")

@@ -24,9 +24,12 @@ package final class PublishedCluster: Sendable {
     let poolIdentity: UInt64
     /// One per endpoint, in order, when the cluster has outlier detection; empty otherwise.
     let monitors: [EndpointMonitor]
+    /// Istio's auto mTLS context, used towards `meshEndpoints` when `tls` is nil.
+    let meshTLS: UpstreamTLS?
+    let meshEndpoints: Set<EndpointAddress>
 
     init(cluster: UpstreamCluster, runtime: ClusterRuntime, plan: LoadBalancerPlan, tls: UpstreamTLS?, tlsProblem: String?, poolIdentity: UInt64,
-         monitors: [EndpointMonitor]) {
+         monitors: [EndpointMonitor], meshTLS: UpstreamTLS? = nil) {
         self.cluster = cluster
         self.runtime = runtime
         self.plan = plan
@@ -34,6 +37,22 @@ package final class PublishedCluster: Sendable {
         self.tlsProblem = tlsProblem
         self.poolIdentity = poolIdentity
         self.monitors = monitors
+        self.meshTLS = meshTLS
+        self.meshEndpoints = meshTLS == nil ? [] : Set(cluster.endpoints.filter(\.meshTLS).map(EndpointAddress.init))
+    }
+
+    /// The TLS a connection to `endpoint` is made with: the DestinationRule's, else mesh mTLS
+    /// to an endpoint with a sidecar, else none.
+    func tls(for endpoint: EndpointAddress) -> UpstreamTLS? {
+        if let tls { return tls }
+        if let meshTLS, meshEndpoints.contains(endpoint) { return meshTLS }
+        return nil
+    }
+
+    func tls(forEndpoint index: Int) -> UpstreamTLS? {
+        if let tls { return tls }
+        guard let meshTLS, index < plan.endpoints.count, plan.endpoints[index].meshTLS else { return nil }
+        return meshTLS
     }
 
     var name: String { cluster.name }
@@ -52,8 +71,8 @@ package final class PublishedCluster: Sendable {
     /// address). Counters, TLS and pool identity are the cluster's own, so pooled connections to
     /// the same address are reused. Nil: not such a cluster, or no original destination.
     func resolvingOriginalDestination(_ destination: SocketAddress?) -> PublishedCluster? {
-        guard cluster.originalDestination != nil, let destination, let ip = destination.ipAddress, let port = destination.port, port > 0 else { return nil }
-        let endpoint = ClusterEndpoint(address: ip, port: UInt32(port), labels: [:], weight: 1)
+        guard let policy = cluster.originalDestination, let destination, let ip = destination.ipAddress, let port = destination.port, port > 0 else { return nil }
+        let endpoint = ClusterEndpoint(address: ip, port: policy.port ?? UInt32(port), labels: [:], weight: 1)
         return PublishedCluster(cluster: cluster, runtime: runtime, plan: LoadBalancerPlan(endpoints: [endpoint], spec: cluster.loadBalancer), tls: tls,
                                 tlsProblem: tlsProblem, poolIdentity: poolIdentity, monitors: [])
     }

@@ -426,7 +426,9 @@ final class UpstreamPools {
             }
         }
         let endpoint = pool.key.endpoint
-        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: cluster.tls, serverName: pool.key.serverName)
+        let tls = cluster.tls(for: endpoint)
+        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: tls,
+                                                  serverName: pool.key.serverName ?? tls?.serverName)
         connected.assumeIsolated().whenComplete { result in
             pool.connecting -= 1
             switch result {
@@ -578,8 +580,9 @@ final class UpstreamPools {
                 }
             }
         let endpoint = pool.key.endpoint
-        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: pool.cluster.tls,
-                                                  serverName: pool.key.serverName)
+        let tls = pool.cluster.tls(for: endpoint)
+        let connected = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: tls,
+                                                  serverName: pool.key.serverName ?? tls?.serverName)
         connected.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):

@@ -6,7 +6,7 @@ extension UpstreamCluster {
     /// name declares).
     static func compile(name: String, serviceHost: String, service: (name: String, namespace: String)? = nil, port: UInt32, subset: String?, subsetLabels: [String: String], serviceKnown: Bool,
                         endpoints: [ClusterEndpoint], protocolName: String?, policy: ClusterPolicy,
-                        originalDestination: OriginalDestinationPolicy? = nil) -> UpstreamCluster {
+                        originalDestination: OriginalDestinationPolicy? = nil, mesh: MeshTLSSettings? = nil) -> UpstreamCluster {
         let pool = policy.connectionPool
         let http2 = speaksHTTP2(protocolName: protocolName, pool: pool)
         var unsupported: [String] = []
@@ -19,7 +19,8 @@ extension UpstreamCluster {
         if policy.loadBalancer?.warmup != nil || policy.loadBalancer?.warmupDurationSecs != nil { unsupported.append("loadBalancer.warmup") }
         return UpstreamCluster(
             name: name, serviceHost: serviceHost, serviceName: service?.name, serviceNamespace: service?.namespace, port: port, subset: subset, subsetLabels: subsetLabels, serviceKnown: serviceKnown,
-            endpoints: endpoints, limits: limits(pool), connection: connection(pool, tls: policy.tls, http2: http2, serviceHost: serviceHost, port: port, subset: subset),
+            endpoints: endpoints, limits: limits(pool), connection: connection(pool, tls: policy.tls, http2: http2, serviceHost: serviceHost, port: port, subset: subset,
+                                                                       mesh: mesh, tcp: SidecarPortProtocol(protocolName) == .tcp),
             loadBalancer: loadBalancer(policy.loadBalancer), outlierDetection: policy.outlierDetection.map(outlier),
             policySource: policy.destinationRule.map { "\($0)" }, unsupportedSettings: unsupported, originalDestination: originalDestination)
     }
@@ -43,8 +44,16 @@ extension UpstreamCluster {
         return limits
     }
 
+    /// ALPN of Istio's mesh mTLS (`istio.alpn` and cluster_tls.go): the upstream protocol's
+    /// `istio-*` name, `istio`, then the plain one; TCP offers `istio` alone (no metadata
+    /// exchange: `istio-peer-exchange` would commit to its preamble).
+    static func meshALPN(http2: Bool, tcp: Bool) -> [String] {
+        if tcp { return ["istio"] }
+        return http2 ? ["istio-h2", "istio", "h2"] : ["istio-http/1.1", "istio", "http/1.1"]
+    }
+
     static func connection(_ pool: ConnectionPoolSettings?, tls: ClientTLSSettings?, http2: Bool, serviceHost: String, port: UInt32,
-                           subset: String?) -> ConnectionSettings {
+                           subset: String?, mesh: MeshTLSSettings? = nil, tcp: Bool = false) -> ConnectionSettings {
         var settings = ConnectionSettings(upstreamProtocol: http2 ? .http2 : .http1)
         settings.connectTimeout = pool?.tcp?.connectTimeout.flatMap { $0.nanoseconds > 0 ? $0.nanoseconds : nil }
         settings.idleTimeout = (pool?.http?.idleTimeout ?? pool?.tcp?.idleTimeout).map(\.nanoseconds)
@@ -65,10 +74,16 @@ extension UpstreamCluster {
                 // Istio's SNI for mesh mTLS names the cluster: outbound_.PORT_.SUBSET_.HOST.
                 sni = "outbound_.\(port)_.\(subset ?? "")_.\(serviceHost)"
             }
+            let istio = compiledMode == .istioMutual
             settings.tls = UpstreamTLSSettings(
                 mode: compiledMode, clientCertificate: tls.clientCertificate, privateKey: tls.privateKey, caCertificates: tls.caCertificates,
-                credentialName: tls.credentialName, sni: sni, subjectAltNames: tls.subjectAltNames ?? [],
-                insecureSkipVerify: tls.insecureSkipVerify == true, alpn: http2 ? ["h2"] : ["http/1.1"])
+                credentialName: tls.credentialName, sni: sni,
+                // ISTIO_MUTUAL without SANs checks the service's accounts (empty: any mesh identity).
+                subjectAltNames: tls.subjectAltNames ?? (istio ? mesh?.subjectAltNames ?? [] : []),
+                insecureSkipVerify: tls.insecureSkipVerify == true, alpn: istio ? meshALPN(http2: http2, tcp: tcp) : (http2 ? ["h2"] : ["http/1.1"]))
+        } else if tls == nil, let mesh, mesh.automatic {
+            settings.meshTLS = UpstreamTLSSettings(mode: .istioMutual, sni: "outbound_.\(port)_.\(subset ?? "")_.\(serviceHost)",
+                                                   subjectAltNames: mesh.subjectAltNames, alpn: meshALPN(http2: http2, tcp: tcp))
         }
         return settings
     }
@@ -135,4 +150,13 @@ extension LoadBalancerSpec {
         while !Rules.isPrime(candidate) { candidate += 1 }
         return candidate
     }
+}
+
+/// What routing found for a cluster's mesh mutual TLS: automatic (towards the endpoints with a
+/// sidecar) or asked for by ISTIO_MUTUAL, and the identities its endpoints may present (their
+/// service accounts' SPIFFE names and the ServiceEntry's `subjectAltNames`; none known: any
+/// certificate of the mesh's root is accepted, as Envoy with an empty SAN list).
+struct MeshTLSSettings: Sendable {
+    var automatic: Bool
+    var subjectAltNames: [String]
 }

@@ -66,9 +66,13 @@ package final class UpstreamCluster: Sendable {
 /// rules let the connection to the application through uncaptured).
 package struct OriginalDestinationPolicy: Sendable, Hashable {
     package var sourceAddress: String?
+    /// A Sidecar ingress listener's `defaultEndpoint: 0.0.0.0:PORT`: the original address, on
+    /// this port.
+    package var port: UInt32?
 
-    package init(sourceAddress: String?) {
+    package init(sourceAddress: String?, port: UInt32? = nil) {
         self.sourceAddress = sourceAddress
+        self.port = port
     }
 
     /// Istio's `InboundPassthroughBindIpv4` / `InboundPassthroughBindIpv6`.
@@ -81,6 +85,9 @@ package struct ClusterEndpoint: Sendable, Hashable {
     package let port: UInt32
     package var labels: [String: String]
     package var weight: UInt32
+    /// The endpoint has a sidecar taking mutual TLS (`security.istio.io/tlsMode: istio`, its
+    /// PeerAuthentication not DISABLE): auto mTLS talks TLS to it.
+    package var meshTLS = false
     /// The endpoint as Envoy names a host (`Address::asString()`): `ip:port`, `[ipv6]:port`.
     /// Made once here: balancers, outlier detection and every access-log line use it.
     package let addressKey: String
@@ -147,6 +154,9 @@ package struct ConnectionSettings: Sendable, Hashable {
     package var maxRequestsPerConnection: Int?
     /// Upstream TLS origination; nil: plain text.
     package var tls: UpstreamTLSSettings?
+    /// Istio's automatic mutual TLS: used towards the endpoints marked `meshTLS` (when `tls`
+    /// is nil). Always ISTIO_MUTUAL with the workload certificate.
+    package var meshTLS: UpstreamTLSSettings?
 
     package static let `default` = ConnectionSettings()
 

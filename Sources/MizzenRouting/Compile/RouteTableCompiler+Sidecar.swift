@@ -33,13 +33,17 @@ extension RouteTableCompiler {
     /// Destinations on no listener go to `PassthroughCluster` (or `BlackHoleCluster`).
     mutating func compileSidecarListeners() -> [Listener] {
         let namespace = proxy.namespace
-        let meshServices = registry.allServices.filter { $0.isVisible(from: namespace) && !$0.hostname.hasPrefix("*") }
+        let imports = EgressImports(sidecarScope, proxyNamespace: namespace)
+        let meshServices = registry.allServices.filter {
+            $0.isVisible(from: namespace) && !$0.hostname.hasPrefix("*") && imports.imports(namespace: $0.namespace, host: $0.hostname)
+        }
         var ports: Set<UInt32> = []
         for service in meshServices { for port in service.ports { ports.insert(port.number) } }
         let meshVirtualServices = virtualServices.filter { vs in
             let gateways = vs.spec.gateways ?? []
             return (gateways.isEmpty || gateways.contains("mesh")) && !(vs.spec.hosts ?? []).isEmpty
                 && Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: namespace)
+                && (vs.spec.hosts ?? []).contains { imports.imports(namespace: vs.namespace, host: ServiceRegistry.expand($0, namespace: vs.namespace)) }
         }
         addPassthroughClusters()
         var listeners: [Listener] = []
@@ -115,7 +119,7 @@ extension RouteTableCompiler {
     /// other Host to `PassthroughCluster`; `block_all` (REGISTRY_ONLY) answers 502.
     func outboundCatchAll(port: UInt32) -> VirtualHost {
         let source = ObjectReference(kind: "MeshConfig", namespace: proxy.namespace, name: "outboundTrafficPolicy")
-        switch mesh.outboundTrafficPolicy {
+        switch outboundTrafficPolicy {
         case .allowAny:
             let passthrough = WeightedCluster(cluster: RouteTable.passthroughCluster, weight: 100,
                                               destination: Destination(host: RouteTable.passthroughCluster, port: port), headers: nil)
@@ -143,7 +147,7 @@ extension RouteTableCompiler {
 
     /// The cluster a sidecar sends traffic no service claims to.
     var unmatchedOutboundCluster: String {
-        mesh.outboundTrafficPolicy == .allowAny ? RouteTable.passthroughCluster : RouteTable.blackHoleCluster
+        outboundTrafficPolicy == .allowAny ? RouteTable.passthroughCluster : RouteTable.blackHoleCluster
     }
 
     /// `reviews.default.svc.cluster.local`, `reviews.default.svc`, `reviews.default`, `reviews`
@@ -183,6 +187,9 @@ extension RouteTableCompiler {
             return selector.allSatisfy { labels[$0.key] == $0.value }
         }
         addPassthroughClusters()
+        if let ingress = sidecarScope?.spec.ingress, !ingress.isEmpty {
+            return sidecarIngressListeners(ingress, selecting: selecting)
+        }
         // The first service (by host name) to declare a pod port names its protocol and
         // service, as Istio's inbound cluster metadata takes the first.
         var ports: [UInt32: (service: RegistryService, port: ServicePortSpec)] = [:]
@@ -220,5 +227,119 @@ extension RouteTableCompiler {
             listeners.append(Listener(port: target, servers: servers, httpRoutes: configuration))
         }
         return listeners
+    }
+
+    /// A Sidecar's `ingress` listeners replace the ports the services give: each port goes to
+    /// `inbound|PORT||`, which reaches the application at `defaultEndpoint` (`127.0.0.1:P`,
+    /// `[::1]:P`: that address; `0.0.0.0:P`, `[::]:P`: the pod's address on port P; unset: the
+    /// original destination), from 127.0.0.6 unless it is the loopback.
+    mutating func sidecarIngressListeners(_ ingress: [Sidecar.IngressListener], selecting: [RegistryService]) -> [Listener] {
+        var listeners: [Listener] = []
+        for listener in ingress {
+            guard let number = listener.port?.number, number > 0 else { continue }
+            let name = "inbound|\(number)||"
+            let owner = selecting.first { service in service.ports.contains { ($0.targetPort ?? $0.number) == number } }
+            var endpoints: [ClusterEndpoint] = []
+            var original: OriginalDestinationPolicy? = OriginalDestinationPolicy(sourceAddress: OriginalDestinationPolicy.inboundSourceIPv4)
+            if let endpoint = listener.defaultEndpoint, !endpoint.isEmpty, !endpoint.hasPrefix("unix://"), let colon = endpoint.lastIndex(of: ":"),
+               let port = UInt32(endpoint[endpoint.index(after: colon)...]) {
+                var host = String(endpoint[..<colon])
+                if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+                if host == "127.0.0.1" || host == "::1" {
+                    endpoints = [ClusterEndpoint(address: host, port: port, labels: [:], weight: 1)]
+                    original = nil
+                } else {
+                    original = OriginalDestinationPolicy(sourceAddress: OriginalDestinationPolicy.inboundSourceIPv4, port: port)
+                }
+            } else if listener.defaultEndpoint?.hasPrefix("unix://") == true {
+                problems.append("Sidecar \(sidecarScope.map { "\($0.namespace)/\($0.name)" } ?? "") ingress port \(number): unix socket endpoints are not supported; original destination used")
+            }
+            let host = owner?.hostname ?? name
+            let identity = owner.map { ($0.origin == .kubernetes ? $0.source.name : $0.hostname, $0.namespace) }
+            clusters[name] = UpstreamCluster.compile(name: name, serviceHost: host, service: identity, port: number, subset: nil, subsetLabels: [:],
+                                                     serviceKnown: true, endpoints: endpoints, protocolName: listener.port?.protocol, policy: .none,
+                                                     originalDestination: original)
+            let source = RouteSource(virtualService: sidecarScope?.reference ?? ObjectReference(kind: "Sidecar", namespace: proxy.namespace, name: ""), index: 0, name: "ingress")
+            let destination = WeightedCluster(cluster: name, weight: 100, destination: Destination(host: host, port: number), headers: nil)
+            let kind = SidecarPortProtocol(listener.port?.protocol)
+            var servers: [ServerEntry] = []
+            var configuration: HTTPRouteConfiguration?
+            if kind != .http {
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tcp, protocolName: "TCP", hosts: [], serverNames: [], bind: nil, tls: nil,
+                                           httpRoutes: nil, tcpRoutes: [L4Route(source: source, sniHosts: [], destinationSubnets: [], port: number, destinations: [destination])],
+                                           tlsRoutes: []))
+            }
+            if kind != .tcp {
+                let route = Route(source: source, matches: [], action: .forward([destination]), config: .plain)
+                configuration = HTTPRouteConfiguration(name: name, virtualHosts: [VirtualHost(name: "inbound|http|\(number)", domains: ["*"], routes: [route], requireTLS: false)])
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil, tls: nil,
+                                           httpRoutes: nil, tcpRoutes: [], tlsRoutes: []))
+            }
+            listeners.append(Listener(port: number, servers: servers, httpRoutes: configuration))
+        }
+        return listeners
+    }
+
+    /// Istio's choice of the Sidecar for a workload (push_context.go `initSidecarScopes`): in
+    /// its namespace the oldest whose `workloadSelector` matches its labels, else the oldest
+    /// without a selector, else the root namespace's oldest without a selector.
+    static func sidecarScope(_ sidecars: [ConfigResource<Sidecar>], proxy: ProxyIdentity, rootNamespace: String) -> ConfigResource<Sidecar>? {
+        let ordered = sidecars.sorted(by: olderFirst)
+        let own = ordered.filter { $0.namespace == proxy.namespace }
+        if let selected = own.first(where: { sidecar in
+            guard let labels = sidecar.spec.workloadSelector?.labels else { return false }
+            return labels.allSatisfy { proxy.labels[$0.key] == $0.value }
+        }) {
+            return selected
+        }
+        if let namespaceWide = own.first(where: { $0.spec.workloadSelector == nil }) { return namespaceWide }
+        return ordered.first { $0.namespace == rootNamespace && $0.spec.workloadSelector == nil }
+    }
+}
+
+/// What a Sidecar's `egress` hosts import (`namespace/dnsName`; `.` the Sidecar's namespace, or
+/// the proxy's for a root-namespace default; `*` any; a `~` namespace prefix excludes, and `~`
+/// alone imports nothing). Without a Sidecar, or without egress: everything (`*/*`). The hosts
+/// of every egress listener are taken together (per-port listeners are not told apart).
+struct EgressImports {
+    struct Entry {
+        var namespace: String
+        var host: String
+        var exclude: Bool
+    }
+
+    var entries: [Entry]?
+
+    init(_ sidecar: ConfigResource<Sidecar>?, proxyNamespace: String) {
+        guard let egress = sidecar?.spec.egress, !egress.isEmpty else {
+            entries = nil
+            return
+        }
+        var entries: [Entry] = []
+        for listener in egress {
+            for host in listener.hosts ?? [] {
+                let parts = host.split(separator: "/", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { continue }
+                var namespace = parts[0]
+                var exclude = false
+                if namespace.hasPrefix("~") {
+                    exclude = true
+                    namespace = String(namespace.dropFirst())
+                    // `~/*`: nothing imported.
+                    if namespace.isEmpty { continue }
+                }
+                if namespace == "." { namespace = proxyNamespace }
+                entries.append(Entry(namespace: namespace, host: parts[1].lowercased(), exclude: exclude))
+            }
+        }
+        self.entries = entries
+    }
+
+    func imports(namespace: String, host: String) -> Bool {
+        guard let entries else { return true }
+        func matches(_ entry: Entry) -> Bool {
+            (entry.namespace == "*" || entry.namespace == namespace) && (entry.host == "*" || HostName.matches(entry.host, host))
+        }
+        return entries.contains { !$0.exclude && matches($0) } && !entries.contains { $0.exclude && matches($0) }
     }
 }

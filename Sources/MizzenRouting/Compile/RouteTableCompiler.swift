@@ -20,9 +20,20 @@ package struct MeshSettings: Sendable, Hashable {
     }
 
     package var outboundTrafficPolicy: OutboundTrafficPolicy = .allowAny
+    /// `rootNamespace`: its selector-less PeerAuthentication is the mesh's.
+    package var rootNamespace = "istio-system"
+    /// `trustDomain`: SPIFFE identities are `spiffe://TRUST_DOMAIN/ns/NS/sa/SA`.
+    package var trustDomain = "cluster.local"
+    /// `enableAutoMtls`: mutual TLS towards workloads with a sidecar when no DestinationRule
+    /// says how to talk to them.
+    package var enableAutoMTLS = true
 
-    package init(outboundTrafficPolicy: OutboundTrafficPolicy = .allowAny) {
+    package init(outboundTrafficPolicy: OutboundTrafficPolicy = .allowAny, rootNamespace: String = "istio-system", trustDomain: String = "cluster.local",
+                 enableAutoMTLS: Bool = true) {
         self.outboundTrafficPolicy = outboundTrafficPolicy
+        self.rootNamespace = rootNamespace
+        self.trustDomain = trustDomain
+        self.enableAutoMTLS = enableAutoMTLS
     }
 }
 
@@ -39,6 +50,12 @@ struct RouteTableCompiler {
     let virtualServices: [ConfigResource<VirtualService>]
     /// DestinationRules by namespace, oldest first: built once, looked up for every cluster.
     let destinationRulesByNamespace: [String: [ConfigResource<DestinationRule>]]
+    /// PeerAuthentications oldest first.
+    let peerAuthentications: [ConfigResource<PeerAuthentication>]
+    /// The Sidecar resource that applies to a sidecar proxy (nil: the default scope).
+    let sidecarScope: ConfigResource<Sidecar>?
+    /// Where a sidecar sends what no service claims: the Sidecar's, else the mesh's.
+    let outboundTrafficPolicy: MeshSettings.OutboundTrafficPolicy
 
     init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) {
         self.snapshot = snapshot
@@ -47,6 +64,15 @@ struct RouteTableCompiler {
         self.registry = ServiceRegistry(snapshot)
         self.virtualServices = Self.precedenceOrder(snapshot.virtualServices, proxyNamespace: proxy.namespace)
         self.destinationRulesByNamespace = Dictionary(grouping: snapshot.destinationRules.sorted(by: Self.olderFirst), by: \.namespace)
+        self.peerAuthentications = snapshot.peerAuthentications.sorted(by: Self.olderFirst)
+        let scope = proxy.isGateway ? nil : Self.sidecarScope(snapshot.sidecars, proxy: proxy, rootNamespace: mesh.rootNamespace)
+        self.sidecarScope = scope
+        if let policy = scope?.spec.outboundTrafficPolicy {
+            // Present without a mode: REGISTRY_ONLY, the enum's zero value.
+            self.outboundTrafficPolicy = policy.mode == .allowAny ? .allowAny : .registryOnly
+        } else {
+            self.outboundTrafficPolicy = mesh.outboundTrafficPolicy
+        }
     }
 
     /// Istio's order of the VirtualServices a proxy sees (push_context.go, the virtual service
@@ -89,8 +115,10 @@ struct RouteTableCompiler {
         case .sidecar:
             let outbound = compileSidecarListeners()
             let inbound = compileInboundListeners()
+            let peerAuthentication = EffectivePeerAuthentication.compose(peerAuthentications, namespace: proxy.namespace, labels: proxy.labels,
+                                                                         rootNamespace: mesh.rootNamespace)
             return RouteTable(proxy: proxy, listeners: outbound, inboundListeners: inbound, unmatchedOutboundCluster: unmatchedOutboundCluster,
-                              clusters: clusters, problems: problems)
+                              inboundPeerAuthentication: peerAuthentication, clusters: clusters, problems: problems)
         }
     }
 
@@ -488,10 +516,15 @@ struct RouteTableCompiler {
         let subsetSpec = subset.flatMap { name in rule?.spec.subsets?.first { $0.name == name } }
         let labels = subsetSpec?.labels ?? [:]
         var endpoints: [ClusterEndpoint] = []
+        var serviceAccounts: Set<String> = []
         if let service, let servicePort = service.port(port) {
             for instance in service.instances where labels.allSatisfy({ instance.labels[$0.key] == $0.value }) {
                 endpoints.append(ClusterEndpoint(address: instance.address, port: instance.endpointPort(for: servicePort), labels: instance.labels, weight: instance.weight))
+                if let account = instance.serviceAccount {
+                    serviceAccounts.insert(EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: service.namespace, serviceAccount: account))
+                }
             }
+            serviceAccounts.formUnion(service.subjectAltNames)
         }
         var policy = Self.policy(rule?.spec.trafficPolicy, port: port)
         if let subsetPolicy = subsetSpec?.trafficPolicy {
@@ -507,9 +540,25 @@ struct RouteTableCompiler {
         let identity = service.map { service -> (name: String, namespace: String) in
             (service.origin == .kubernetes ? service.source.name : service.hostname, service.namespace)
         }
+        // Istio's auto mTLS (cluster_tls.go buildUpstreamTLSSettings): no DestinationRule TLS, a
+        // mesh-internal service whose namespace does not disable mTLS; then mutual TLS to each
+        // endpoint that has a sidecar (`security.istio.io/tlsMode: istio`) and whose own policy
+        // for its port is not DISABLE, plain text to the others.
+        var mesh: MeshTLSSettings?
+        if policy.tls == nil, self.mesh.enableAutoMTLS, let service, !service.meshExternal,
+           EffectivePeerAuthentication.namespaceMode(peerAuthentications, namespace: service.namespace, rootNamespace: self.mesh.rootNamespace) != .disable {
+            for index in endpoints.indices where endpoints[index].labels["security.istio.io/tlsMode"] == "istio" {
+                let workload = EffectivePeerAuthentication.compose(peerAuthentications, namespace: service.namespace, labels: endpoints[index].labels,
+                                                                   rootNamespace: self.mesh.rootNamespace)
+                endpoints[index].meshTLS = workload.mode(forPort: endpoints[index].port) != .disable
+            }
+            mesh = MeshTLSSettings(automatic: true, subjectAltNames: serviceAccounts.sorted())
+        } else if policy.tls?.mode == .istioMutual {
+            mesh = MeshTLSSettings(automatic: false, subjectAltNames: serviceAccounts.sorted())
+        }
         return UpstreamCluster.compile(name: name, serviceHost: host, service: identity, port: port, subset: subset, subsetLabels: labels,
                                        serviceKnown: service?.port(port) != nil, endpoints: endpoints,
-                                       protocolName: service?.port(port)?.protocolName, policy: policy)
+                                       protocolName: service?.port(port)?.protocolName, policy: policy, mesh: mesh)
     }
 
     /// A traffic policy as it applies to one port: port-level settings replace the top-level ones wholesale.

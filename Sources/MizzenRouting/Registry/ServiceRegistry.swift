@@ -19,6 +19,8 @@ package struct ServiceInstance: Sendable, Hashable {
     package var portsByNumber: [UInt32: UInt32]
     package var weight: UInt32
     package var locality: String?
+    /// The workload's service account (WorkloadEntry `serviceAccount`), for its SPIFFE identity.
+    package var serviceAccount: String? = nil
 
     /// The port this instance serves `port` on: the endpoint's own mapping, else the service
     /// port's targetPort, else the service port number.
@@ -49,6 +51,10 @@ package struct RegistryService: Sendable {
     /// `workloadSelector.labels` (a sidecar's inbound ports come from the services selecting
     /// its pod). Nil: none declared.
     package var selector: [String: String]? = nil
+    /// A ServiceEntry `location: MESH_EXTERNAL` (its default): never auto mutual TLS.
+    package var meshExternal = false
+    /// ServiceEntry `subjectAltNames`: identities its endpoints may present.
+    package var subjectAltNames: [String] = []
 
     package func port(_ number: UInt32) -> ServicePortSpec? { ports.first { $0.number == number } }
 
@@ -138,7 +144,8 @@ package struct ServiceRegistry: Sendable {
                 }
                 let service = RegistryService(hostname: hostname, namespace: entry.namespace, addresses: spec.addresses ?? [], ports: ports,
                                               instances: hostInstances, origin: .serviceEntry(resolution: resolution), source: entry.reference, exportTo: exportTo,
-                                              selector: spec.workloadSelector?.labels)
+                                              selector: spec.workloadSelector?.labels, meshExternal: (spec.location ?? .meshExternal) == .meshExternal,
+                                              subjectAltNames: spec.subjectAltNames ?? [])
                 if let existing = services[hostname], existing.origin == .kubernetes {
                     // A ServiceEntry naming a Kubernetes service only decorates it.
                     continue
@@ -155,7 +162,7 @@ package struct ServiceRegistry: Sendable {
 
     static func instance(_ workload: WorkloadEntry) -> ServiceInstance {
         ServiceInstance(address: workload.address ?? "", labels: workload.labels ?? [:], portsByName: workload.ports ?? [:],
-                        portsByNumber: [:], weight: max(workload.weight ?? 1, 1), locality: workload.locality)
+                        portsByNumber: [:], weight: max(workload.weight ?? 1, 1), locality: workload.locality, serviceAccount: workload.serviceAccount)
     }
 
     /// The protocol a Kubernetes port name implies (`http-web`, `grpc`, `tcp-db`).

@@ -51,12 +51,20 @@ package struct DestinationLabels: Sendable, Hashable {
     package var service: String
     package var serviceName: String
     package var serviceNamespace: String
+    /// `connection_security_policy` of a destination-side report (`mutual_tls`, `none`); nil:
+    /// the proxy's default (`unknown` on the client side).
+    package var connectionSecurityPolicy: String?
+    /// This proxy's own identity on that connection (its certificate's SAN), when known.
+    package var localPrincipal: String?
 
-    package init(workload: WorkloadLabels = .unknown, service: String = "unknown", serviceName: String = "unknown", serviceNamespace: String = "unknown") {
+    package init(workload: WorkloadLabels = .unknown, service: String = "unknown", serviceName: String = "unknown", serviceNamespace: String = "unknown",
+                 connectionSecurityPolicy: String? = nil, localPrincipal: String? = nil) {
         self.workload = workload
         self.service = service
         self.serviceName = serviceName
         self.serviceNamespace = serviceNamespace
+        self.connectionSecurityPolicy = connectionSecurityPolicy
+        self.localPrincipal = localPrincipal
     }
 
     /// Istio's special destinations (`BlackHoleCluster`, `PassthroughCluster`) and hosts no

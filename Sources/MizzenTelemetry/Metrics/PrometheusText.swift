@@ -288,8 +288,10 @@ package enum PrometheusText {
     /// Both sides' labels: the proxy's own workload on the reporter's side, the peer's on the
     /// other.
     private static func sideLabels(identity: MetricsIdentity, reporter: Reporter, peer: DestinationLabels) -> [(String, String)] {
-        let source = reporter == .source ? identity.source : peer.workload
-        let destination = reporter == .source ? peer.workload : identity.source
+        var own = identity.source
+        if let principal = peer.localPrincipal { own.principal = principal }
+        let source = reporter == .source ? own : peer.workload
+        let destination = reporter == .source ? peer.workload : own
         return [
             ("reporter", reporter.label),
             ("source_workload", source.workload), ("source_workload_namespace", source.namespace), ("source_principal", source.principal),
@@ -309,7 +311,7 @@ package enum PrometheusText {
         labels.append(("response_code", String(key.responseCode)))
         labels.append(("grpc_response_status", key.grpcStatus < 0 ? "" : String(key.grpcStatus)))
         labels.append(("response_flags", key.responseFlags.description))
-        labels.append(("connection_security_policy", identity.connectionSecurityPolicy))
+        labels.append(("connection_security_policy", key.peer.connectionSecurityPolicy ?? identity.connectionSecurityPolicy))
         return joined(labels)
     }
 
@@ -317,7 +319,7 @@ package enum PrometheusText {
         var labels = sideLabels(identity: identity, reporter: key.reporter, peer: key.peer)
         labels.append(("request_protocol", "tcp"))
         labels.append(("response_flags", key.responseFlags.description))
-        labels.append(("connection_security_policy", identity.connectionSecurityPolicy))
+        labels.append(("connection_security_policy", key.peer.connectionSecurityPolicy ?? identity.connectionSecurityPolicy))
         return joined(labels)
     }
 

@@ -20,14 +20,14 @@ struct SidecarCaptureTests {
         let serverLog: URL
         let passthroughLog: URL
 
-        init(clientArguments: [String] = []) throws {
+        init(yaml: ((String) -> String)? = nil, clientArguments: [String] = [], serverArguments: [String] = [], serverEnvironment: [String] = []) throws {
             network = try PodNetwork()
             directory = try Harness.temporaryDirectory("sidecar")
             serverLog = directory.appendingPathComponent("server.log")
             passthroughLog = directory.appendingPathComponent("passthrough.log")
             let configuration = directory.appendingPathComponent("config")
             try FileManager.default.createDirectory(at: configuration, withIntermediateDirectories: true)
-            try Self.yaml(podB: network.addressB).write(to: configuration.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
+            try (yaml ?? { Self.yaml(podB: $0) })(network.addressB).write(to: configuration.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
 
             // The applications of pod B: HTTP on 8080 (the service's target port), a TCP echo
             // on 9000, and HTTP on 7070, a port no service declares.
@@ -49,11 +49,13 @@ struct SidecarCaptureTests {
             }
             // The sidecars, with the proxy's group (the rules let its own connections out).
             for (pod, labels) in [(network.podA, "app=client"), (network.podB, "app=server,version=v1")] {
-                let sidecar = try network.start(in: pod, ["setpriv", "--regid", "1337", "--clear-groups", ValidateCommandTests.binary.path, "sidecar",
+                let environment = pod == network.podB && !serverEnvironment.isEmpty ? ["env"] + serverEnvironment : []
+                let sidecar = try network.start(in: pod, environment + ["setpriv", "--regid", "1337", "--clear-groups", ValidateCommandTests.binary.path, "sidecar",
                                                           "--config", configuration.path, "--namespace", "default", "--pod-labels", labels,
                                                           "--workload-name", labels.hasPrefix("app=client") ? "client" : "server-v1",
+                                                          "--pod-ip", pod == network.podA ? network.addressA : network.addressB,
                                                           "--concurrency", "1", "--drain-duration", "0", "--no-watch", "--log-level", "info"]
-                                                          + (pod == network.podA ? clientArguments : []))
+                                                          + (pod == network.podA ? clientArguments : serverArguments))
                 processes.append(sidecar)
                 let started = sidecar.waitFor(timeout: 30) { text in
                     text.contains("listening on 0.0.0.0:15006") && text.contains("status (readiness: /healthz/ready) listening")
@@ -94,13 +96,32 @@ struct SidecarCaptureTests {
             """
         }
 
-        /// curl from the client's pod: status and body.
-        func curl(_ url: String, headers: [String] = []) throws -> (status: Int, body: String) {
+        /// curl from the client's pod: status and body. `bypassingTheSidecar`: with the proxy's
+        /// group, so the rules let it out uncaptured (a client outside the mesh).
+        func curl(_ url: String, headers: [String] = [], bypassingTheSidecar: Bool = false) throws -> (status: Int, body: String) {
             let marker = "\n##status##"
-            let run = try network.run(in: network.podA, ["curl", "-s", "-m", "10", "-w", "\(marker)%{http_code}", url] + headers.flatMap { ["-H", $0] })
+            let prefix = bypassingTheSidecar ? ["setpriv", "--regid", "1337", "--clear-groups"] : []
+            let run = try network.run(in: network.podA, prefix + ["curl", "-s", "-m", "10", "-w", "\(marker)%{http_code}", url] + headers.flatMap { ["-H", $0] })
             let text = run.stdout
             guard let range = text.range(of: marker, options: .backwards) else { return (0, text + run.stderr) }
             return (Int(text[range.upperBound...]) ?? 0, String(text[..<range.lowerBound]))
+        }
+
+        /// A line through a TCP connection from the client's pod, and what came back.
+        func echo(_ host: String, _ port: Int, bypassingTheSidecar: Bool = false) throws -> String {
+            let prefix = bypassingTheSidecar ? ["setpriv", "--regid", "1337", "--clear-groups"] : []
+            let run = try network.run(in: network.podA, prefix + ["python3", "-c", """
+                import socket
+                s = socket.create_connection(("\(host)", \(port)), timeout=10)
+                s.sendall(b"ping through the mesh\\n")
+                data = b""
+                while not data.endswith(b"\\n"):
+                    chunk = s.recv(100)
+                    if not chunk: break
+                    data += chunk
+                print(data.decode().strip())
+                """])
+            return run.stdout + run.stderr
         }
 
         func metrics(_ pod: String) throws -> String {
