@@ -1,7 +1,7 @@
 # Mizzen: every target first makes sure the Debian packages it needs are installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config prometheus iptables iproute2
+PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config prometheus iptables iproute2 python3-yaml
 CONFIG ?= Gateways/bookinfo
 # Release builds as shipped (the Containerfile's): the Swift runtime linked statically (direct
 # calls to retain/release, fewer resident pages) and exclusivity checks off in every module,

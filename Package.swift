@@ -124,6 +124,7 @@ let package = Package(
             name: "mizzen",
             dependencies: [
                 "MizzenApp",
+                "MizzenSidecar",
                 "MizzenProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

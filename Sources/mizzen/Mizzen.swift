@@ -5,6 +5,7 @@ import MizzenConfig
 import MizzenProxy
 import NIOCore
 import MizzenRouting
+import MizzenSidecar
 import MizzenTelemetry
 
 #if canImport(Glibc)
@@ -40,7 +41,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Iptables.self, Demo.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Iptables.self, Inject.self, Demo.self]
     )
 }
 
@@ -627,6 +628,98 @@ struct Iptables: ParsableCommand {
             _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         })
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Inject: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inject",
+        abstract: "Add the sidecar to the pods of Kubernetes manifests (istioctl kube-inject, offline).",
+        discussion: """
+        Example: kubectl apply -f <(mizzen inject -f deployment.yaml)
+        Adds the istio-init container (mizzen iptables with the arguments Istio's injector renders from the \
+        traffic.sidecar.istio.io/* annotations) and the istio-proxy container (mizzen sidecar, uid 1337) to \
+        Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs and Pods; honours \
+        sidecar.istio.io/inject: "false"; rewrites HTTP, TCP and gRPC probes to the sidecar's port 15020. \
+        Other documents pass through. What was done to each object goes to standard error.
+        """,
+        aliases: ["kube-inject"]
+    )
+
+    @Option(name: [.short, .customLong("filename")], help: "Manifest file, or - for standard input.")
+    var file: String
+
+    @Option(name: [.short, .long], help: "Write the result here instead of standard output.")
+    var output: String?
+
+    @Option(help: "The sidecar's image.")
+    var image: String = InjectionOptions().image
+
+    @Option(name: .customLong("mesh-config-map"), help: "ConfigMap holding the sidecar's configuration (mounted at /etc/mizzen/config).")
+    var meshConfigMap: String = InjectionOptions().meshConfigMap
+
+    @Flag(name: .customLong("native-sidecars"), help: "Put istio-proxy among the init containers with restartPolicy Always (Kubernetes 1.29+).")
+    var nativeSidecars = false
+
+    func run() throws {
+        let text: String
+        if file == "-" {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(0, &chunk, chunk.count)
+                if count <= 0 { break }
+                bytes += chunk[0..<count]
+            }
+            text = String(decoding: bytes, as: UTF8.self)
+        } else {
+            guard let bytes = FileText.read(file) else { throw ValidationError("cannot read \(file)") }
+            text = bytes
+        }
+        var options = InjectionOptions()
+        options.image = image
+        options.meshConfigMap = meshConfigMap
+        options.nativeSidecars = nativeSidecars
+        let result: InjectionResult
+        do {
+            result = try SidecarInjector(options: options).inject(yaml: text, file: file == "-" ? "<stdin>" : file)
+        } catch {
+            let message = Array("mizzen inject: \(error)\n".utf8)
+            _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode(1)
+        }
+        for note in result.notes {
+            let line = Array("\(note)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
+        if let output {
+            guard FileText.write(result.output, to: output) else { throw ValidationError("cannot write \(output)") }
+        } else {
+            print(result.output, terminator: "")
+        }
+    }
+}
+
+/// Whole-file reads and writes without Foundation.
+enum FileText {
+    static func read(_ path: String) -> String? {
+        guard let handle = fopen(path, "r") else { return nil }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, handle)
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return ferror(handle) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    static func write(_ text: String, to path: String) -> Bool {
+        guard let handle = fopen(path, "w") else { return false }
+        let bytes = Array(text.utf8)
+        let written = fwrite(bytes, 1, bytes.count, handle)
+        return fclose(handle) == 0 && written == bytes.count
     }
 }
 

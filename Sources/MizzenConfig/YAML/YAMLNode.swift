@@ -26,6 +26,11 @@ package final class YAMLNode: Sendable {
     package struct Pair: Sendable {
         package let key: YAMLNode
         package let value: YAMLNode
+
+        package init(key: YAMLNode, value: YAMLNode) {
+            self.key = key
+            self.value = value
+        }
     }
 
     package enum Content: Sendable {
@@ -114,7 +119,7 @@ package final class YAMLNode: Sendable {
             }
         }
 
-        init(plainScalar value: String) {
+        package init(plainScalar value: String) {
             switch value {
             case "", "~", "null", "Null", "NULL": self = .null
             case "true", "True", "TRUE", "false", "False", "FALSE": self = .bool
