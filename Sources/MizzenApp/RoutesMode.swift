@@ -116,10 +116,16 @@ package enum RouteTableReport {
         let sidecar = !table.proxy.isGateway
         for (inbound, listener) in table.listeners.map({ (false, $0) }) + table.inboundListeners.map({ (true, $0) }) {
             lines.append(sidecar ? "\(inbound ? "inbound" : "outbound") listener \(listener.port)" : "listener \(listener.port)")
+            for server in listener.servers where server.gateway == nil && server.kind == .tlsPassthrough {
+                for route in server.tlsRoutes {
+                    lines.append("  tls route \(route.source): sni \(route.sniHosts.joined(separator: ", ")) -> \(destinations(route.destinations))")
+                }
+            }
             for server in listener.servers where server.gateway == nil && server.kind == .tcp {
+                let sniffed = server.protocolName == RouteTable.sniffedProtocol ? " (when not HTTP)" : ""
                 for route in server.tcpRoutes {
                     let addresses = route.destinationSubnets.isEmpty ? "any address" : route.destinationSubnets.joined(separator: ", ")
-                    lines.append("  tcp route \(route.source): \(addresses) -> \(destinations(route.destinations))")
+                    lines.append("  tcp route\(sniffed) \(route.source): \(addresses) -> \(destinations(route.destinations))")
                 }
             }
             for server in listener.servers where server.gateway != nil {

@@ -14,7 +14,7 @@ extension RouteTable {
     /// decided before any byte is read, as Envoy's filter-chain match on the destination.
     package func decideCapturedConnection(inbound: Bool, port: UInt32, destinationAddress: String?, explicitOnly: Bool, random: UInt64) -> ConnectionDecision? {
         guard let listener = inbound ? inboundListener(port: port) : listener(port: port) else { return nil }
-        for server in listener.servers where server.kind == .tcp {
+        for server in listener.servers where server.kind == .tcp && !(explicitOnly && server.protocolName == Self.sniffedProtocol) {
             for route in server.tcpRoutes where (!explicitOnly || !route.destinationSubnets.isEmpty) && Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
                 if let chosen = Self.pick(route.destinations, random: random) {
                     return ConnectionDecision(server: server, route: route, destination: chosen)
@@ -22,6 +22,28 @@ extension RouteTable {
             }
         }
         return nil
+    }
+
+    /// A sidecar's outbound TLS connection by its SNI (`tls` routes of `mesh` VirtualServices),
+    /// exact name first, then the longest wildcard.
+    package func decideCapturedTLS(port: UInt32, serverName: String, destinationAddress: String?, random: UInt64) -> ConnectionDecision? {
+        guard let listener = listener(port: port) else { return nil }
+        let name = serverName.lowercased()
+        for server in listener.servers where server.kind == .tlsPassthrough {
+            var best: (route: L4Route, specificity: Int)?
+            for route in server.tlsRoutes where Self.subnetsAllow(route.destinationSubnets, destinationAddress) {
+                if let rank = ServerNameMatch.bestRank(route.sniHosts, name), rank > (best?.specificity ?? -1) { best = (route, rank) }
+            }
+            if let best, let chosen = Self.pick(best.route.destinations, random: random) {
+                return ConnectionDecision(server: server, route: best.route, destination: chosen)
+            }
+        }
+        return nil
+    }
+
+    /// Whether a sidecar's outbound port routes TLS by SNI.
+    package func routesTLSBySNI(port: UInt32) -> Bool {
+        listener(port: port)?.servers.contains { $0.kind == .tlsPassthrough } ?? false
     }
 
     static func passthroughDecision(cluster: String) -> ConnectionDecision {

@@ -57,6 +57,9 @@ package final class RouteTable: Sendable {
     package static let passthroughCluster = "PassthroughCluster"
     package static let blackHoleCluster = "BlackHoleCluster"
     package static let inboundPassthroughCluster = "InboundPassthroughCluster"
+    /// The protocol name of a sidecar listener's TCP routes for services of undeclared
+    /// protocol: they take a connection only once sniffing found it is not HTTP.
+    package static let sniffedProtocol = "AUTO"
 }
 
 /// A port the proxy listens on and the servers that share it.

@@ -36,6 +36,13 @@ struct MeshTLSTests {
         #expect(ClientHelloALPN.protocols(Array(Self.clientHello(alpn: protocols).dropFirst(5))) == protocols)
     }
 
+    @Test func theServerNameIsReadFromTheClientHello() {
+        let hello = Self.clientHello(alpn: ["h2"])
+        #expect(OutboundTLS.classify(ByteBuffer(bytes: hello).readableBytesView) == .serverName("web.default"))
+        #expect(OutboundTLS.classify(ByteBuffer(bytes: hello.prefix(30)).readableBytesView) == nil)
+        #expect(OutboundTLS.classify(ByteBuffer(string: "GET / HTTP/1.1\r\n").readableBytesView) == .notTLS)
+    }
+
     @Test func partialRecordsWaitAndPlainTextIsPlain() {
         let hello = Self.clientHello(alpn: ["istio"])
         for cut in [1, 4, 5, 20, hello.count - 1] {

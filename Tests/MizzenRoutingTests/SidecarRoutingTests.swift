@@ -122,6 +122,41 @@ struct SidecarRoutingTests {
         #expect(table.clusters["BlackHoleCluster"]?.originalDestination == nil)
     }
 
+    @Test func undeclaredProtocolPortsTakeTCPOnlyAfterSniffing() {
+        let table = Self.table()
+        // Port 7000 has no protocol: HTTP by Host, and TCP by the VIP once the bytes are not HTTP.
+        #expect(table.decideCapturedConnection(inbound: false, port: 7000, destinationAddress: "10.96.0.10", explicitOnly: true, random: 0) == nil)
+        #expect(table.decideCapturedConnection(inbound: false, port: 7000, destinationAddress: "10.96.0.10", explicitOnly: false, random: 0)?.destination.cluster
+                == "outbound|7000||web.default.svc.cluster.local")
+        #expect(table.decideCapturedConnection(inbound: false, port: 7000, destinationAddress: "10.1.1.1", explicitOnly: false, random: 0) == nil)
+    }
+
+    @Test func tlsPortsRouteBySNIWithTheMeshVirtualServicesTLSRoutes() {
+        let table = Self.table("""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api, namespace: default}
+            spec:
+              hosts: [api.example.com]
+              resolution: DNS
+              ports: [{number: 443, name: tls, protocol: TLS}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: api, namespace: default}
+            spec:
+              hosts: [api.example.com]
+              tls:
+              - match: [{port: 443, sniHosts: [api.example.com]}]
+                route: [{destination: {host: web.default.svc.cluster.local, port: {number: 5432}}}]
+            """)
+        #expect(table.routesTLSBySNI(port: 443))
+        #expect(table.decideCapturedTLS(port: 443, serverName: "API.example.com", destinationAddress: "192.0.2.1", random: 0)?.destination.cluster
+                == "outbound|5432||web.default.svc.cluster.local")
+        #expect(table.decideCapturedTLS(port: 443, serverName: "other.example.com", destinationAddress: "192.0.2.1", random: 0) == nil)
+        #expect(!table.routesTLSBySNI(port: 5432))
+    }
+
     @Test func aMeshVirtualServiceRoutesTCPByItsTCPRoutes() {
         let table = Self.table("""
             apiVersion: networking.istio.io/v1

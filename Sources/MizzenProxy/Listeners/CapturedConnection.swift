@@ -24,6 +24,21 @@ enum CapturedConnection {
         }
         let listenerPort = UInt32(port)
         guard spec.direction == .inbound else {
+            let table = loop.snapshot.table
+            if table.routesTLSBySNI(port: listenerPort) {
+                // TLS services with `tls` routes: the ClientHello's SNI picks the route (Envoy's
+                // filter-chain match on server names), everything else goes on as usual.
+                try channel.pipeline.syncOperations.addHandler(PeekingHandler(classify: OutboundTLS.classify) { [unowned channel] seen in
+                    if case .serverName(let name?) = seen,
+                       let decision = loop.snapshot.table.decideCapturedTLS(port: listenerPort, serverName: name, destinationAddress: original.ipAddress,
+                                                                             random: loop.random.next()) {
+                        try proxyTCP(channel: channel, decision: decision, original: original, loop: loop)
+                        return
+                    }
+                    try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
+                }, name: "sni-detector")
+                return
+            }
             try plain(channel: channel, spec: spec, original: original, port: listenerPort, loop: loop, meshPeer: nil)
             return
         }

@@ -111,8 +111,49 @@ enum InboundTransport: Equatable {
     }
 }
 
-/// The ALPN protocols a TLS ClientHello handshake message offers (extension 16).
+/// An outbound connection to a port whose services route TLS by SNI: the ClientHello's server
+/// name, or not TLS at all.
+enum OutboundTLS: Equatable {
+    case serverName(String?)
+    case notTLS
+
+    static func classify(_ bytes: ByteBufferView) -> OutboundTLS? {
+        guard let first = bytes.first else { return nil }
+        guard first == 0x16 else { return .notTLS }
+        let start = bytes.startIndex
+        guard bytes.count >= 5 else { return nil }
+        let recordLength = Int(bytes[start + 3]) << 8 | Int(bytes[start + 4])
+        guard bytes.count >= 5 + recordLength else { return recordLength > 16384 ? .serverName(nil) : nil }
+        return .serverName(ClientHelloALPN.serverName(Array(bytes[(start + 5)..<(start + 5 + recordLength)])))
+    }
+}
+
+/// The ALPN protocols (extension 16) and server name (extension 0) a TLS ClientHello handshake
+/// message carries.
 enum ClientHelloALPN {
+    static func serverName(_ handshake: [UInt8]) -> String? {
+        guard var extensions = extensions(handshake) else { return nil }
+        while let type = extensions.u16(), let length = extensions.u16() {
+            guard var body = extensions.sub(Int(length)) else { return nil }
+            guard type == 0, let listLength = body.u16(), var list = body.sub(Int(listLength)) else { continue }
+            while let nameType = list.u8(), let nameLength = list.u16(), let name = list.take(Int(nameLength)) {
+                if nameType == 0 { return String(decoding: name, as: UTF8.self).lowercased() }
+            }
+            return nil
+        }
+        return nil
+    }
+
+    static func extensions(_ handshake: [UInt8]) -> Reader? {
+        var reader = Reader(bytes: handshake)
+        guard reader.u8() == 1, reader.skip(3), reader.skip(2 + 32),
+              let sessionLength = reader.u8(), reader.skip(Int(sessionLength)),
+              let suitesLength = reader.u16(), reader.skip(Int(suitesLength)),
+              let compressionLength = reader.u8(), reader.skip(Int(compressionLength)),
+              let extensionsLength = reader.u16() else { return nil }
+        return reader.sub(Int(extensionsLength))
+    }
+
     static func protocols(_ handshake: [UInt8]) -> [String] {
         var reader = Reader(bytes: handshake)
         guard reader.u8() == 1, reader.skip(3), reader.skip(2 + 32),

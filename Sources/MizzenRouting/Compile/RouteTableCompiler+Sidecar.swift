@@ -6,6 +6,8 @@ import MizzenConfig
 enum SidecarPortProtocol: Sendable, Equatable {
     case http
     case tcp
+    /// TLS the sidecar does not terminate (TLS, HTTPS ports): by SNI with `tls` routes, else as TCP.
+    case tls
     case auto
 
     init(_ name: String?) {
@@ -15,8 +17,8 @@ enum SidecarPortProtocol: Sendable, Equatable {
         }
         switch name.uppercased() {
         case "HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-WEB", "H2C", "KUBERNETES.IO/H2C": self = .http
-        // TLS and HTTPS ports carry TLS the sidecar does not terminate: routed by address.
-        case "TCP", "TLS", "HTTPS", "MONGO", "MYSQL", "REDIS": self = .tcp
+        case "TLS", "HTTPS": self = .tls
+        case "TCP", "MONGO", "MYSQL", "REDIS": self = .tcp
         default: self = .auto
         }
     }
@@ -50,18 +52,32 @@ extension RouteTableCompiler {
         for port in ports.sorted() {
             var hosts: [VirtualHost] = []
             var tcpRoutes: [L4Route] = []
+            var tlsRoutes: [L4Route] = []
+            var sniffedRoutes: [L4Route] = []
             for service in meshServices {
                 guard let servicePort = service.port(port) else { continue }
                 // The first VirtualService claiming the host wins at a sidecar; no merging.
                 let owner = meshVirtualServices.first { vs in
                     (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
                 }
-                if SidecarPortProtocol(servicePort.protocolName) == .tcp {
-                    let subnets = service.addresses.map(Self.hostSubnet)
+                let subnets = service.addresses.map(Self.hostSubnet)
+                let kind = SidecarPortProtocol(servicePort.protocolName)
+                if kind == .tls, let owner {
+                    let routes = sidecarTLSRoutes(owner, port: port)
+                    if !routes.isEmpty {
+                        tlsRoutes += routes
+                        continue
+                    }
+                }
+                if kind == .tcp || kind == .tls {
                     // A service without a VIP is reached only through the passthrough.
                     guard !subnets.isEmpty else { continue }
                     tcpRoutes.append(sidecarTCPRoute(service, port: port, owner: owner, subnets: subnets))
                     continue
+                }
+                if kind == .auto, !subnets.isEmpty {
+                    // Not HTTP after sniffing: TCP to the service by its VIP.
+                    sniffedRoutes.append(sidecarTCPRoute(service, port: port, owner: owner, subnets: subnets))
                 }
                 var routes: [Route]
                 if let owner {
@@ -77,9 +93,17 @@ extension RouteTableCompiler {
                 hosts.append(VirtualHost(name: "\(service.hostname):\(port)", domains: sidecarDomains(service, port: port), routes: routes, requireTLS: false))
             }
             var servers: [ServerEntry] = []
+            if !tlsRoutes.isEmpty {
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tlsPassthrough, protocolName: "TLS", hosts: [],
+                                           serverNames: tlsRoutes.flatMap(\.sniHosts), bind: nil, tls: nil, httpRoutes: nil, tcpRoutes: [], tlsRoutes: tlsRoutes))
+            }
             if !tcpRoutes.isEmpty {
                 servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tcp, protocolName: "TCP", hosts: [], serverNames: [], bind: nil, tls: nil,
                                            httpRoutes: nil, tcpRoutes: tcpRoutes, tlsRoutes: []))
+            }
+            if !sniffedRoutes.isEmpty {
+                servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .tcp, protocolName: RouteTable.sniffedProtocol, hosts: [], serverNames: [],
+                                           bind: nil, tls: nil, httpRoutes: nil, tcpRoutes: sniffedRoutes, tlsRoutes: []))
             }
             var configuration: HTTPRouteConfiguration?
             if !hosts.isEmpty {
@@ -113,6 +137,23 @@ extension RouteTableCompiler {
         return L4Route(source: RouteSource(virtualService: ObjectReference(kind: "Service", namespace: service.namespace, name: service.hostname), index: 0, name: "default"),
                        sniHosts: [], destinationSubnets: subnets, port: port,
                        destinations: [WeightedCluster(cluster: name, weight: 100, destination: Destination(host: service.hostname, port: port), headers: nil)])
+    }
+
+    /// The `tls` routes of a `mesh` VirtualService for a port: by SNI, first claim wins.
+    mutating func sidecarTLSRoutes(_ vs: ConfigResource<VirtualService>, port: UInt32) -> [L4Route] {
+        var routes: [L4Route] = []
+        for (index, route) in (vs.spec.tls ?? []).enumerated() {
+            for match in route.match ?? [] {
+                if let matchPort = match.port, matchPort != 0, matchPort != port { continue }
+                if let gateways = match.gateways, !gateways.isEmpty, !gateways.contains("mesh") { continue }
+                let sni = (match.sniHosts ?? []).map { $0.lowercased() }
+                guard !sni.isEmpty else { continue }
+                let destinations = weightedClusters((route.route ?? []).map { ($0.destination, $0.weight, nil) }, namespace: vs.namespace, port: port)
+                routes.append(L4Route(source: RouteSource(virtualService: vs.reference, index: index), sniHosts: sni,
+                                      destinationSubnets: match.destinationSubnets ?? [], port: port, destinations: destinations))
+            }
+        }
+        return routes
     }
 
     /// Istio's last virtual host on a sidecar's HTTP route configuration: `allow_any` sends any

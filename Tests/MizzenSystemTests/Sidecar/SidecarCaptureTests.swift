@@ -75,13 +75,14 @@ struct SidecarCaptureTests {
               ports:
               - {name: http, port: 80, targetPort: 8080}
               - {name: tcp-echo, port: 9000, targetPort: 9000}
+              - {name: custom, port: 9100, targetPort: 9000}
             ---
             apiVersion: v1
             kind: Endpoints
             metadata: {name: server, namespace: default}
             subsets:
             - addresses: [{ip: \(podB)}]
-              ports: [{name: http, port: 8080}, {name: tcp-echo, port: 9000}]
+              ports: [{name: http, port: 8080}, {name: tcp-echo, port: 9000}, {name: custom, port: 9000}]
             ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -182,6 +183,8 @@ struct SidecarCaptureTests {
             print(data.decode().strip())
             """])
         #expect(echo.stdout.contains("ping through the mesh"), "\(echo.stdout)\(echo.stderr)")
+        // A port of undeclared protocol: sniffed, not HTTP, so TCP to the service by its VIP.
+        #expect(try pods.echo(Self.serviceVIP, 9100).contains("ping through the mesh"))
 
         // A destination no service declares: passed through (ALLOW_ANY) to the pod's address,
         // and there by the inbound passthrough to the application.
