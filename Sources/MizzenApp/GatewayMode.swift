@@ -31,6 +31,8 @@ package struct GatewayMode: Sendable {
     package var capture: CaptureListeners?
     /// MeshConfig settings routing depends on (a sidecar's outboundTrafficPolicy).
     package var mesh = MeshSettings()
+    /// A sidecar's service account: its workload certificate should name it.
+    package var serviceAccount: String?
     package var threads: Int
     package var limits: ProxyLimits
     package var logger: Logger
@@ -125,6 +127,12 @@ package struct GatewayMode: Sendable {
                                            credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates,
                                            trustDomain: mesh.trustDomain)
         for problem in snapshot.problems { logger.error("\(problem)") }
+        if let serviceAccount, let local = snapshot.localPrincipal {
+            let expected = EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: proxy.namespace, serviceAccount: serviceAccount)
+            if local != expected {
+                logger.warning("the workload certificate names \(local), not this pod's identity \(expected) (--service-account \(serviceAccount))")
+            }
+        }
         return (snapshot, result.snapshot)
     }
 

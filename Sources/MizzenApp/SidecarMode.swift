@@ -8,13 +8,15 @@ package import MizzenRouting
 /// outbound listener per service port, inbound listeners for the pod's ports) served on the
 /// two capture listeners iptables sends the pod's traffic to.
 package enum SidecarMode {
-    package static func make(paths: [String], loader: ConfigLoader, namespace: String, podLabels: [String: String], workloadCertificates: String?,
+    package static func make(paths: [String], loader: ConfigLoader, namespace: String, podLabels: [String: String], serviceAccount: String? = nil,
+                             workloadCertificates: String?,
                              capture: CaptureListeners, mesh: MeshSettings, threads: Int, limits: ProxyLimits, logger: Logger,
                              telemetry: ProxyTelemetry, operations: OperationsSettings) -> GatewayMode {
         var mode = GatewayMode(paths: paths, loader: loader, proxy: .sidecar(namespace: namespace, labels: podLabels), credentialsDirectory: nil,
                                workloadCertificates: workloadCertificates, binding: ListenerBinding(host: capture.host, portMap: [:]), threads: threads,
                                limits: limits, logger: logger, telemetry: telemetry, operations: operations)
         mode.capture = capture
+        mode.serviceAccount = serviceAccount
         mode.mesh = mesh
         return mode
     }

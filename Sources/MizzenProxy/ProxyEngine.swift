@@ -2,6 +2,7 @@ package import Logging
 package import MizzenRouting
 import NIOCore
 package import NIOPosix
+import NIOSSL
 
 /// What every event loop serves from: a compiled route table, the TLS contexts of its servers
 /// and its clusters as published (`PublishedCluster`). Built off the loops, published whole,
@@ -17,10 +18,13 @@ package final class ProxySnapshot: Sendable {
     let livePools: [UInt64: LivePool]
     /// A sidecar's inbound mutual TLS (its workload certificate); nil without one.
     package let meshServer: MeshServerTLS?
+    /// This proxy's SPIFFE identity, from its workload certificate (`--workload-certs`).
+    package let localPrincipal: String?
 
     private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String],
-                 meshServer: MeshServerTLS? = nil) {
+                 meshServer: MeshServerTLS? = nil, localPrincipal: String? = nil) {
         self.meshServer = meshServer
+        self.localPrincipal = localPrincipal
         self.table = table
         self.serverTLS = serverTLS
         self.clusters = clusters
@@ -93,7 +97,13 @@ package final class ProxySnapshot: Sendable {
                 problems.append("inbound mutual TLS not set up (\(error)): STRICT ports refuse connections, PERMISSIVE ones take plain text only")
             }
         }
-        return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems, meshServer: meshServer)
+        var localPrincipal = meshServer?.localPrincipal
+        if localPrincipal == nil, let workload, let bytes = FileBytes.read("\(workload.directory)/cert-chain.pem"),
+           let leaf = try? NIOSSLCertificate.fromPEMBytes(bytes).first {
+            localPrincipal = MeshIdentity.uriSAN(leaf)
+        }
+        return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems, meshServer: meshServer,
+                             localPrincipal: localPrincipal)
     }
 }
 
@@ -136,6 +146,7 @@ package final class LoopState {
         let flushBatch = FlushBatch(eventLoop: eventLoop)
         self.flushBatch = flushBatch
         self.upstreams = UpstreamPools(eventLoop: eventLoop, limits: limits, flushBatch: flushBatch, live: snapshot.livePools)
+        self.telemetry?.publish(snapshot)
     }
 
     /// A new snapshot: pools of changed or vanished clusters and endpoints drain; balancers of

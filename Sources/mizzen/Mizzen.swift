@@ -600,7 +600,8 @@ struct Sidecar: AsyncParsableCommand {
         settings.podIP = podIP ?? environment["INSTANCE_IP"] ?? "127.0.0.1"
         let mesh = MeshSettings(outboundTrafficPolicy: policy, trustDomain: trustDomain ?? environment["TRUST_DOMAIN"] ?? "cluster.local")
         let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
-                                    podLabels: labelMap, workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
+                                    podLabels: labelMap, serviceAccount: serviceAccount ?? environment["SERVICE_ACCOUNT"],
+                                    workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
                                     capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort),
                                     mesh: mesh, threads: proxy.threads, limits: proxy.limits, logger: logger,
                                     telemetry: telemetry, operations: settings)

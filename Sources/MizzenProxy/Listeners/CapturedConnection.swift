@@ -100,12 +100,12 @@ enum CapturedConnection {
         let address = original.ipAddress
         if let decision = table.decideCapturedConnection(inbound: inbound, port: listenerPort, destinationAddress: address, explicitOnly: true,
                                                          random: loop.random.next()) {
-            try proxyTCP(channel: channel, decision: decision, original: original, loop: loop)
+            try proxyTCP(channel: channel, decision: decision, original: original, loop: loop, inbound: inbound, meshPeer: meshPeer)
             return
         }
         let listener = inbound ? table.inboundListener(port: listenerPort) : table.listener(port: listenerPort)
         guard let listener, listener.httpRoutes != nil else {
-            try proxyTCP(channel: channel, inbound: inbound, port: listenerPort, address: address, original: original, loop: loop)
+            try proxyTCP(channel: channel, inbound: inbound, port: listenerPort, address: address, original: original, loop: loop, meshPeer: meshPeer)
             return
         }
         let context = ConnectionInitializer.Context(spec: spec, listener: listener, originalDestination: original, loop: loop)
@@ -119,13 +119,14 @@ enum CapturedConnection {
                     try ConnectionInitializer.configureHTTP1(channel: channel, connection: connection, loop: loop)
                 }
             case .other:
-                try proxyTCP(channel: channel, inbound: inbound, port: listenerPort, address: address, original: original, loop: loop)
+                try proxyTCP(channel: channel, inbound: inbound, port: listenerPort, address: address, original: original, loop: loop, meshPeer: meshPeer)
             }
         }, name: "capture-sniffer")
     }
 
     /// TCP by the port's routes, else the passthrough.
-    static func proxyTCP(channel: any Channel, inbound: Bool, port: UInt32, address: String?, original: SocketAddress, loop: LoopState) throws {
+    static func proxyTCP(channel: any Channel, inbound: Bool, port: UInt32, address: String?, original: SocketAddress, loop: LoopState,
+                         meshPeer: MeshPeer? = nil) throws {
         let table = loop.snapshot.table
         let decision = table.decideCapturedConnection(inbound: inbound, port: port, destinationAddress: address, explicitOnly: false, random: loop.random.next())
             ?? (inbound ? table.inboundPassthrough : table.outboundPassthrough)
@@ -133,13 +134,15 @@ enum CapturedConnection {
             channel.close(promise: nil)
             return
         }
-        try proxyTCP(channel: channel, decision: decision, original: original, loop: loop)
+        try proxyTCP(channel: channel, decision: decision, original: original, loop: loop, inbound: inbound, meshPeer: meshPeer)
     }
 
-    static func proxyTCP(channel: any Channel, decision: ConnectionDecision, original: SocketAddress, loop: LoopState) throws {
+    static func proxyTCP(channel: any Channel, decision: ConnectionDecision, original: SocketAddress, loop: LoopState, inbound: Bool = false,
+                         meshPeer: MeshPeer? = nil) throws {
         let sync = channel.pipeline.syncOperations
         try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
-        try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot, originalDestination: original))
+        try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot, originalDestination: original, inbound: inbound,
+                                            meshPeer: meshPeer))
         SetupTimeout.setupDone(sync)
     }
 

@@ -24,12 +24,18 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var tally: TCPTally?
     /// Where a captured connection was sent: an ORIGINAL_DST cluster connects there.
     private let originalDestination: SocketAddress?
+    /// A sidecar's inbound connection (reported by the destination), and its mTLS peer.
+    private let inbound: Bool
+    private let meshPeer: MeshPeer?
 
-    init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot, originalDestination: SocketAddress? = nil) {
+    init(loop: LoopState, decision: ConnectionDecision, snapshot: ProxySnapshot, originalDestination: SocketAddress? = nil, inbound: Bool = false,
+         meshPeer: MeshPeer? = nil) {
         self.loop = loop
         self.decision = decision
         self.snapshot = snapshot
         self.originalDestination = originalDestination
+        self.inbound = inbound
+        self.meshPeer = meshPeer
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -63,7 +69,7 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let cluster = published.resolvingOriginalDestination(originalDestination) ?? published
         func refused(_ flag: ResponseFlag, endpoint: Int? = nil) {
             if let tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: endpoint, remoteAddress: channel.remoteAddress,
-                                                         localAddress: channel.localAddress) {
+                                                         localAddress: channel.localAddress, inbound: inbound, meshPeer: meshPeer) {
                 tally.responseFlags.insert(flag)
                 tally.close()
             }
@@ -93,7 +99,8 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             refused(.upstreamOverflow, endpoint: index)
             return
         }
-        tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: index, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
+        tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: index, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress,
+                                              inbound: inbound, meshPeer: meshPeer)
         // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
         idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
         let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection,

@@ -61,9 +61,17 @@ final class LoopTelemetry {
 
     /// Drops the handles of clusters no longer published as they were.
     func publish(_ snapshot: ProxySnapshot) {
+        if snapshot.localPrincipal != localPrincipal {
+            // Peers carry the identity: all are made again.
+            localPrincipal = snapshot.localPrincipal
+            handles = [:]
+        }
         handles = handles.filter { snapshot.clusters[$0.value.cluster.name]?.cluster === $0.value.cluster }
         inboundPeers = inboundPeers.filter { handles[$0.key.cluster] != nil }
     }
+
+    /// This proxy's SPIFFE identity, when it has a workload certificate.
+    private var localPrincipal: String?
 
     private func handle(_ cluster: UpstreamCluster) -> ClusterHandle {
         if let handle = handles[ObjectIdentifier(cluster)] { return handle }
@@ -83,7 +91,15 @@ final class LoopTelemetry {
         if slot < cluster.endpoints.count {
             // The client side's fallback: the endpoint's labels (Istio reads the endpoint's
             // metadata when no peer metadata was exchanged).
-            labels.workload = WorkloadLabels.fromPodLabels(cluster.endpoints[slot].labels, workload: nil, namespace: cluster.serviceNamespace)
+            let endpoint = cluster.endpoints[slot]
+            labels.workload = WorkloadLabels.fromPodLabels(endpoint.labels, workload: nil, namespace: cluster.serviceNamespace)
+            // Over mesh mTLS both identities are known: this proxy's certificate's and the
+            // endpoint's service account (`source_principal`, `destination_principal`).
+            let mutual = cluster.connection.tls?.mode == .istioMutual || (cluster.connection.meshTLS != nil && endpoint.meshTLS)
+            if mutual, let localPrincipal {
+                labels.localPrincipal = localPrincipal
+                if let identity = endpoint.identity { labels.workload.principal = identity }
+            }
         }
         let peer = metrics.peer(labels)
         handle.peers[slot] = peer
@@ -223,9 +239,10 @@ final class LoopTelemetry {
 
     /// A TCP connection to `endpoint` of `cluster` (nil endpoint: none could be picked) opens:
     /// counted now; its bytes as they pass; its close by the tally.
-    func tcpConnection(cluster: UpstreamCluster, endpoint: Int?, remoteAddress: SocketAddress?, localAddress: SocketAddress?) -> TCPTally {
+    func tcpConnection(cluster: UpstreamCluster, endpoint: Int?, remoteAddress: SocketAddress?, localAddress: SocketAddress?, inbound: Bool = false,
+                       meshPeer: MeshPeer? = nil) -> TCPTally {
         let handle = handle(cluster)
-        let peer = peer(handle, endpoint: endpoint)
+        let peer = inbound ? inboundPeer(handle, meshPeer: meshPeer) : peer(handle, endpoint: endpoint)
         return TCPTally(telemetry: self, cluster: cluster, endpoint: endpoint, peer: peer, remoteAddress: remoteAddress, localAddress: localAddress,
                         start: .now(), startWallClockNanoseconds: ForwardingHandler.wallClockNanoseconds())
     }

@@ -88,6 +88,8 @@ package struct ClusterEndpoint: Sendable, Hashable {
     /// The endpoint has a sidecar taking mutual TLS (`security.istio.io/tlsMode: istio`, its
     /// PeerAuthentication not DISABLE): auto mTLS talks TLS to it.
     package var meshTLS = false
+    /// The workload's SPIFFE identity (its service account), when the registry knows it.
+    package var identity: String?
     /// The endpoint as Envoy names a host (`Address::asString()`): `ip:port`, `[ipv6]:port`.
     /// Made once here: balancers, outlier detection and every access-log line use it.
     package let addressKey: String

@@ -519,10 +519,13 @@ struct RouteTableCompiler {
         var serviceAccounts: Set<String> = []
         if let service, let servicePort = service.port(port) {
             for instance in service.instances where labels.allSatisfy({ instance.labels[$0.key] == $0.value }) {
-                endpoints.append(ClusterEndpoint(address: instance.address, port: instance.endpointPort(for: servicePort), labels: instance.labels, weight: instance.weight))
+                var endpoint = ClusterEndpoint(address: instance.address, port: instance.endpointPort(for: servicePort), labels: instance.labels, weight: instance.weight)
                 if let account = instance.serviceAccount {
-                    serviceAccounts.insert(EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: service.namespace, serviceAccount: account))
+                    let identity = EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: service.namespace, serviceAccount: account)
+                    serviceAccounts.insert(identity)
+                    endpoint.identity = identity
                 }
+                endpoints.append(endpoint)
             }
             serviceAccounts.formUnion(service.subjectAltNames)
         }

@@ -104,5 +104,19 @@ struct SidecarMutualTLSTests {
         // TCP through the mesh (mTLS with ALPN istio), and plain text on the PERMISSIVE port.
         #expect(try pods.echo(SidecarCaptureTests.serviceVIP, 9000).contains("ping through the mesh"))
         #expect(try pods.echo(pods.network.addressB, 9000, bypassingTheSidecar: true).contains("ping through the mesh"))
+
+        // The client's sidecar reports both identities too (connection_security_policy stays
+        // unknown on the client side, as Istio's); the server's counts TCP by security.
+        let source = try pods.metrics(pods.network.podA)
+        #expect(source.split(separator: "\n").contains { line in
+            line.hasPrefix("istio_requests_total{reporter=\"source\"")
+                && line.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/client\"")
+                && line.contains("destination_principal=\"spiffe://cluster.local/ns/default/sa/upstream\"")
+                && line.contains("connection_security_policy=\"unknown\"")
+        }, "\(source.split(separator: "\n").filter { $0.hasPrefix("istio_requests_total") })")
+        let destination = try pods.metrics(pods.network.podB)
+        let tcp = destination.split(separator: "\n").filter { $0.hasPrefix("istio_tcp_connections_opened_total{reporter=\"destination\"") }
+        #expect(tcp.contains { $0.contains("connection_security_policy=\"mutual_tls\"") && $0.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/client\"") }, "\(tcp)")
+        #expect(tcp.contains { $0.contains("connection_security_policy=\"none\"") }, "the plain connection on the PERMISSIVE port: \(tcp)")
     }
 }
