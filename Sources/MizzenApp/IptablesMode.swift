@@ -45,6 +45,16 @@ package struct IptablesMode {
             return 0
         }
         if options.skipRuleApply { return 0 }
+        // Run again (a restarted init container, changed flags): the rules there are replaced,
+        // not added twice (the chains would already exist).
+        var replaced = false
+        for (save, cleanup, tool, wanted) in [("\(backend.iptables)-save", rules.ipv4Cleanup, backend.iptables, true),
+                                              ("\(backend.ip6tables)-save", rules.ipv6Cleanup, backend.ip6tables, rules.enableIPv6)] where wanted {
+            let existing = Subprocess.run(save, [])
+            guard existing.status == 0, existing.output.contains("ISTIO_") else { continue }
+            for command in cleanup { _ = Subprocess.run(tool, command) }
+            replaced = true
+        }
         var applied: [(String, String)] = [(backend.iptablesRestore, rules.ipv4Restore)]
         if rules.enableIPv6 { applied.append((backend.ip6tablesRestore, rules.ipv6Restore)) }
         for (tool, text) in applied where !text.isEmpty {
@@ -56,12 +66,13 @@ package struct IptablesMode {
         }
         for route in rules.routeCommands {
             let result = Subprocess.run("ip", route.arguments)
-            if result.status != 0 && !(route.toleratesExisting && result.output.contains("File exists")) {
+            let exists = result.output.contains("File exists") || result.output.contains("already assigned")
+            if result.status != 0 && !(route.toleratesExisting && exists) {
                 errors("mizzen iptables: ip \(route.arguments.joined(separator: " ")) failed: \(result.output)")
                 return 1
             }
         }
-        output("capture rules applied (\(backend.name)): outbound to \(settings.envoyPort), inbound to \(settings.inboundCapturePort)")
+        output("capture rules \(replaced ? "replaced" : "applied") (\(backend.name)\(rules.enableIPv6 ? ", IPv4 and IPv6" : "")): outbound to \(settings.envoyPort), inbound to \(settings.inboundCapturePort)")
         return 0
     }
 

@@ -554,6 +554,9 @@ struct Sidecar: AsyncParsableCommand {
     @Option(name: .customLong("pod-ip"), help: "The pod's address, where the rewritten probes reach the application. Env: INSTANCE_IP; default 127.0.0.1.")
     var podIP: String?
 
+    @Option(help: "Capture IPv6 too (listeners on [::]): auto (when the pod has an IPv6 address), on or off.")
+    var ipv6: String = "auto"
+
     @Option(name: .customLong("trust-domain"), help: "Mesh trust domain: identities are spiffe://TRUST_DOMAIN/ns/NS/sa/SA. Env: TRUST_DOMAIN.")
     var trustDomain: String?
 
@@ -577,6 +580,13 @@ struct Sidecar: AsyncParsableCommand {
             throw ValidationError("\(name) must be 0-65535, got \(port)")
         }
         guard (-1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be -1 (off), 0 (any) or a port") }
+        let captureIPv6: Bool
+        switch ipv6.lowercased() {
+        case "auto": captureIPv6 = SidecarMode.podHasIPv6()
+        case "on", "true": captureIPv6 = true
+        case "off", "false": captureIPv6 = false
+        default: throw ValidationError("--ipv6 is auto, on or off, got '\(ipv6)'")
+        }
         var probes = AppProbes(probes: [:])
         if let json = environment["ISTIO_KUBE_APP_PROBERS"], !json.isEmpty {
             do {
@@ -602,7 +612,7 @@ struct Sidecar: AsyncParsableCommand {
         let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
                                     podLabels: labelMap, serviceAccount: serviceAccount ?? environment["SERVICE_ACCOUNT"],
                                     workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
-                                    capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort),
+                                    capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort, ipv6: captureIPv6),
                                     mesh: mesh, threads: proxy.threads, limits: proxy.limits, logger: logger,
                                     telemetry: telemetry, operations: settings)
         let status = await mode.run()

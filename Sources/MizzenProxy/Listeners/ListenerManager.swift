@@ -26,9 +26,14 @@ package actor ListenerManager {
         }
         for spec in specs where channels[spec] == nil {
             let engine = self.engine
-            let bootstrap = ServerBootstrap(group: engine.group)
+            var bootstrap = ServerBootstrap(group: engine.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            if spec.host.contains(":") {
+                // `[::]` beside `0.0.0.0` on one port: the IPv6 socket takes IPv6 only.
+                bootstrap = bootstrap.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IPV6), SocketOptionName(IPV6_V6ONLY)), value: 1)
+            }
+            bootstrap = bootstrap
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {

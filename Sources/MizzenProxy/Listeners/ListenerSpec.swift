@@ -63,16 +63,22 @@ package struct CaptureListeners: Sendable, Hashable {
     package var host: String
     package var outboundPort: Int
     package var inboundPort: Int
+    /// Also on `[::]` (the pod has IPv6: ip6tables redirects there too).
+    package var ipv6: Bool
 
-    package init(host: String = "0.0.0.0", outboundPort: Int = 15001, inboundPort: Int = 15006) {
+    package init(host: String = "0.0.0.0", outboundPort: Int = 15001, inboundPort: Int = 15006, ipv6: Bool = false) {
         self.host = host
         self.outboundPort = outboundPort
         self.inboundPort = inboundPort
+        self.ipv6 = ipv6
     }
 
     package var specs: [ListenerSpec] {
-        [ListenerSpec(name: "virtualOutbound", host: host, port: outboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .outbound),
-         ListenerSpec(name: "virtualInbound", host: host, port: inboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .inbound)]
+        let hosts = ipv6 && host == "0.0.0.0" ? [host, "::"] : [host]
+        return hosts.flatMap { host in
+            [ListenerSpec(name: "virtualOutbound", host: host, port: outboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .outbound),
+             ListenerSpec(name: "virtualInbound", host: host, port: inboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .inbound)]
+        }
     }
 }
 

@@ -104,7 +104,7 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // Envoy's TCP proxy idle timeout: the DestinationRule's, else 1 hour.
         idleTimeout = cluster.cluster.connection.idleTimeout.map { TimeAmount.nanoseconds($0) } ?? .hours(1)
         let bootstrap = UpstreamConnector.bootstrap(context.eventLoop, limits: loop.limits, settings: cluster.cluster.connection,
-                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress)
+                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress, destination: endpoint.address)
             .channelOption(.allowRemoteHalfClosure, value: true)
         let tls = cluster.tls(forEndpoint: index)
         let future = UpstreamConnector.connect(bootstrap, address: endpoint.address, port: Int(endpoint.port), tls: tls,

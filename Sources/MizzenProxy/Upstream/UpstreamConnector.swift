@@ -10,13 +10,19 @@ import NIOSSL
 enum UpstreamConnector {
     /// `sourceAddress`: the local address connections are made from (Istio's inbound clusters
     /// bind 127.0.0.6); nil: the kernel picks.
-    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits, settings: ConnectionSettings, sourceAddress: String? = nil) -> ClientBootstrap {
+    static func bootstrap(_ eventLoop: any EventLoop, limits: ProxyLimits, settings: ConnectionSettings, sourceAddress: String? = nil,
+                          destination: String? = nil) -> ClientBootstrap {
         let connectTimeout = settings.connectTimeout.map { TimeAmount.nanoseconds($0) } ?? limits.upstreamConnectTimeout
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        if let sourceAddress, let local = try? SocketAddress(ipAddress: sourceAddress, port: 0) {
-            bootstrap = bootstrap.bind(to: local)
+        if var sourceAddress {
+            if destination?.contains(":") == true, sourceAddress == OriginalDestinationPolicy.inboundSourceIPv4 {
+                // Istio's IPv6 twin of 127.0.0.6; not an address of the host, so bound freely.
+                sourceAddress = OriginalDestinationPolicy.inboundSourceIPv6
+                bootstrap = bootstrap.channelOption(.socket(SocketOptionLevel(IPPROTO_IPV6), SocketOptionName(Self.ipv6FreeBind)), value: 1)
+            }
+            if let local = try? SocketAddress(ipAddress: sourceAddress, port: 0) { bootstrap = bootstrap.bind(to: local) }
         }
         if let keepalive = settings.tcpKeepalive {
             bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1)
@@ -32,6 +38,9 @@ enum UpstreamConnector {
         }
         return bootstrap
     }
+
+    /// Linux's IPV6_FREEBIND (binding an address the host does not have).
+    static let ipv6FreeBind: Int32 = 78
 
     /// Connects; IP literals (Kubernetes endpoints, STATIC ServiceEntries) skip the resolver.
     /// Failure is always `ProxyError.connectFailure` (503 UF).

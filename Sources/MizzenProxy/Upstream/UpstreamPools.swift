@@ -415,7 +415,8 @@ final class UpstreamPools {
     private func connectHTTP1(_ pool: ConnectionPool, runtime: ClusterRuntime) {
         let cluster = pool.cluster
         let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: cluster.cluster.connection,
-                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress).channelInitializer { channel in
+                                                    sourceAddress: cluster.cluster.originalDestination?.sourceAddress,
+                                                    destination: pool.key.endpoint.address).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
                 let encoder = HTTPRequestEncoder()
@@ -570,7 +571,8 @@ final class UpstreamPools {
         runtime.connections.increment()
         let batch = NIOLoopBound(flushBatch, eventLoop: eventLoop)
         let bootstrap = UpstreamConnector.bootstrap(eventLoop, limits: limits, settings: pool.cluster.cluster.connection,
-                                                    sourceAddress: pool.cluster.cluster.originalDestination?.sourceAddress)
+                                                    sourceAddress: pool.cluster.cluster.originalDestination?.sourceAddress,
+                                                    destination: pool.key.endpoint.address)
             .channelInitializer { [connectionConfiguration, streamConfiguration] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(FlushCoalescer(batch: batch.value), name: "flush-coalescer")

@@ -6,13 +6,15 @@ import Glibc
 #endif
 
 /// Two pods on one link, as real as this machine allows: a network namespace each, joined by a
-/// veth pair (pod A 10.244.N.1, pod B 10.244.N.2, default routes over the link so service VIPs
-/// are routable), loopback up. Removed on `remove()` and when the test process exits.
+/// veth pair (pod A 10.244.N.1 and fd00:N::1, pod B 10.244.N.2 and fd00:N::2: dual stack;
+/// default routes over the link so service VIPs are routable), loopback up. Removed on `remove()` and when the test process exits.
 final class PodNetwork: @unchecked Sendable {
     let podA: String
     let podB: String
     let addressA: String
     let addressB: String
+    let addressA6: String
+    let addressB6: String
 
     static let ip = "/usr/sbin/ip"
 
@@ -36,12 +38,15 @@ final class PodNetwork: @unchecked Sendable {
         let subnet = Int.random(in: 1...250)
         addressA = "10.244.\(subnet).1"
         addressB = "10.244.\(subnet).2"
+        addressA6 = "fd00:\(subnet)::1"
+        addressB6 = "fd00:\(subnet)::2"
         let vethA = "va\(tag)", vethB = "vb\(tag)"
         let steps: [[String]] = [
             ["netns", "add", podA], ["netns", "add", podB],
             ["link", "add", vethA, "type", "veth", "peer", "name", vethB],
             ["link", "set", vethA, "netns", podA], ["link", "set", vethB, "netns", podB],
             ["-n", podA, "addr", "add", "\(addressA)/24", "dev", vethA], ["-n", podB, "addr", "add", "\(addressB)/24", "dev", vethB],
+            ["-n", podA, "addr", "add", "\(addressA6)/64", "dev", vethA, "nodad"], ["-n", podB, "addr", "add", "\(addressB6)/64", "dev", vethB, "nodad"],
             ["-n", podA, "link", "set", "lo", "up"], ["-n", podB, "link", "set", "lo", "up"],
             ["-n", podA, "link", "set", vethA, "up"], ["-n", podB, "link", "set", vethB, "up"],
             ["-n", podA, "route", "add", "default", "via", addressB], ["-n", podB, "route", "add", "default", "via", addressA],
