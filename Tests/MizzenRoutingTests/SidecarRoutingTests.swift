@@ -206,6 +206,11 @@ struct SidecarRoutingTests {
         let table = Self.table(documents.joined(separator: "\n---\n"))
         let decision = table.decide(RequestAttributes(authority: "web", target: "/", port: 80), random: 0)
         #expect(decision.route?.source.virtualService.name == test.winner, "\(decision.route?.source.description ?? "no route")")
+        // The others are named as not used, so `mizzen routes --sidecar` shows why.
+        let losers = test.services.map(\.0).filter { $0 != test.winner }
+        for loser in losers where test.services.first(where: { $0.0 == loser }).map({ $0.2 != "[.]" || $0.1 == "default" }) ?? false {
+            #expect(table.problems.contains { $0.contains("/\(loser): not used for web.default.svc.cluster.local at this sidecar") }, "\(table.problems)")
+        }
     }
 }
 

@@ -57,8 +57,15 @@ extension RouteTableCompiler {
             for service in meshServices {
                 guard let servicePort = service.port(port) else { continue }
                 // The first VirtualService claiming the host wins at a sidecar; no merging.
-                let owner = meshVirtualServices.first { vs in
+                let claimants = meshVirtualServices.filter { vs in
                     (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
+                }
+                let owner = claimants.first
+                if let owner {
+                    for shadowed in claimants.dropFirst() where shadowedReported.insert("\(shadowed.reference)|\(service.hostname)").inserted {
+                        problems.append("\(shadowed.reference): not used for \(service.hostname) at this sidecar: \(owner.reference) claims it first "
+                                        + "(private to the namespace, then exported to it, then public; each oldest first)")
+                    }
                 }
                 let subnets = service.addresses.map(Self.hostSubnet)
                 let kind = SidecarPortProtocol(servicePort.protocolName)

@@ -46,6 +46,8 @@ struct RouteTableCompiler {
     let registry: ServiceRegistry
     var clusters: [String: UpstreamCluster] = [:]
     var problems: [String] = []
+    /// VirtualServices already reported as shadowed at a sidecar, by reference and host.
+    var shadowedReported: Set<String> = []
     /// VirtualServices oldest first (creation time, then name, then namespace, then load order).
     let virtualServices: [ConfigResource<VirtualService>]
     /// DestinationRules by namespace, oldest first: built once, looked up for every cluster.
