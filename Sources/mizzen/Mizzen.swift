@@ -557,6 +557,9 @@ struct Sidecar: AsyncParsableCommand {
     @Option(help: "Capture IPv6 too (listeners on [::]): auto (when the pod has an IPv6 address), on or off.")
     var ipv6: String = "auto"
 
+    @Option(name: .customLong("interception-mode"), help: "How inbound traffic is captured (istio-iptables -m): REDIRECT or TPROXY (needs NET_ADMIN). Env: ISTIO_META_INTERCEPTION_MODE.")
+    var interceptionMode: String?
+
     @Option(name: .customLong("trust-domain"), help: "Mesh trust domain: identities are spiffe://TRUST_DOMAIN/ns/NS/sa/SA. Env: TRUST_DOMAIN.")
     var trustDomain: String?
 
@@ -580,6 +583,8 @@ struct Sidecar: AsyncParsableCommand {
             throw ValidationError("\(name) must be 0-65535, got \(port)")
         }
         guard (-1...65535).contains(agentPort) else { throw ValidationError("--agent-port must be -1 (off), 0 (any) or a port") }
+        let interception = (interceptionMode ?? environment["ISTIO_META_INTERCEPTION_MODE"] ?? "REDIRECT").uppercased()
+        guard interception == "REDIRECT" || interception == "TPROXY" else { throw ValidationError("--interception-mode is REDIRECT or TPROXY, got '\(interception)'") }
         let captureIPv6: Bool
         switch ipv6.lowercased() {
         case "auto": captureIPv6 = SidecarMode.podHasIPv6()
@@ -612,7 +617,8 @@ struct Sidecar: AsyncParsableCommand {
         let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
                                     podLabels: labelMap, serviceAccount: serviceAccount ?? environment["SERVICE_ACCOUNT"],
                                     workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
-                                    capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort, ipv6: captureIPv6),
+                                    capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort, ipv6: captureIPv6,
+                                                              inboundTransparent: interception == "TPROXY"),
                                     mesh: mesh, threads: proxy.threads, limits: proxy.limits, logger: logger,
                                     telemetry: telemetry, operations: settings)
         let status = await mode.run()

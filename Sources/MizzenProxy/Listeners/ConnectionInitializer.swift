@@ -23,7 +23,9 @@ enum ConnectionInitializer {
         case .originalDestination:
             // Read before anything else can happen on the connection; the pipeline is built
             // when the answer comes (on this loop, at once in practice).
-            OriginalDestination.of(channel).assumeIsolated().whenSuccess { original in
+            OriginalDestination.of(channel).assumeIsolated().whenSuccess { found in
+                // TPROXY does not translate the address: the destination is the local end.
+                let original = found ?? (spec.transparent ? channel.localAddress : nil)
                 guard let original else {
                     loop.logger.debug("listener \(spec.name): connection without an original destination")
                     channel.close(promise: nil)

@@ -33,6 +33,13 @@ package actor ListenerManager {
                 // `[::]` beside `0.0.0.0` on one port: the IPv6 socket takes IPv6 only.
                 bootstrap = bootstrap.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IPV6), SocketOptionName(IPV6_V6ONLY)), value: 1)
             }
+            if spec.transparent {
+                // IP_TRANSPARENT (19) / IPV6_TRANSPARENT (75): TPROXY delivers connections to
+                // addresses that are not the host's.
+                bootstrap = spec.host.contains(":")
+                    ? bootstrap.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IPV6), SocketOptionName(75)), value: 1)
+                    : bootstrap.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IP), SocketOptionName(19)), value: 1)
+            }
             bootstrap = bootstrap
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in

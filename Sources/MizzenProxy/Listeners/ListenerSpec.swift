@@ -37,14 +37,20 @@ package struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
     package var destination: Destination
     package var headerPolicy: HeaderPolicy
     package var direction: Direction
+    /// TPROXY interception: the socket accepts connections to addresses that are not the
+    /// host's (IP_TRANSPARENT, needs NET_ADMIN) and a connection's destination is its local
+    /// address.
+    package var transparent: Bool
 
-    package init(name: String, host: String, port: Int, destination: Destination, headerPolicy: HeaderPolicy = .edge, direction: Direction = .outbound) {
+    package init(name: String, host: String, port: Int, destination: Destination, headerPolicy: HeaderPolicy = .edge, direction: Direction = .outbound,
+                 transparent: Bool = false) {
         self.name = name
         self.host = host
         self.port = port
         self.destination = destination
         self.headerPolicy = headerPolicy
         self.direction = direction
+        self.transparent = transparent
     }
 
 
@@ -65,19 +71,24 @@ package struct CaptureListeners: Sendable, Hashable {
     package var inboundPort: Int
     /// Also on `[::]` (the pod has IPv6: ip6tables redirects there too).
     package var ipv6: Bool
+    /// Inbound interception by TPROXY (istio-iptables `-m TPROXY`) rather than REDIRECT;
+    /// outbound is redirected in both modes.
+    package var inboundTransparent: Bool
 
-    package init(host: String = "0.0.0.0", outboundPort: Int = 15001, inboundPort: Int = 15006, ipv6: Bool = false) {
+    package init(host: String = "0.0.0.0", outboundPort: Int = 15001, inboundPort: Int = 15006, ipv6: Bool = false, inboundTransparent: Bool = false) {
         self.host = host
         self.outboundPort = outboundPort
         self.inboundPort = inboundPort
         self.ipv6 = ipv6
+        self.inboundTransparent = inboundTransparent
     }
 
     package var specs: [ListenerSpec] {
         let hosts = ipv6 && host == "0.0.0.0" ? [host, "::"] : [host]
         return hosts.flatMap { host in
             [ListenerSpec(name: "virtualOutbound", host: host, port: outboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .outbound),
-             ListenerSpec(name: "virtualInbound", host: host, port: inboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .inbound)]
+             ListenerSpec(name: "virtualInbound", host: host, port: inboundPort, destination: .originalDestination, headerPolicy: .mesh, direction: .inbound,
+                          transparent: inboundTransparent)]
         }
     }
 }

@@ -20,7 +20,8 @@ struct SidecarCaptureTests {
         let serverLog: URL
         let passthroughLog: URL
 
-        init(yaml: ((String) -> String)? = nil, clientArguments: [String] = [], serverArguments: [String] = [], serverEnvironment: [String] = []) throws {
+        init(yaml: ((String) -> String)? = nil, clientArguments: [String] = [], serverArguments: [String] = [], serverEnvironment: [String] = [],
+             serverInterception: String = "REDIRECT") throws {
             network = try PodNetwork()
             directory = try Harness.temporaryDirectory("sidecar")
             serverLog = directory.appendingPathComponent("server.log")
@@ -43,7 +44,8 @@ struct SidecarCaptureTests {
             }
             // istio-init's rules, as the injector renders its arguments (dual stack: ip6tables too).
             for pod in [network.podA, network.podB] {
-                let rules = try network.run(in: pod, [ValidateCommandTests.binary.path, "iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", "REDIRECT",
+                let mode = pod == network.podB ? serverInterception : "REDIRECT"
+                let rules = try network.run(in: pod, [ValidateCommandTests.binary.path, "iptables", "-p", "15001", "-z", "15006", "-u", "1337", "-m", mode,
                                                       "-i", "*", "-x", "", "-b", "*", "-d", "15090,15021,15020", "--dual-stack"])
                 guard rules.status == 0 else { throw HarnessError("mizzen iptables in \(pod): \(rules.stdout)\(rules.stderr)") }
             }
@@ -74,7 +76,7 @@ struct SidecarCaptureTests {
                                                           "--workload-name", labels.hasPrefix("app=client") ? "client" : "server-v1",
                                                           "--pod-ip", pod == network.podA ? network.addressA : network.addressB,
                                                           "--concurrency", "1", "--drain-duration", "0", "--no-watch", "--log-level", "info"]
-                                                          + (pod == network.podA ? clientArguments : serverArguments))
+                                                          + (pod == network.podA ? clientArguments : serverArguments + ["--interception-mode", serverInterception]))
                 processes.append(sidecar)
                 let started = sidecar.waitFor(timeout: 30) { text in
                     text.contains("listening on 0.0.0.0:15006") && text.contains("status (readiness: /healthz/ready) listening")
@@ -242,6 +244,24 @@ struct SidecarCaptureTests {
             line.hasPrefix("istio_requests_total{reporter=\"destination\"") && line.contains("destination_workload=\"server-v1\"")
                 && line.contains("response_code=\"200\"")
         }, "\(destination.prefix(3000))")
+    }
+
+    /// istio-iptables `-m TPROXY` in the server's pod: inbound connections keep their address
+    /// (no NAT), the sidecar's transparent listener takes them by their local address, and
+    /// hands them to the application from 127.0.0.6 as in REDIRECT mode.
+    @Test func tproxyInterceptionServesInboundTraffic() throws {
+        let pods = try Pods(serverInterception: "TPROXY")
+        defer { pods.stop() }
+        let saved = try pods.network.run(in: pods.network.podB, ["iptables-save", "-t", "mangle"]).stdout
+        #expect(saved.contains("-j TPROXY --on-port 15006"), "\(saved)")
+        let call = try pods.curl("http://\(Self.serviceVIP)/tproxy", headers: ["Host: server"])
+        #expect(call.status == 200, "\(call.body)")
+        #expect(Pods.peers(pods.serverLog).allSatisfy { $0.hasPrefix("127.0.0.6:") } && Pods.peers(pods.serverLog).count == 1, "\(Pods.peers(pods.serverLog))")
+        let unlisted = try pods.curl("http://\(pods.network.addressB):7070/tproxy")
+        #expect(unlisted.status == 200, "\(unlisted.body)")
+        #expect(try pods.echo(Self.serviceVIP, 9000).contains("ping through the mesh"))
+        let destination = try pods.metrics(pods.network.podB)
+        #expect(destination.contains("istio_requests_total{reporter=\"destination\""), "\(destination.prefix(2000))")
     }
 
     /// `--outbound-traffic-policy REGISTRY_ONLY`: unknown destinations are refused (HTTP 502 from
