@@ -24,12 +24,22 @@ final class PodNetwork: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/iptables-restore") || FileManager.default.isExecutableFile(atPath: "/sbin/iptables-restore") else {
             return false
         }
-        let name = "mzprobe\(getpid())"
+        return probe([["iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-m", "owner", "--gid-owner", "1337", "-j", "REDIRECT", "--to-ports", "15001"]])
+    }()
+    static let unavailableNotice: Comment = "the sidecar tests need root, iproute2 and iptables with a nat table, REDIRECT and the owner match (network namespaces): skipped"
+
+    /// The kernel takes TPROXY rules (xt_TPROXY) in a pod's namespace.
+    static let tproxyAvailable: Bool = available && probe([["iptables", "-t", "mangle", "-A", "PREROUTING", "-p", "tcp", "-j", "TPROXY",
+                                                            "--tproxy-mark", "1337/0xffffffff", "--on-port", "15006"]])
+    static let tproxyUnavailableNotice: Comment = "the kernel takes no TPROXY rules here: the TPROXY test is skipped"
+
+    /// Runs `commands` in a scratch network namespace; true when all succeed.
+    static func probe(_ commands: [[String]]) -> Bool {
+        let name = "mzprobe\(getpid())x\(UInt16.random(in: 0...9999))"
         guard (try? Harness.run(ip, ["netns", "add", name], timeout: 10))?.status == 0 else { return false }
         defer { _ = try? Harness.run(ip, ["netns", "del", name], timeout: 10) }
-        return (try? Harness.run(ip, ["netns", "exec", name, "iptables", "-t", "nat", "-S"], timeout: 10))?.status == 0
-    }()
-    static let unavailableNotice: Comment = "the sidecar tests need root, iproute2 and iptables with a nat table (network namespaces): skipped"
+        return commands.allSatisfy { (try? Harness.run(ip, ["netns", "exec", name] + $0, timeout: 10))?.status == 0 }
+    }
 
     init() throws {
         let tag = "\(getpid() % 10000)x\(UInt16.random(in: 0...999))"

@@ -17,6 +17,8 @@ struct SidecarCaptureTests {
         let network: PodNetwork
         let directory: URL
         var processes: [BackgroundProcess] = []
+        /// The server pod's sidecar (for signals).
+        var serverSidecar: BackgroundProcess?
         let serverLog: URL
         let passthroughLog: URL
 
@@ -78,6 +80,7 @@ struct SidecarCaptureTests {
                                                           "--concurrency", "1", "--drain-duration", "0", "--no-watch", "--log-level", "info"]
                                                           + (pod == network.podA ? clientArguments : serverArguments + ["--interception-mode", serverInterception]))
                 processes.append(sidecar)
+                if pod == network.podB { serverSidecar = sidecar }
                 let started = sidecar.waitFor(timeout: 30) { text in
                     text.contains("listening on 0.0.0.0:15006") && text.contains("status (readiness: /healthz/ready) listening")
                 }
@@ -249,7 +252,8 @@ struct SidecarCaptureTests {
     /// istio-iptables `-m TPROXY` in the server's pod: inbound connections keep their address
     /// (no NAT), the sidecar's transparent listener takes them by their local address, and
     /// hands them to the application from 127.0.0.6 as in REDIRECT mode.
-    @Test func tproxyInterceptionServesInboundTraffic() throws {
+    @Test(.enabled(if: PodNetwork.tproxyAvailable, PodNetwork.tproxyUnavailableNotice))
+    func tproxyInterceptionServesInboundTraffic() throws {
         let pods = try Pods(serverInterception: "TPROXY")
         defer { pods.stop() }
         let saved = try pods.network.run(in: pods.network.podB, ["iptables-save", "-t", "mangle"]).stdout

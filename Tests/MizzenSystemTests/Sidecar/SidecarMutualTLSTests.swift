@@ -58,8 +58,9 @@ struct SidecarMutualTLSTests {
         // The server pod's probes as the injector rewrites them: they must still reach the
         // application although its port takes only mutual TLS.
         let probes = #"{"/app-health/server/readyz":{"httpGet":{"path":"/status/204","port":8080}},"/app-health/server/livez":{"tcpSocket":{"port":9000}},"/app-health/server/startupz":{"httpGet":{"port":7999},"timeoutSeconds":2}}"#
+        let serverCertificates = try Self.workloadCertificates("upstream")
         let pods = try SidecarCaptureTests.Pods(yaml: Self.yaml(podB:), clientArguments: ["--workload-certs", try Self.workloadCertificates("client")],
-                                                serverArguments: ["--workload-certs", try Self.workloadCertificates("upstream")],
+                                                serverArguments: ["--workload-certs", serverCertificates],
                                                 serverEnvironment: ["ISTIO_KUBE_APP_PROBERS=\(probes)"])
         defer { pods.stop() }
 
@@ -118,5 +119,26 @@ struct SidecarMutualTLSTests {
         let tcp = destination.split(separator: "\n").filter { $0.hasPrefix("istio_tcp_connections_opened_total{reporter=\"destination\"") }
         #expect(tcp.contains { $0.contains("connection_security_policy=\"mutual_tls\"") && $0.contains("source_principal=\"spiffe://cluster.local/ns/default/sa/client\"") }, "\(tcp)")
         #expect(tcp.contains { $0.contains("connection_security_policy=\"none\"") }, "the plain connection on the PERMISSIVE port: \(tcp)")
+
+        // Certificate rotation: istio-agent rewrites the files, the sidecar re-reads them on
+        // reload; new connections get the new certificate (open ones keep theirs, as Envoy's).
+        func presentedIdentity() throws -> String {
+            let certificates = Harness.certificates.path
+            let run = try pods.network.run(in: pods.network.podA, ["setpriv", "--regid", "1337", "--clear-groups", "sh", "-c",
+                "openssl s_client -connect \(pods.network.addressB):8080 -cert \(certificates)/client.crt -key \(certificates)/client.key "
+                + "-CAfile \(certificates)/ca.crt -alpn istio-http/1.1 </dev/null 2>/dev/null | openssl x509 -noout -ext subjectAltName"])
+            return run.stdout
+        }
+        #expect(try presentedIdentity().contains("spiffe://cluster.local/ns/default/sa/upstream"))
+        let certificates = Harness.certificates
+        for (source, target) in [("workload.crt", "cert-chain.pem"), ("workload.key", "key.pem")] {
+            let destination = URL(fileURLWithPath: serverCertificates).appendingPathComponent(target)
+            try? FileManager.default.removeItem(at: destination)
+            try FileManager.default.copyItem(at: certificates.appendingPathComponent(source), to: destination)
+        }
+        let sidecar = try #require(pods.serverSidecar)
+        kill(sidecar.process.processIdentifier, SIGHUP)
+        #expect(sidecar.waitFor(timeout: 10) { $0.contains("configuration reloaded") }, "\(sidecar.errors.suffix(2000))")
+        #expect(try presentedIdentity().contains("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"))
     }
 }
