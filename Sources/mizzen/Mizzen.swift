@@ -487,12 +487,7 @@ struct Gateway: AsyncParsableCommand {
     @OptionGroup var operations: OperationsOptions
 
     func run() async throws {
-        var labelMap: [String: String] = [:]
-        for pair in labels.split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--labels entries are k=v, got '\(pair)'") }
-            labelMap[parts[0]] = parts[1]
-        }
+        let labelMap = try labelOption(labels, name: "--labels")
         let control = proxy.makeLogLevelControl()
         let logger = proxy.makeLogger("mizzen.gateway", control: control)
         let telemetry: ProxyTelemetry
@@ -570,12 +565,7 @@ struct Sidecar: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessEnvironment.values
         let namespace = self.namespace ?? environment["POD_NAMESPACE"] ?? "default"
-        var labelMap: [String: String] = [:]
-        for pair in podLabels.split(separator: ",") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw ValidationError("--pod-labels entries are k=v, got '\(pair)'") }
-            labelMap[parts[0]] = parts[1]
-        }
+        let labelMap = try labelOption(podLabels, name: "--pod-labels")
         guard let policy = MeshSettings.OutboundTrafficPolicy(rawValue: outboundTrafficPolicy.uppercased()) else {
             throw ValidationError("--outbound-traffic-policy is ALLOW_ANY or REGISTRY_ONLY, got '\(outboundTrafficPolicy)'")
         }
@@ -738,6 +728,17 @@ enum FileText {
         let written = fwrite(bytes, 1, bytes.count, handle)
         return fclose(handle) == 0 && written == bytes.count
     }
+}
+
+/// `k=v,k=v` labels of an option; an entry without `=` is a usage error naming the option.
+func labelOption(_ text: String, name: String) throws -> [String: String] {
+    var labels: [String: String] = [:]
+    for pair in text.split(separator: ",") {
+        let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw ValidationError("\(name) entries are k=v, got '\(pair)'") }
+        labels[parts[0]] = parts[1]
+    }
+    return labels
 }
 
 /// The process environment, read once (the istio-iptables and sidecar env forms).

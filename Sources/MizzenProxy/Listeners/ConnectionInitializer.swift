@@ -71,7 +71,7 @@ enum ConnectionInitializer {
             try sync.addHandler(TCPProxyHandler(loop: loop, decision: decision, snapshot: loop.snapshot))
             SetupTimeout.setupDone(sync)
         } else {
-            try sync.addHandler(ProtocolSniffer { [unowned channel] isHTTP2 in
+            try sync.addHandler(PeekingHandler(classify: ProtocolSniffer.isHTTP2) { [unowned channel] isHTTP2 in
                 let connection = context.connection(channel: channel, serverName: nil, tlsServer: nil, isHTTP2: isHTTP2)
                 if isHTTP2 {
                     try configureHTTP2(channel: channel, connection: connection, loop: loop)
@@ -232,42 +232,18 @@ final class SetupTimeout: ChannelInboundHandler, RemovableChannelHandler {
 extension SetupTimeout: Sendable {}
 
 /// Plain-text ports carry HTTP/1.1 and HTTP/2 with prior knowledge: the client preface
-/// (`PRI * HTTP/2.0...`) tells them apart (STACK-NOTES: NIO has no h2c helper).
-final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
+/// (`PRI * HTTP/2.0...`) tells them apart (STACK-NOTES: NIO has no h2c helper). True: HTTP/2.
+enum ProtocolSniffer {
     private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
-    private var buffer: ByteBuffer?
-    private let configure: (Bool) throws -> Void
 
-    init(configure: @escaping (Bool) throws -> Void) {
-        self.configure = configure
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var incoming = unwrapInboundIn(data)
-        if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
-        let bytes = buffer!.readableBytesView
-        let count = min(bytes.count, Self.preface.count)
-        let isPrefix = bytes.prefix(count).elementsEqual(Self.preface.prefix(count))
-        if isPrefix && count < Self.preface.count { return }
-        do {
-            try configure(isPrefix)
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        let held = buffer!
-        buffer = nil
-        context.fireChannelRead(wrapInboundOut(held))
-        context.fireChannelReadComplete()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    /// Nil while the bytes so far are a prefix of the preface.
+    static func isHTTP2(_ bytes: ByteBufferView) -> Bool? {
+        let count = min(bytes.count, preface.count)
+        let isPrefix = bytes.prefix(count).elementsEqual(preface.prefix(count))
+        if isPrefix && count < preface.count { return nil }
+        return isPrefix
     }
 }
-
-@available(*, unavailable)
-extension ProtocolSniffer: Sendable {}
 
 /// MUTUAL TLS with `subjectAltNames`: after the handshake, the client certificate must carry
 /// one of the names (DNS or URI SAN); otherwise the connection is closed.

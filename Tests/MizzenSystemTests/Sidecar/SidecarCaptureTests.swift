@@ -195,18 +195,7 @@ struct SidecarCaptureTests {
         #expect(Pods.peers(pods.serverLog).count == 1, "answered by the client's sidecar, not the server")
 
         // A TCP service port: routed by the VIP, proxied both ways.
-        let echo = try pods.network.run(in: pods.network.podA, ["python3", "-c", """
-            import socket
-            s = socket.create_connection(("\(Self.serviceVIP)", 9000), timeout=10)
-            s.sendall(b"ping through the mesh\\n")
-            data = b""
-            while not data.endswith(b"\\n"):
-                chunk = s.recv(100)
-                if not chunk: break
-                data += chunk
-            print(data.decode().strip())
-            """])
-        #expect(echo.stdout.contains("ping through the mesh"), "\(echo.stdout)\(echo.stderr)")
+        #expect(try pods.echo(Self.serviceVIP, 9000).contains("ping through the mesh"))
         // A port of undeclared protocol: sniffed, not HTTP, so TCP to the service by its VIP.
         #expect(try pods.echo(Self.serviceVIP, 9100).contains("ping through the mesh"))
 
