@@ -179,17 +179,29 @@ package struct IptablesMode {
         return result
     }
 
-    static func read(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
+    static func read(_ path: String) -> String? { FileText.read(path) }
+}
+
+/// Whole-file reads and writes without Foundation (the binary does not link it).
+package enum FileText {
+    package static func read(_ path: String) -> String? {
+        guard let handle = fopen(path, "r") else { return nil }
+        defer { fclose(handle) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = fread(&chunk, 1, chunk.count, file)
+            let count = fread(&chunk, 1, chunk.count, handle)
             if count <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
+            bytes += chunk[0..<count]
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return ferror(handle) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+
+    package static func write(_ text: String, to path: String) -> Bool {
+        guard let handle = fopen(path, "w") else { return false }
+        let bytes = Array(text.utf8)
+        let written = fwrite(bytes, 1, bytes.count, handle)
+        return fclose(handle) == 0 && written == bytes.count
     }
 }
 

@@ -707,29 +707,6 @@ struct Inject: ParsableCommand {
     }
 }
 
-/// Whole-file reads and writes without Foundation.
-enum FileText {
-    static func read(_ path: String) -> String? {
-        guard let handle = fopen(path, "r") else { return nil }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, handle)
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return ferror(handle) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
-    }
-
-    static func write(_ text: String, to path: String) -> Bool {
-        guard let handle = fopen(path, "w") else { return false }
-        let bytes = Array(text.utf8)
-        let written = fwrite(bytes, 1, bytes.count, handle)
-        return fclose(handle) == 0 && written == bytes.count
-    }
-}
-
 /// `k=v,k=v` labels of an option; an entry without `=` is a usage error naming the option.
 func labelOption(_ text: String, name: String) throws -> [String: String] {
     var labels: [String: String] = [:]

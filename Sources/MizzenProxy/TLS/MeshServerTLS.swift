@@ -99,15 +99,33 @@ enum InboundTransport: Equatable {
     /// Nil: not enough bytes yet. Reads at most the first TLS record (Envoy's inspector reads
     /// up to its buffer; a ClientHello larger than 16 KiB counts as other TLS).
     static func classify(_ bytes: ByteBufferView) -> InboundTransport? {
-        guard let first = bytes.first else { return nil }
-        guard first == 0x16 else { return .plaintext }
+        switch ClientHelloRecord.read(bytes) {
+        case .needMore: return nil
+        case .notTLS: return .plaintext
+        case .tooLarge: return .otherTLS
+        case .handshake(let handshake):
+            return ClientHelloALPN.protocols(handshake).contains { $0.hasPrefix("istio") } ? .meshTLS : .otherTLS
+        }
+    }
+}
+
+/// The first TLS record of a connection: a handshake record (its payload, the ClientHello),
+/// not TLS, too large to hold (over 16 KiB), or not all here yet.
+enum ClientHelloRecord {
+    case handshake([UInt8])
+    case notTLS
+    case tooLarge
+    case needMore
+
+    static func read(_ bytes: ByteBufferView) -> ClientHelloRecord {
+        guard let first = bytes.first else { return .needMore }
+        guard first == 0x16 else { return .notTLS }
         let start = bytes.startIndex
-        guard bytes.count >= 5 else { return nil }
-        guard bytes[start + 1] == 0x03 else { return .plaintext }
+        guard bytes.count >= 5 else { return .needMore }
+        guard bytes[start + 1] == 0x03 else { return .notTLS }
         let recordLength = Int(bytes[start + 3]) << 8 | Int(bytes[start + 4])
-        guard bytes.count >= 5 + recordLength else { return recordLength > 16384 ? .otherTLS : nil }
-        let alpn = ClientHelloALPN.protocols(Array(bytes[(start + 5)..<(start + 5 + recordLength)]))
-        return alpn.contains { $0.hasPrefix("istio") } ? .meshTLS : .otherTLS
+        guard bytes.count >= 5 + recordLength else { return recordLength > 16384 ? .tooLarge : .needMore }
+        return .handshake(Array(bytes[(start + 5)..<(start + 5 + recordLength)]))
     }
 }
 
@@ -118,13 +136,12 @@ enum OutboundTLS: Equatable {
     case notTLS
 
     static func classify(_ bytes: ByteBufferView) -> OutboundTLS? {
-        guard let first = bytes.first else { return nil }
-        guard first == 0x16 else { return .notTLS }
-        let start = bytes.startIndex
-        guard bytes.count >= 5 else { return nil }
-        let recordLength = Int(bytes[start + 3]) << 8 | Int(bytes[start + 4])
-        guard bytes.count >= 5 + recordLength else { return recordLength > 16384 ? .serverName(nil) : nil }
-        return .serverName(ClientHelloALPN.serverName(Array(bytes[(start + 5)..<(start + 5 + recordLength)])))
+        switch ClientHelloRecord.read(bytes) {
+        case .needMore: return nil
+        case .notTLS: return .notTLS
+        case .tooLarge: return .serverName(nil)
+        case .handshake(let handshake): return .serverName(ClientHelloALPN.serverName(handshake))
+        }
     }
 }
 
@@ -155,13 +172,7 @@ enum ClientHelloALPN {
     }
 
     static func protocols(_ handshake: [UInt8]) -> [String] {
-        var reader = Reader(bytes: handshake)
-        guard reader.u8() == 1, reader.skip(3), reader.skip(2 + 32),
-              let sessionLength = reader.u8(), reader.skip(Int(sessionLength)),
-              let suitesLength = reader.u16(), reader.skip(Int(suitesLength)),
-              let compressionLength = reader.u8(), reader.skip(Int(compressionLength)),
-              let extensionsLength = reader.u16() else { return [] }
-        var extensions = reader.sub(Int(extensionsLength)) ?? Reader(bytes: [])
+        guard var extensions = extensions(handshake) else { return [] }
         while let type = extensions.u16(), let length = extensions.u16() {
             guard var body = extensions.sub(Int(length)) else { return [] }
             guard type == 16, let listLength = body.u16(), var list = body.sub(Int(listLength)) else { continue }
