@@ -278,3 +278,23 @@ struct SidecarResourceTests {
         #expect(table.inboundListener(port: 8080) == nil)
     }
 }
+
+extension SidecarResourceTests {
+    /// An egress listener with a port decides that port; the port-less one the others.
+    @Test func portSpecificEgressListenersBeatThePortlessOne() {
+        let table = Self.table([Self.sidecar("s", """
+            egress:
+            - port: {number: 5432, protocol: TCP, name: tcp}
+              hosts: ["./*"]
+            - hosts: ["*/*"]
+            """)])
+        // Port 5432: only this namespace's services (web's, not db's in "other").
+        #expect(table.decideCapturedConnection(inbound: false, port: 5432, destinationAddress: "10.96.0.10", explicitOnly: true, random: 0) != nil)
+        #expect(table.decideCapturedConnection(inbound: false, port: 5432, destinationAddress: "10.96.0.20", explicitOnly: true, random: 0) == nil)
+        // Other ports: everything.
+        #expect(table.decide(RequestAttributes(authority: "web", target: "/", port: 80), random: 0).cluster == "outbound|80||web.default.svc.cluster.local")
+        // Without a port-less listener, the other ports import nothing.
+        let narrow = Self.table([Self.sidecar("s", "egress:\n- port: {number: 5432, protocol: TCP, name: tcp}\n  hosts: [\"*/*\"]")])
+        #expect(narrow.listener(port: 80) == nil)
+    }
+}

@@ -55,7 +55,7 @@ extension RouteTableCompiler {
             var tlsRoutes: [L4Route] = []
             var sniffedRoutes: [L4Route] = []
             for service in meshServices {
-                guard let servicePort = service.port(port) else { continue }
+                guard let servicePort = service.port(port), imports.imports(namespace: service.namespace, host: service.hostname, port: port) else { continue }
                 // The first VirtualService claiming the host wins at a sidecar; no merging.
                 let claimants = meshVirtualServices.filter { vs in
                     (vs.spec.hosts ?? []).contains { HostName.matches(ServiceRegistry.expand($0, namespace: vs.namespace), service.hostname) }
@@ -119,6 +119,8 @@ extension RouteTableCompiler {
                 servers.append(ServerEntry(gateway: nil, index: servers.count, name: nil, kind: .http, protocolName: "HTTP", hosts: [], serverNames: [], bind: nil,
                                            tls: nil, httpRoutes: nil, tcpRoutes: [], tlsRoutes: []))
             }
+            // A port none of whose services is imported has no listener: its traffic passes through.
+            guard !servers.isEmpty else { continue }
             listeners.append(Listener(port: port, servers: servers, httpRoutes: configuration))
         }
         return listeners
@@ -347,8 +349,9 @@ extension RouteTableCompiler {
 
 /// What a Sidecar's `egress` hosts import (`namespace/dnsName`; `.` the Sidecar's namespace, or
 /// the proxy's for a root-namespace default; `*` any; a `~` namespace prefix excludes, and `~`
-/// alone imports nothing). Without a Sidecar, or without egress: everything (`*/*`). The hosts
-/// of every egress listener are taken together (per-port listeners are not told apart).
+/// alone imports nothing). Without a Sidecar, or without egress: everything (`*/*`). A
+/// listener with a port decides for that port; the port-less one for the others (none: the
+/// other ports import nothing).
 struct EgressImports {
     struct Entry {
         var namespace: String
@@ -356,7 +359,10 @@ struct EgressImports {
         var exclude: Bool
     }
 
+    /// Every listener's entries together (for VirtualServices, which have no port).
     var entries: [Entry]?
+    var byPort: [UInt32: [Entry]] = [:]
+    var portless: [Entry]?
 
     init(_ sidecar: ConfigResource<Sidecar>?, proxyNamespace: String) {
         guard let egress = sidecar?.spec.egress, !egress.isEmpty else {
@@ -365,26 +371,44 @@ struct EgressImports {
         }
         var entries: [Entry] = []
         for listener in egress {
-            for host in listener.hosts ?? [] {
-                let parts = host.split(separator: "/", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { continue }
-                var namespace = parts[0]
-                var exclude = false
-                if namespace.hasPrefix("~") {
-                    exclude = true
-                    namespace = String(namespace.dropFirst())
-                    // `~/*`: nothing imported.
-                    if namespace.isEmpty { continue }
-                }
-                if namespace == "." { namespace = proxyNamespace }
-                entries.append(Entry(namespace: namespace, host: parts[1].lowercased(), exclude: exclude))
-            }
+            let own = Self.entries(listener, proxyNamespace: proxyNamespace)
+            entries += own
+            if let port = listener.port?.number, port != 0 { byPort[port, default: []] += own } else { portless = (portless ?? []) + own }
         }
         self.entries = entries
     }
 
+    static func entries(_ listener: Sidecar.EgressListener, proxyNamespace: String) -> [Entry] {
+        var entries: [Entry] = []
+        for host in listener.hosts ?? [] {
+            let parts = host.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            var namespace = parts[0]
+            var exclude = false
+            if namespace.hasPrefix("~") {
+                exclude = true
+                namespace = String(namespace.dropFirst())
+                // `~/*`: nothing imported.
+                if namespace.isEmpty { continue }
+            }
+            if namespace == "." { namespace = proxyNamespace }
+            entries.append(Entry(namespace: namespace, host: parts[1].lowercased(), exclude: exclude))
+        }
+        return entries
+    }
+
     func imports(namespace: String, host: String) -> Bool {
         guard let entries else { return true }
+        return Self.imports(entries, namespace: namespace, host: host)
+    }
+
+    /// For one service port: the listener of that port, else the port-less one.
+    func imports(namespace: String, host: String, port: UInt32) -> Bool {
+        guard entries != nil else { return true }
+        return Self.imports(byPort[port] ?? portless ?? [], namespace: namespace, host: host)
+    }
+
+    static func imports(_ entries: [Entry], namespace: String, host: String) -> Bool {
         func matches(_ entry: Entry) -> Bool {
             (entry.namespace == "*" || entry.namespace == namespace) && (entry.host == "*" || HostName.matches(entry.host, host))
         }
