@@ -5,6 +5,7 @@ import MizzenProxy
 import NIOConcurrencyHelpers
 package import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -22,9 +23,8 @@ package struct AppProbes: Sendable {
     package enum Action: Sendable, Equatable {
         case httpGet(port: Int, path: String, https: Bool, host: String?, headers: [String: String])
         case tcpSocket(port: Int)
-        /// gRPC health checks are made as TCP connects (no gRPC client here): a listening
-        /// server passes.
-        case grpc(port: Int)
+        /// `grpc.health.v1.Health/Check` over plain-text HTTP/2: SERVING passes.
+        case grpc(port: Int, service: String)
     }
 
     package struct Probe: Sendable, Equatable {
@@ -78,7 +78,7 @@ package struct AppProbes: Sendable {
             case "tcpSocket":
                 probes[path] = Probe(action: .tcpSocket(port: port), timeoutSeconds: timeout)
             default:
-                probes[path] = Probe(action: .grpc(port: port), timeoutSeconds: timeout)
+                probes[path] = Probe(action: .grpc(port: port, service: action["service"]?.scalarValue ?? ""), timeoutSeconds: timeout)
             }
         }
         return AppProbes(probes: probes)
@@ -111,7 +111,10 @@ enum AppProber {
         let timeout: TimeAmount = probe.timeoutSeconds > 0 ? .seconds(Int64(probe.timeoutSeconds)) : .seconds(60)
         let source = podIP.contains(":") ? "::6" : "127.0.0.6"
         switch probe.action {
-        case .tcpSocket(let port), .grpc(let port):
+        case .grpc(let port, let service):
+            return await GRPCHealthProbe.check(host: podIP, port: port, service: service, source: source, timeout: timeout, group: group,
+                                               userAgent: incoming.first(name: "user-agent"))
+        case .tcpSocket(let port):
             do {
                 let channel = try await bootstrap(group, source: source, timeout: timeout).connect(host: podIP, port: port).get()
                 try? await channel.close()
@@ -202,5 +205,98 @@ final class ProbeResponseCollector: ChannelInboundHandler, Sendable {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         promise.fail(error)
         context.close(promise: nil)
+    }
+}
+
+/// pilot-agent's gRPC probe: `grpc.health.v1.Health/Check{service}` over plain-text HTTP/2 from
+/// 127.0.0.6; SERVING is 200, anything else (another status, an error, no answer in time) 500.
+enum GRPCHealthProbe {
+    static func check(host: String, port: Int, service: String, source: String, timeout: TimeAmount, group: any EventLoopGroup,
+                      userAgent: String?) async -> AdminResponse {
+        let promise = group.next().makePromise(of: (HTTPResponseStatus, ByteBuffer).self)
+        do {
+            let channel = try await AppProber.bootstrap(group, source: source, timeout: timeout).channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration(),
+                        streamConfiguration: NIOHTTP2Handler.StreamConfiguration()) { stream in stream.close() }
+                }
+            }.connect(host: host, port: port).get()
+            let collector = ProbeResponseCollector(promise: promise)
+            let streamChannel = try await channel.eventLoop.flatSubmit { () -> EventLoopFuture<any Channel> in
+                let stream = channel.eventLoop.makePromise(of: (any Channel).self)
+                do {
+                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                    multiplexer.createStreamChannel(promise: stream) { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+                            try stream.pipeline.syncOperations.addHandler(collector)
+                        }
+                    }
+                } catch {
+                    stream.fail(error)
+                }
+                return stream.futureResult
+            }.get()
+            var headers = HTTPHeaders()
+            headers.add(name: "host", value: host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+            headers.add(name: "content-type", value: "application/grpc")
+            headers.add(name: "te", value: "trailers")
+            if let userAgent { headers.add(name: "user-agent", value: userAgent) }
+            var body = ByteBuffer()
+            let message = service.isEmpty ? [] : [0x0a] + varint(service.utf8.count) + Array(service.utf8)
+            body.writeInteger(UInt8(0))
+            body.writeInteger(UInt32(message.count))
+            body.writeBytes(message)
+            streamChannel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/grpc.health.v1.Health/Check",
+                                                                           headers: headers)), promise: nil)
+            streamChannel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+            streamChannel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            let timer = channel.eventLoop.scheduleTask(in: timeout) { promise.fail(ChannelError.connectTimeout(timeout)) }
+            defer { timer.cancel() }
+            let (_, response) = try await promise.futureResult.get()
+            try? await channel.close()
+            return servingStatus(response) == 1 ? .text("") : .text("gRPC health check of \(host):\(port) \"\(service)\": not SERVING\n", status: .internalServerError)
+        } catch {
+            promise.futureResult.eventLoop.execute { promise.fail(error) }
+            return .text("gRPC health check of \(host):\(port) failed: \(error)\n", status: .internalServerError)
+        }
+    }
+
+    static func varint(_ value: Int) -> [UInt8] {
+        var value = value
+        var bytes: [UInt8] = []
+        repeat {
+            var byte = UInt8(value & 0x7f)
+            value >>= 7
+            if value > 0 { byte |= 0x80 }
+            bytes.append(byte)
+        } while value > 0
+        return bytes
+    }
+
+    /// `HealthCheckResponse.status` (field 1, a varint) of the first gRPC message; nil when
+    /// there is none. An empty message is status 0 (UNKNOWN).
+    static func servingStatus(_ body: ByteBuffer) -> Int? {
+        var body = body
+        guard body.readInteger(as: UInt8.self) == 0, let length = body.readInteger(as: UInt32.self), let message = body.readBytes(length: Int(length)) else {
+            return nil
+        }
+        var index = 0
+        while index < message.count {
+            let key = message[index]
+            index += 1
+            guard key == 0x08 else { return 0 }
+            var value = 0, shift = 0
+            while index < message.count {
+                let byte = message[index]
+                index += 1
+                value |= Int(byte & 0x7f) << shift
+                shift += 7
+                if byte & 0x80 == 0 { break }
+            }
+            return value
+        }
+        return 0
     }
 }

@@ -7,6 +7,8 @@ Service mizzen.test.Echo, messages are raw bytes (no protobuf):
   Chat  (bidi stream)    echoes every message
   Fail  (unary)          aborts with RESOURCE_EXHAUSTED, details "nope"
 Every call also gets initial metadata x-upstream: NAME.
+Service grpc.health.v1.Health, method Check (protobuf by hand): the service "" or
+mizzen.test.Echo is SERVING, "down" is NOT_SERVING, any other is NOT_FOUND.
 
 Prints exactly one line "READY <port>" on stdout once listening.
 """
@@ -61,6 +63,23 @@ def make_handler(name):
     })
 
 
+def health_handler():
+    def check(request, context):
+        # HealthCheckRequest: field 1 (service), length-delimited.
+        service = b""
+        if len(request) >= 2 and request[0] == 0x0A:
+            service = request[2:2 + request[1]]
+        if service in (b"", SERVICE.encode()):
+            return b"\x08\x01"
+        if service == b"down":
+            return b"\x08\x02"
+        context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+
+    return grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+        "Check": grpc.unary_unary_rpc_method_handler(check),
+    })
+
+
 def main():
     parser = argparse.ArgumentParser(description="gRPC echo server (service mizzen.test.Echo, raw bytes).")
     peerlib.add_server_arguments(parser)
@@ -74,7 +93,7 @@ def main():
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
                          options=[("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers((make_handler(args.name),))
+    server.add_generic_rpc_handlers((make_handler(args.name), health_handler()))
     address = "%s:%d" % (args.host, args.port)
     if args.tls_cert or args.tls_key:
         if not (args.tls_cert and args.tls_key):

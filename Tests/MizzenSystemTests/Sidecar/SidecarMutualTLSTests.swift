@@ -57,7 +57,7 @@ struct SidecarMutualTLSTests {
     @Test func sidecarsTalkMutualTLSAndTheServerKnowsItsCaller() throws {
         // The server pod's probes as the injector rewrites them: they must still reach the
         // application although its port takes only mutual TLS.
-        let probes = #"{"/app-health/server/readyz":{"httpGet":{"path":"/status/204","port":8080}},"/app-health/server/livez":{"tcpSocket":{"port":9000}},"/app-health/server/startupz":{"httpGet":{"port":7999},"timeoutSeconds":2}}"#
+        let probes = #"{"/app-health/server/readyz":{"httpGet":{"path":"/status/204","port":8080}},"/app-health/server/livez":{"tcpSocket":{"port":9000}},"/app-health/server/startupz":{"httpGet":{"port":7999},"timeoutSeconds":2},"/app-health/grpc/readyz":{"grpc":{"port":9090},"timeoutSeconds":5},"/app-health/grpc/livez":{"grpc":{"port":9090,"service":"down"},"timeoutSeconds":5}}"#
         let serverCertificates = try Self.workloadCertificates("upstream")
         let pods = try SidecarCaptureTests.Pods(yaml: Self.yaml(podB:), clientArguments: ["--workload-certs", try Self.workloadCertificates("client")],
                                                 serverArguments: ["--workload-certs", serverCertificates],
@@ -94,6 +94,13 @@ struct SidecarMutualTLSTests {
         #expect(try probe("/app-health/server/livez") == "200")
         #expect(try probe("/app-health/server/startupz") == "500", "nothing listens on 7999")
         #expect(try probe("/app-health/other/readyz") == "400")
+        // gRPC probes: grpc.health.v1.Health/Check over HTTP/2 (a gRPC server in the pod).
+        let grpcServer = try pods.network.start(in: pods.network.podB, ["python3", Harness.peers.appendingPathComponent("grpc_echo.py").path, "--host", "0.0.0.0",
+                                                                          "--port", "9090", "--parent-pid", String(getpid())])
+        defer { kill(grpcServer.process.processIdentifier, SIGKILL); grpcServer.stop() }
+        #expect(grpcServer.waitFor(timeout: 20) { $0.contains("READY") }, "\(grpcServer.errors)")
+        #expect(try probe("/app-health/grpc/readyz") == "200")
+        #expect(try probe("/app-health/grpc/livez") == "500", "NOT_SERVING fails the probe")
         #expect(try probe("/healthz/ready") == "200")
 
         // STRICT: a client outside the mesh (plain text, around the client's sidecar) is refused.
