@@ -42,10 +42,11 @@ final class PodNetwork: @unchecked Sendable {
     }
 
     init() throws {
-        let tag = "\(getpid() % 10000)x\(UInt16.random(in: 0...999))"
+        // Unique within this run (suites run side by side), and across runs by the pid.
+        let tag = "\(getpid() % 10000)x\(PodNetworkRegistry.nextNumber())"
         podA = "mza\(tag)"
         podB = "mzb\(tag)"
-        let subnet = Int.random(in: 1...250)
+        let subnet = Int.random(in: 1...250)  // each pod pair has its own namespaces: a shared subnet is harmless
         addressA = "10.244.\(subnet).1"
         addressB = "10.244.\(subnet).2"
         addressA6 = "fd00:\(subnet)::1"
@@ -94,6 +95,14 @@ enum PodNetworkRegistry {
     nonisolated(unsafe) static var names: Set<String> = []
     static let lock = NSLock()
     nonisolated(unsafe) static var installed = false
+    nonisolated(unsafe) static var counter = 0
+
+    static func nextNumber() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        counter += 1
+        return counter
+    }
 
     static func register(_ namespaces: [String]) {
         lock.lock()
