@@ -231,11 +231,6 @@ final class LoopTelemetry {
 
     // MARK: TCP
 
-    /// A sidecar's inbound side reports as the destination (its clusters are Istio's
-    /// `inbound|PORT||` and `InboundPassthroughCluster`); everything else as configured.
-    private func reporter(_ cluster: UpstreamCluster) -> Reporter {
-        cluster.name.hasPrefix("inbound|") || cluster.name == RouteTable.inboundPassthroughCluster ? .destination : shared.reporter
-    }
 
     /// A TCP connection to `endpoint` of `cluster` (nil endpoint: none could be picked) opens:
     /// counted now; its bytes as they pass; its close by the tally.
@@ -243,14 +238,15 @@ final class LoopTelemetry {
                        meshPeer: MeshPeer? = nil) -> TCPTally {
         let handle = handle(cluster)
         let peer = inbound ? inboundPeer(handle, meshPeer: meshPeer) : peer(handle, endpoint: endpoint)
-        return TCPTally(telemetry: self, cluster: cluster, endpoint: endpoint, peer: peer, remoteAddress: remoteAddress, localAddress: localAddress,
+        // A sidecar's inbound side reports as the destination, as for requests.
+        return TCPTally(telemetry: self, cluster: cluster, reporter: inbound ? .destination : shared.reporter, endpoint: endpoint, peer: peer, remoteAddress: remoteAddress, localAddress: localAddress,
                         start: .now(), startWallClockNanoseconds: ForwardingHandler.wallClockNanoseconds())
     }
 
     /// The connection reached its upstream: counted open, in the series without flags (Istio's
     /// first report).
     func tcpJoined(_ tally: TCPTally) -> Int {
-        let series = metrics.tcpSeries(TCPSeriesKey(reporter: reporter(tally.cluster), peer: tally.peer, responseFlags: ResponseFlags()))
+        let series = metrics.tcpSeries(TCPSeriesKey(reporter: tally.reporter, peer: tally.peer, responseFlags: ResponseFlags()))
         metrics.tcpOpened(series)
         return series
     }
@@ -262,7 +258,7 @@ final class LoopTelemetry {
     /// The connection closed (or never reached an upstream: then it is counted open and closed
     /// with its flags).
     func tcpClosed(_ tally: TCPTally) {
-        let series = metrics.tcpSeries(TCPSeriesKey(reporter: reporter(tally.cluster), peer: tally.peer, responseFlags: tally.responseFlags))
+        let series = metrics.tcpSeries(TCPSeriesKey(reporter: tally.reporter, peer: tally.peer, responseFlags: tally.responseFlags))
         if tally.series == nil { metrics.tcpOpened(series) }
         metrics.tcpClosed(series)
         if let accessLog = shared.accessLog {

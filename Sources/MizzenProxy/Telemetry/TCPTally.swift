@@ -9,6 +9,8 @@ import NIOCore
 final class TCPTally {
     private let telemetry: LoopTelemetry
     let cluster: UpstreamCluster
+    /// Who reports the connection: the listener's side.
+    let reporter: Reporter
     let endpoint: Int?
     let peer: Int32
     let remoteAddress: SocketAddress?
@@ -27,10 +29,11 @@ final class TCPTally {
     private(set) var series: Int?
     private var closed = false
 
-    init(telemetry: LoopTelemetry, cluster: UpstreamCluster, endpoint: Int?, peer: Int32, remoteAddress: SocketAddress?, localAddress: SocketAddress?, start: NIODeadline,
+    init(telemetry: LoopTelemetry, cluster: UpstreamCluster, reporter: Reporter, endpoint: Int?, peer: Int32, remoteAddress: SocketAddress?, localAddress: SocketAddress?, start: NIODeadline,
          startWallClockNanoseconds: Int64) {
         self.telemetry = telemetry
         self.cluster = cluster
+        self.reporter = reporter
         self.endpoint = endpoint
         self.peer = peer
         self.remoteAddress = remoteAddress
