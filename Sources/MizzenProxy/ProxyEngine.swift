@@ -135,6 +135,8 @@ package final class LoopState {
     /// Requests are told to close their connections (HTTP/1 `Connection: close`, HTTP/2
     /// GOAWAY) as they finish: the proxy is draining.
     private(set) var draining = false
+    /// ORIGINAL_DST clusters resolved per destination (a sidecar's inbound and passthrough).
+    let originalDestinations = OriginalDestinationClusters()
     /// Downstream HTTP/2 connections open on this loop (GOAWAY goes to each when draining).
     var http2Connections: [ObjectIdentifier: HTTP2ServerConnectionHandler] = [:]
 
@@ -157,6 +159,7 @@ package final class LoopState {
         var livePlans: Set<ObjectIdentifier> = []
         for cluster in snapshot.clusters.values { livePlans.insert(ObjectIdentifier(cluster.plan)) }
         balancers = balancers.filter { livePlans.contains($0.key) }
+        originalDestinations.removeAll()
         upstreams.publish(live: snapshot.livePools)
         telemetry?.publish(snapshot)
     }

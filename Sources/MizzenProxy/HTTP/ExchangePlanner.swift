@@ -10,7 +10,8 @@ import NIOHTTP1
 /// draws come from the caller's generator.
 enum ExchangePlanner {
     static func plan(_ head: HTTPRequestHead, connection: DownstreamConnection, snapshot: ProxySnapshot, limits: ProxyLimits,
-                     tracing: ProxyTelemetry.Tracing? = nil, random: inout some RandomNumberGenerator) -> ExchangeStart {
+                     tracing: ProxyTelemetry.Tracing? = nil, originalDestinations: OriginalDestinationClusters? = nil,
+                     random: inout some RandomNumberGenerator) -> ExchangeStart {
         var start = ExchangeStart(disposition: .answer(.error(.noRoute)))
         start.keepAlive = connection.isHTTP2 || head.isKeepAlive
         let request: ValidatedRequest
@@ -68,21 +69,23 @@ enum ExchangePlanner {
         case .forward(let destination):
             start.responseEdits.destination = destination.responseHeaders
             forward(destination, head: head, request: request, policy: policy, matchIndex: decision.matchIndex ?? 0, connection: connection,
-                    snapshot: snapshot, into: &start, random: &random)
+                    snapshot: snapshot, originalDestinations: originalDestinations, into: &start, random: &random)
         }
         return start
     }
 
     private static func forward(_ destination: WeightedCluster, head: HTTPRequestHead, request: ValidatedRequest, policy: RoutePolicy, matchIndex: Int,
-                                connection: DownstreamConnection, snapshot: ProxySnapshot, into start: inout ExchangeStart,
-                                random: inout some RandomNumberGenerator) {
+                                connection: DownstreamConnection, snapshot: ProxySnapshot, originalDestinations: OriginalDestinationClusters?,
+                                into start: inout ExchangeStart, random: inout some RandomNumberGenerator) {
         guard var cluster = snapshot.clusters[destination.cluster], cluster.cluster.serviceKnown else {
             start.disposition = .answer(.error(.noCluster))
             return
         }
         if cluster.cluster.originalDestination != nil {
             // PassthroughCluster, inbound clusters: to where the connection was sent.
-            guard let resolved = cluster.resolvingOriginalDestination(connection.originalDestination) else {
+            let resolved = originalDestinations.map { $0.cluster(cluster, destination: connection.originalDestination) }
+                ?? cluster.resolvingOriginalDestination(connection.originalDestination)
+            guard let resolved else {
                 start.disposition = .answer(.error(.noHealthyUpstream))
                 return
             }

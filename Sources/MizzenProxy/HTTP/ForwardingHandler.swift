@@ -289,7 +289,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler, Up
                                    isHTTP2: connection.isHTTP2, now: now, wallClockNanoseconds: Self.wallClockNanoseconds())
         machine.jitterSource = loop.random.next()
         var start = ExchangePlanner.plan(head, connection: connection, snapshot: loop.snapshot, limits: loop.limits, tracing: loop.telemetry?.shared.tracing,
-                                           random: &loop.random)
+                                           originalDestinations: loop.originalDestinations, random: &loop.random)
         // Draining (SIGTERM, `/healthcheck/fail`): HTTP/1 answers close their connection.
         if loop.draining && !connection.isHTTP2 { start.keepAlive = false }
         if case .forward(let plan) = start.disposition {

@@ -66,7 +66,7 @@ final class TCPProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         // PassthroughCluster, inbound clusters: to where the connection was sent.
-        let cluster = published.resolvingOriginalDestination(originalDestination) ?? published
+        let cluster = loop.originalDestinations.cluster(published, destination: originalDestination) ?? published
         func refused(_ flag: ResponseFlag, endpoint: Int? = nil) {
             if let tally = loop.telemetry?.tcpConnection(cluster: cluster.cluster, endpoint: endpoint, remoteAddress: channel.remoteAddress,
                                                          localAddress: channel.localAddress, inbound: inbound, meshPeer: meshPeer) {

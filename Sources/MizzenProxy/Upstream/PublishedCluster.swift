@@ -85,6 +85,37 @@ package final class PublishedCluster: Sendable {
     private static let identities = Atomic<UInt64>(0)
 }
 
+/// One event loop's ORIGINAL_DST clusters made concrete, by cluster and destination: a
+/// sidecar's inbound and passthrough requests reuse them instead of building a cluster and
+/// its balancing plan per request. Emptied when a configuration is published (the clusters it
+/// keys are then replaced) and when it passes 1,024 destinations.
+final class OriginalDestinationClusters {
+    private struct Key: Hashable {
+        var cluster: ObjectIdentifier
+        var destination: EndpointAddress
+    }
+
+    /// Each entry keeps its template, so the identifier in its key stays valid while it exists.
+    private var resolved: [Key: (template: PublishedCluster, cluster: PublishedCluster)] = [:]
+
+    func cluster(_ template: PublishedCluster, destination: SocketAddress?) -> PublishedCluster? {
+        guard template.cluster.originalDestination != nil, let destination, let ip = destination.ipAddress, let port = destination.port else { return nil }
+        let key = Key(cluster: ObjectIdentifier(template), destination: EndpointAddress(address: ip, port: UInt32(port)))
+        if let entry = resolved[key] { return entry.cluster }
+        guard let cluster = template.resolvingOriginalDestination(destination) else { return nil }
+        if resolved.count >= 1024 { resolved.removeAll(keepingCapacity: true) }
+        resolved[key] = (template, cluster)
+        return cluster
+    }
+
+    func removeAll() {
+        resolved.removeAll()
+    }
+}
+
+@available(*, unavailable)
+extension OriginalDestinationClusters: Sendable {}
+
 /// An endpoint's address and port, as pools and per-endpoint counts key it.
 struct EndpointAddress: Hashable {
     var address: String
