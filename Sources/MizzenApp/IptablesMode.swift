@@ -32,6 +32,24 @@ package struct IptablesMode {
             output(Self.help)
             return 0
         }
+        // What istio-iptables does that this does not: said, not silently skipped.
+        if options.runValidation {
+            errors("mizzen iptables: --run-validation (istio-cni's check of rules another agent wrote) is not supported")
+            return 2
+        }
+        if options.nativeNftables {
+            errors("mizzen iptables: --native-nftables is not supported; iptables-restore writes the rules (with the nft backend where the host uses it)")
+            return 2
+        }
+        if !options.networkNamespace.isEmpty {
+            errors("mizzen iptables: --network-namespace is not supported; run it inside the pod's namespace (ip netns exec NS mizzen iptables ...)")
+            return 2
+        }
+        if options.cniMode { errors("mizzen iptables: --cni-mode has no effect here (the rules are the same)") }
+        if options.forceApply { errors("mizzen iptables: --force-apply has no effect: rules already there are always replaced") }
+        if !options.ignoredArguments.isEmpty {
+            errors("mizzen iptables: ignored arguments (istio-iptables ignores them too): \(options.ignoredArguments.joined(separator: " "))")
+        }
         let rules = captureRules(settings)
         if options.dryRun {
             output(Self.dryRun(rules, cleanupOnly: options.cleanupOnly))
