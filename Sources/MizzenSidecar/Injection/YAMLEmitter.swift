@@ -80,15 +80,13 @@ private struct Writer {
     /// The value after `key:`; a block mapping goes below, indented, a block sequence below at
     /// the key's indentation (untagged) or indented (tagged, the form every reader accepts).
     mutating func value(_ node: YAMLNode, indent: Int) {
+        if let line = inlineForm(node) {
+            text += line
+            return
+        }
         switch node.content {
         case .scalar:
-            let written = scalarOrNull(node)
-            let props = properties(node, trailingSpace: !written.isEmpty)
-            text += (props.isEmpty && written.isEmpty ? "" : " ") + props + written + "\n"
-        case .mapping(let pairs) where pairs.isEmpty:
-            text += " " + properties(node, trailingSpace: true) + "{}\n"
-        case .sequence(let items) where items.isEmpty:
-            text += " " + properties(node, trailingSpace: true) + "[]\n"
+            break
         case .mapping(let pairs):
             text += (node.tag == nil ? "" : " " + properties(node, trailingSpace: false)) + "\n"
             for pair in pairs { self.pair(pair, indent: indent + 2) }
@@ -103,15 +101,13 @@ private struct Writer {
     /// (the first entry on the indicator's line, the rest aligned under it).
     mutating func afterIndicator(_ node: YAMLNode, indent: Int) {
         let inner = indent + 2
+        if let line = inlineForm(node) {
+            text += line
+            return
+        }
         switch node.content {
         case .scalar:
-            let written = scalarOrNull(node)
-            let props = properties(node, trailingSpace: !written.isEmpty)
-            text += (props.isEmpty && written.isEmpty ? "" : " ") + props + written + "\n"
-        case .mapping(let pairs) where pairs.isEmpty:
-            text += " " + properties(node, trailingSpace: true) + "{}\n"
-        case .sequence(let items) where items.isEmpty:
-            text += " " + properties(node, trailingSpace: true) + "[]\n"
+            break
         case .mapping(let pairs):
             if node.tag != nil {
                 text += " " + properties(node, trailingSpace: false) + "\n"
@@ -130,6 +126,23 @@ private struct Writer {
             text += " "
             self.item(items[0], indent: inner, inline: true)
             for item in items.dropFirst() { self.item(item, indent: inner) }
+        }
+    }
+
+    /// A scalar or an empty collection, written on the line of its key or indicator (with its
+    /// leading space and the newline); nil for a collection with entries.
+    func inlineForm(_ node: YAMLNode) -> String? {
+        switch node.content {
+        case .scalar:
+            let written = scalarOrNull(node)
+            let props = properties(node, trailingSpace: !written.isEmpty)
+            return (props.isEmpty && written.isEmpty ? "" : " ") + props + written + "\n"
+        case .mapping(let pairs) where pairs.isEmpty:
+            return " " + properties(node, trailingSpace: true) + "{}\n"
+        case .sequence(let items) where items.isEmpty:
+            return " " + properties(node, trailingSpace: true) + "[]\n"
+        default:
+            return nil
         }
     }
 
