@@ -35,7 +35,7 @@ run: build
 
 # Python peers of the end-to-end tests (grpcio client/server, h2 for the rapid-reset flood).
 pydeps:
-	@python3 -c "import grpc, h2" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r Tests/MizzenSystemTests/Peers/requirements.txt </dev/null
+	@python3 -c "import grpc, h2, kubernetes, jsonpatch" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r Tests/MizzenSystemTests/Peers/requirements.txt </dev/null
 
 test: deps pydeps
 	$(SWIFT) build --build-tests
