@@ -38,13 +38,54 @@ package struct ConfigSnapshot: Sendable {
     package var endpoints: [ConfigResource<KubernetesEndpoints>] = []
     package var endpointSlices: [ConfigResource<KubernetesEndpointSlice>] = []
     package var secrets: [ConfigResource<KubernetesSecret>] = []
+    package var pods: [ConfigResource<KubernetesPod>] = []
     package var peerAuthentications: [ConfigResource<PeerAuthentication>] = []
     package var sidecars: [ConfigResource<Sidecar>] = []
 
     package init() {}
 
+    /// Numbers every object in its order here (`loadIndex`: the tie-break of equal creation
+    /// times), as a load of files in this order would have.
+    package mutating func renumber() {
+        var next = 0
+        func number<P>(_ list: inout [ConfigResource<P>]) {
+            for index in list.indices {
+                list[index].loadIndex = next
+                next += 1
+            }
+        }
+        number(&gateways)
+        number(&virtualServices)
+        number(&destinationRules)
+        number(&serviceEntries)
+        number(&workloadEntries)
+        number(&services)
+        number(&endpoints)
+        number(&endpointSlices)
+        number(&secrets)
+        number(&peerAuthentications)
+        number(&sidecars)
+    }
+
+    /// Appends every object of `other` (the Kubernetes store assembling one snapshot from the
+    /// objects it decoded one by one).
+    package mutating func append(contentsOf other: ConfigSnapshot) {
+        gateways += other.gateways
+        virtualServices += other.virtualServices
+        destinationRules += other.destinationRules
+        serviceEntries += other.serviceEntries
+        workloadEntries += other.workloadEntries
+        services += other.services
+        endpoints += other.endpoints
+        endpointSlices += other.endpointSlices
+        secrets += other.secrets
+        peerAuthentications += other.peerAuthentications
+        sidecars += other.sidecars
+    }
+
     package var objectCount: Int {
         gateways.count + virtualServices.count + destinationRules.count + serviceEntries.count
-            + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count + peerAuthentications.count + sidecars.count
+            + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count + pods.count
+            + peerAuthentications.count + sidecars.count
     }
 }

@@ -136,6 +136,10 @@ struct SnapshotBuilder {
             add(KubernetesSecret.self, \.secrets, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.secret(object, into: &problems)
             }
+        case ("v1", "Pod"):
+            add(KubernetesPod.self, \.pods, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
+                KubernetesValidator.pod(object, into: &problems)
+            }
         default:
             skip(reference, apiVersion: apiVersion, file: file, mark: root.mark)
         }

@@ -119,3 +119,61 @@ package struct KubernetesList: ConfigModel {
     package var metadata: OpaqueValue?
     package var items: [OpaqueValue]?
 }
+
+/// Kubernetes core/v1 `Pod`: a workload's labels, service account and addresses (the sidecar's
+/// view of the pods behind a service, and what `mizzen inject` rewrites).
+package struct KubernetesPod: TopLevelObject {
+    package var apiVersion: String?
+    package var kind: String?
+    package var metadata: ObjectMeta?
+    package var spec: PodSpec?
+    package var status: Status?
+
+    package struct Status: ConfigModel {
+        package var phase: String?
+        package var podIP: String?
+        package var podIPs: [PodIP]?
+        package var hostIP: String?
+        package var hostIPs: [PodIP]?
+        package var conditions: [Condition]?
+        package var message: String?
+        package var reason: String?
+        package var nominatedNodeName: String?
+        package var startTime: String?
+        package var qosClass: String?
+        package var observedGeneration: Int64?
+        package var containerStatuses: OpaqueValue?
+        package var initContainerStatuses: OpaqueValue?
+        package var ephemeralContainerStatuses: OpaqueValue?
+        package var resize: String?
+        package var resourceClaimStatuses: OpaqueValue?
+    }
+
+    /// `PodIP` and `HostIP`: `{ip}`.
+    package struct PodIP: ConfigModel {
+        package var ip: String?
+    }
+
+    package struct Condition: ConfigModel {
+        package var type: String?
+        package var status: String?
+        package var observedGeneration: Int64?
+        package var lastProbeTime: String?
+        package var lastTransitionTime: String?
+        package var reason: String?
+        package var message: String?
+    }
+
+    /// Whether the `Ready` condition is `True` (a pod without conditions counts as not ready).
+    package var isReady: Bool {
+        status?.conditions?.contains { $0.type == "Ready" && $0.status == "True" } ?? false
+    }
+
+    /// Every address of the pod: `status.podIPs`, else `status.podIP`.
+    package var addresses: [String] {
+        let listed = (status?.podIPs ?? []).compactMap(\.ip).filter { !$0.isEmpty }
+        if !listed.isEmpty { return listed }
+        if let single = status?.podIP, !single.isEmpty { return [single] }
+        return []
+    }
+}
