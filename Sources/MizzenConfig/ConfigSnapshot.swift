@@ -41,6 +41,8 @@ package struct ConfigSnapshot: Sendable {
     package var pods: [ConfigResource<KubernetesPod>] = []
     package var peerAuthentications: [ConfigResource<PeerAuthentication>] = []
     package var sidecars: [ConfigResource<Sidecar>] = []
+    /// Install manifests (Deployments, RBAC, webhooks...): validated, counted, never routed.
+    package var manifests: [ConfigResource<KubernetesManifest>] = []
 
     package init() {}
 
@@ -86,6 +88,6 @@ package struct ConfigSnapshot: Sendable {
     package var objectCount: Int {
         gateways.count + virtualServices.count + destinationRules.count + serviceEntries.count
             + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count + pods.count
-            + peerAuthentications.count + sidecars.count
+            + peerAuthentications.count + sidecars.count + manifests.count
     }
 }

@@ -140,8 +140,39 @@ struct SnapshotBuilder {
             add(KubernetesPod.self, \.pods, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: { $0 }) { object, _, problems in
                 KubernetesValidator.pod(object, into: &problems)
             }
+        case ("v1", "Namespace"), ("v1", "ServiceAccount"), ("v1", "ConfigMap"), ("apps/v1", "Deployment"), ("policy/v1", "PodDisruptionBudget"),
+             ("autoscaling/v2", "HorizontalPodAutoscaler"), ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+             ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+             ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
+            addManifest(kind: kind, root: root, source: source, reference: reference, apiVersion: apiVersion)
         default:
             skip(reference, apiVersion: apiVersion, file: file, mark: root.mark)
+        }
+    }
+
+    /// An install manifest: decoded as its kind, validated, kept in `manifests` (never routed).
+    /// Cluster-scoped kinds get no namespace in messages and duplicate checks.
+    mutating func addManifest(kind: String, root: YAMLNode, source: ObjectSource, reference: ObjectReference, apiVersion: String) {
+        var reference = reference
+        if KubernetesManifest.clusterScopedKinds.contains(kind) { reference.namespace = "" }
+        func add<Object: TopLevelObject>(_ type: Object.Type, _ wrap: (Object) -> KubernetesManifest) {
+            self.add(type, \.manifests, root: root, source: source, reference: reference, apiVersion: apiVersion, payload: wrap) { manifest, _, problems in
+                KubernetesValidator.manifest(manifest, into: &problems)
+            }
+        }
+        switch kind {
+        case "Namespace": add(KubernetesNamespace.self, KubernetesManifest.namespace)
+        case "ServiceAccount": add(KubernetesServiceAccount.self, KubernetesManifest.serviceAccount)
+        case "ConfigMap": add(KubernetesConfigMap.self, KubernetesManifest.configMap)
+        case "Role": add(KubernetesRole.self, KubernetesManifest.role)
+        case "ClusterRole": add(KubernetesClusterRole.self, KubernetesManifest.clusterRole)
+        case "RoleBinding": add(KubernetesRoleBinding.self, KubernetesManifest.roleBinding)
+        case "ClusterRoleBinding": add(KubernetesRoleBinding.self, KubernetesManifest.clusterRoleBinding)
+        case "Deployment": add(KubernetesDeployment.self, KubernetesManifest.deployment)
+        case "PodDisruptionBudget": add(KubernetesPodDisruptionBudget.self, KubernetesManifest.podDisruptionBudget)
+        case "HorizontalPodAutoscaler": add(KubernetesHorizontalPodAutoscaler.self, KubernetesManifest.horizontalPodAutoscaler)
+        case "MutatingWebhookConfiguration": add(MutatingWebhookConfiguration.self, KubernetesManifest.mutatingWebhookConfiguration)
+        default: skip(reference, apiVersion: apiVersion, file: source.file, mark: root.mark)
         }
     }
 

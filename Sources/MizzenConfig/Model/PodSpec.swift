@@ -308,24 +308,3 @@ package struct Volume: ConfigModel {
         package var mode: Int32?
     }
 }
-
-/// A Kubernetes resource quantity as written: `100m`, `128Mi`, `1.5`, `2` (a number or a string).
-///
-/// Kept as text; `Quantity.parse` gives its value for comparisons (requests <= limits).
-package struct Quantity: Decodable, Sendable, Hashable, CustomStringConvertible {
-    package let text: String
-
-    package init(_ text: String) {
-        self.text = text
-    }
-
-    package init(from decoder: any Decoder) throws {
-        guard let node = (decoder as? NodeDecoder)?.node, case .scalar(let value, _) = node.content,
-              [.string, .integer, .float].contains(node.resolvedKind) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "must be a quantity such as \"100m\" or \"128Mi\""))
-        }
-        text = value
-    }
-
-    package var description: String { text }
-}
