@@ -77,10 +77,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Where configuration comes from: the file watcher (inotify), later the Kubernetes watch.
+        // Where configuration comes from: the file watcher (inotify), and the Kubernetes API
+        // server's list/watch (HTTP/1.1 over TLS on NIO), decoded by MizzenConfig.
         .target(
             name: "MizzenSources",
-            dependencies: [],
+            dependencies: [
+                "MizzenConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // The admin, stats and health servers: endpoints over data the application hands in.
@@ -126,6 +134,7 @@ let package = Package(
             dependencies: [
                 "MizzenApp",
                 "MizzenSidecar",
+                "MizzenSources",
                 "MizzenProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -4,7 +4,7 @@ package import MizzenAdmin
 package import MizzenConfig
 package import MizzenProxy
 package import MizzenRouting
-import MizzenSources
+package import MizzenSources
 package import MizzenTelemetry
 import NIOCore
 package import NIOPosix
@@ -40,6 +40,9 @@ package struct GatewayMode: Sendable {
     package var telemetry: ProxyTelemetry
     package var operations: OperationsSettings
 
+    /// Set: objects come from the Kubernetes API server (list + watch), not from `paths`.
+    package var kubernetes: KubernetesOrigin?
+
     /// Cluster counters and outlier state, kept across reloads.
     let runtimes = ClusterRuntimes()
 
@@ -72,9 +75,14 @@ package struct GatewayMode: Sendable {
         /// What the run loop reacts to: signals, file changes, admin requests.
         package var events: AsyncStream<GatewayEvent>
         package var post: AsyncStream<GatewayEvent>.Continuation
+        /// The Kubernetes list/watch feeding it, and the loop its connections run on.
+        package var kubernetes: KubernetesSource?
+        package var kubernetesGroup: MultiThreadedEventLoopGroup?
 
         /// Stops the operator servers and the data plane.
         package func shutdown() async {
+            kubernetes?.stop()
+            try? await kubernetesGroup?.shutdownGracefully()
             for server in servers { await server.close() }
             await listeners.closeAll()
             await engine.shutdown()
@@ -120,12 +128,18 @@ package struct GatewayMode: Sendable {
         if previous != nil, !errors.isEmpty {
             throw StartError.invalid("\(errors.count) error\(errors.count == 1 ? "" : "s") in the configuration (above)")
         }
-        let table = RouteTable.compile(result.snapshot, for: proxy, mesh: mesh)
+        return (build(objects: result.snapshot, generation: generation, previous: previous), result.snapshot)
+    }
+
+    /// Compiles valid objects into the snapshot to publish (what `previous` has and did not
+    /// change is kept); problems are logged.
+    func build(objects: ConfigSnapshot, generation: Int, previous: ProxySnapshot?) -> ProxySnapshot {
+        let table = RouteTable.compile(objects, for: proxy, mesh: mesh)
         for problem in table.problems { logger.warning("\(problem)") }
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
-                                           credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates,
-                                           trustDomain: mesh.trustDomain)
+                                           credentialsDirectory: credentialsDirectory, secrets: credentials(objects),
+                                           workloadCertificates: workloadCertificates, trustDomain: mesh.trustDomain)
         for problem in snapshot.problems { logger.error("\(problem)") }
         if let serviceAccount, let local = snapshot.localPrincipal {
             let expected = EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: proxy.namespace, serviceAccount: serviceAccount)
@@ -133,12 +147,28 @@ package struct GatewayMode: Sendable {
                 logger.warning("the workload certificate names \(local), not this pod's identity \(expected) (--service-account \(serviceAccount))")
             }
         }
-        return (snapshot, result.snapshot)
+        return snapshot
+    }
+
+    /// TLS Secrets of this proxy's namespace among `objects` (from the API server, or from
+    /// configuration files), decoded, for `credentialName`; the mounted directory besides.
+    func credentials(_ objects: ConfigSnapshot) -> TLSCredentials {
+        var secrets: [String: TLSCredentials.SecretData] = [:]
+        for secret in objects.secrets where secret.namespace == proxy.namespace {
+            var data: TLSCredentials.SecretData = [:]
+            for (key, value) in secret.payload.data ?? [:] { data[key] = Base64.decode(value) }
+            for (key, value) in secret.payload.stringData ?? [:] { data[key] = Array(value.utf8) }
+            secrets[secret.name] = data
+        }
+        return TLSCredentials(directory: credentialsDirectory, secrets: secrets, fromKubernetes: kubernetes != nil)
     }
 
     package func start() async throws -> Running {
         let status = ServerStatus(startedAtEpochSeconds: Int64(time(nil)))
-        let (snapshot, objects) = try compile(generation: 1, previous: nil)
+        // From the API server the first configuration comes after every kind is listed: until
+        // then the proxy has no listener and is not ready (as Envoy before its first LDS).
+        let (snapshot, objects) = kubernetes == nil ? try compile(generation: 1, previous: nil)
+            : (build(objects: ConfigSnapshot(), generation: 0, previous: nil), ConfigSnapshot())
         let engine = ProxyEngine(threads: threads, limits: limits, initial: snapshot, logger: logger,
                                  telemetry: operations.telemetryEnabled ? telemetry : nil)
         let listeners = ListenerManager(engine: engine)
@@ -147,7 +177,9 @@ package struct GatewayMode: Sendable {
         let problems = await listeners.reconcile(specs)
         for problem in problems { logger.error("\(problem)") }
         let bound = await listeners.boundPorts
-        if ports.isEmpty && capture == nil {
+        if kubernetes != nil {
+            // Listeners come with the first synced configuration.
+        } else if ports.isEmpty && capture == nil {
             logger.warning("no Gateway server selects this proxy (\(proxy)); nothing to listen on")
         } else if bound.isEmpty {
             await engine.shutdown()
@@ -169,6 +201,19 @@ package struct GatewayMode: Sendable {
                               serverGroup: nil, events: events, post: post)
         do {
             try await startOperatorServers(&running)
+            if let kubernetes {
+                let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                running.kubernetesGroup = group
+                let source = try KubernetesSource(access: kubernetes.access, settings: kubernetes.settings, loader: loader, group: group, logger: logger)
+                running.kubernetes = source
+                running.served.kubernetes = source
+                source.start()
+                let post = running.post
+                Task {
+                    for await update in source.updates { post.yield(.configUpdated(update)) }
+                }
+                return running
+            }
         } catch {
             await running.shutdown()
             throw error
@@ -260,9 +305,11 @@ package struct GatewayMode: Sendable {
                 logger.warning("configuration files are not watched (\(error)); SIGHUP reloads")
             }
         }
-        var generation = 1
+        var generation = running.snapshot.generation
         var current = running.snapshot
         var draining = false
+        /// The last objects from the API server (a SIGHUP rebuilds from them).
+        var lastObjects: ConfigSnapshot?
         loop: for await event in running.events {
             switch event {
             case .signal(SIGHUP), .filesChanged:
@@ -272,22 +319,20 @@ package struct GatewayMode: Sendable {
                 guard !draining else { continue }
                 generation += 1
                 do {
-                    let (snapshot, objects) = try compile(generation: generation, previous: current)
-                    running.engine.publish(snapshot)
+                    let snapshot: ProxySnapshot
+                    let objects: ConfigSnapshot
+                    if kubernetes != nil {
+                        // Objects come from the API server; a reload re-reads the certificates.
+                        guard let last = lastObjects else {
+                            generation -= 1
+                            continue
+                        }
+                        (snapshot, objects) = (build(objects: last, generation: generation, previous: current), last)
+                    } else {
+                        (snapshot, objects) = try compile(generation: generation, previous: current)
+                    }
+                    await apply(snapshot, running: running)
                     current = snapshot
-                    let before = await running.listeners.boundPorts
-                    let specs = listenerSpecs(snapshot.table)
-                    let problems = await running.listeners.reconcile(specs)
-                    for problem in problems { logger.error("\(problem)") }
-                    let after = await running.listeners.boundPorts
-                    for spec in specs {
-                        guard before[spec] == nil, let actual = after[spec], case .listenerPort(let port) = spec.destination else { continue }
-                        let kinds = Set(snapshot.table.listener(port: port)?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
-                        logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
-                    }
-                    for (spec, port) in before where after[spec] == nil {
-                        logger.notice("listener \(binding.host):\(port) closed (no Gateway server declares it now)")
-                    }
                     running.served.replace(objects: objects, snapshot: snapshot, files: paths)
                     running.status.reloaded(generation: generation, listeners: await running.listeners.boundPorts.count)
                     logger.notice("configuration reloaded (generation \(generation))")
@@ -295,6 +340,26 @@ package struct GatewayMode: Sendable {
                     generation -= 1
                     running.status.reloadRejected("\(error)")
                     logger.error("reload rejected, still serving generation \(generation): \(error)")
+                }
+            case .configUpdated(let update):
+                guard !draining else { continue }
+                generation += 1
+                let snapshot = build(objects: update.snapshot, generation: generation, previous: current)
+                await apply(snapshot, running: running)
+                current = snapshot
+                lastObjects = update.snapshot
+                running.served.replace(objects: update.snapshot, snapshot: snapshot, files: paths, resourceVersions: update.resourceVersions)
+                let bound = await running.listeners.boundPorts.count
+                let waited = update.firstChange.map { ContinuousClock.now - $0 }
+                let took = waited.map { " \($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) ms after the first change" } ?? ""
+                let invalid = update.invalidCount == 0 ? "" : ", \(update.invalidCount) invalid left out"
+                if running.status.state == .preInitializing || running.status.state == .initializing {
+                    running.status.started(generation: generation, listeners: bound)
+                    logger.notice("synced from the API server: \(update.objectCount) objects\(invalid); serving generation \(generation) on \(bound) listener\(bound == 1 ? "" : "s")")
+                } else {
+                    running.status.reloaded(generation: generation, listeners: bound)
+                    let kinds = update.changedKinds.map(\.kind).sorted().joined(separator: ", ")
+                    logger.info("configuration updated from the API server (generation \(generation): \(kinds)\(invalid))\(took)")
                 }
             case .signal(SIGUSR1):
                 // Envoy's: reopen the access log (after logrotate moved it away).
@@ -348,10 +413,43 @@ package struct GatewayMode: Sendable {
     }
 }
 
+extension GatewayMode {
+    /// Publishes `snapshot` and opens and closes listeners to match it.
+    func apply(_ snapshot: ProxySnapshot, running: Running) async {
+        running.engine.publish(snapshot)
+        let before = await running.listeners.boundPorts
+        let specs = listenerSpecs(snapshot.table)
+        let problems = await running.listeners.reconcile(specs)
+        for problem in problems { logger.error("\(problem)") }
+        let after = await running.listeners.boundPorts
+        for spec in specs {
+            guard before[spec] == nil, let actual = after[spec], case .listenerPort(let port) = spec.destination else { continue }
+            let kinds = Set(snapshot.table.listener(port: port)?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
+            logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
+        }
+        for (spec, port) in before where after[spec] == nil {
+            logger.notice("listener \(binding.host):\(port) closed (no Gateway server declares it now)")
+        }
+    }
+}
+
+/// Where a proxy's objects come from when not from files: the API server and what to watch.
+package struct KubernetesOrigin: Sendable {
+    package var access: ClusterAccess
+    package var settings: KubernetesSourceSettings
+
+    package init(access: ClusterAccess, settings: KubernetesSourceSettings) {
+        self.access = access
+        self.settings = settings
+    }
+}
+
 /// What a running gateway reacts to.
 package enum GatewayEvent: Sendable {
     case signal(Int32)
     case filesChanged([String])
+    /// The Kubernetes source settled on new objects.
+    case configUpdated(KubernetesSource.Update)
     case drainListeners(graceful: Bool)
     case quit
 }

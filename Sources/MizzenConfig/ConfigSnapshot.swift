@@ -67,6 +67,7 @@ package struct ConfigSnapshot: Sendable {
         number(&secrets)
         number(&peerAuthentications)
         number(&sidecars)
+        number(&pods)
     }
 
     /// Appends every object of `other` (the Kubernetes store assembling one snapshot from the
@@ -83,6 +84,7 @@ package struct ConfigSnapshot: Sendable {
         secrets += other.secrets
         peerAuthentications += other.peerAuthentications
         sidecars += other.sidecars
+        pods += other.pods
     }
 
     package var objectCount: Int {

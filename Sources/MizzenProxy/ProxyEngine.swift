@@ -43,8 +43,11 @@ package final class ProxySnapshot: Sendable {
     /// the same (their pooled connections stay in use). `runtimes` keeps the counters of the
     /// clusters still configured and forgets the others.
     package static func build(table: RouteTable, generation: Int, previous: ProxySnapshot? = nil, runtimes: ClusterRuntimes = ClusterRuntimes(),
-                              credentialsDirectory: String? = nil, workloadCertificates: String? = nil, trustDomain: String = "cluster.local") -> ProxySnapshot {
-        let serverTLS = ServerTLSContexts.build(for: table, credentialsDirectory: credentialsDirectory)
+                              credentialsDirectory: String? = nil, secrets: TLSCredentials? = nil, workloadCertificates: String? = nil,
+                              trustDomain: String = "cluster.local") -> ProxySnapshot {
+        var credentials = secrets ?? TLSCredentials()
+        credentials.directory = credentials.directory ?? credentialsDirectory
+        let serverTLS = ServerTLSContexts.build(for: table, credentials: credentials, previous: previous?.serverTLS)
         var problems = serverTLS.problems
         let workload = workloadCertificates.map(UpstreamTLS.WorkloadCertificates.init)
         let runtimeByName = runtimes.retain(table.clusters.keys)
@@ -59,7 +62,7 @@ package final class ProxySnapshot: Sendable {
             var tlsProblem: String?
             if let settings = cluster.connection.tls {
                 do {
-                    tls = try UpstreamTLS.make(settings, credentialsDirectory: credentialsDirectory, workloadCertificates: workload, previous: old?.tls)
+                    tls = try UpstreamTLS.make(settings, credentials: credentials, workloadCertificates: workload, previous: old?.tls)
                 } catch {
                     let description = "\(error)"
                     tlsProblem = description
@@ -72,7 +75,7 @@ package final class ProxySnapshot: Sendable {
             if tls == nil, let settings = cluster.connection.meshTLS, cluster.endpoints.contains(where: \.meshTLS) {
                 if let workload {
                     do {
-                        meshTLS = try UpstreamTLS.make(settings, credentialsDirectory: nil, workloadCertificates: workload, previous: old?.meshTLS)
+                        meshTLS = try UpstreamTLS.make(settings, credentials: TLSCredentials(), workloadCertificates: workload, previous: old?.meshTLS)
                     } catch {
                         problems.append("auto mTLS for cluster \(name): \(error); its endpoints get plain text")
                     }

@@ -6,6 +6,7 @@ import MizzenProxy
 import NIOCore
 import MizzenRouting
 import MizzenSidecar
+import MizzenSources
 import MizzenTelemetry
 
 #if canImport(Glibc)
@@ -41,7 +42,7 @@ struct Mizzen: ParsableCommand {
         commandName: "mizzen",
         abstract: "An Istio-compatible ingress gateway and sidecar proxy.",
         discussion: "Reads Istio's own YAML (Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry) and Kubernetes Services, Endpoints, EndpointSlices and Secrets.",
-        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Iptables.self, Inject.self, Demo.self]
+        subcommands: [Validate.self, Routes.self, Gateway.self, Sidecar.self, Iptables.self, Inject.self, Injector.self, Demo.self]
     )
 }
 
@@ -467,8 +468,7 @@ struct Gateway: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "Configuration files or directories (repeatable).")
-    var config: [String]
+    @OptionGroup var source: SourceOptions
 
     @Option(help: "Directory of mounted TLS Secrets for credentialName: DIR/NAME/tls.crt, tls.key, ca.crt.")
     var credentials: String?
@@ -497,12 +497,14 @@ struct Gateway: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
-        let mode = GatewayMode(paths: config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
+        let origin = try source.origin(proxyNamespace: namespace, readsSecrets: true)
+        var mode = GatewayMode(paths: source.config, loader: ConfigLoader(defaultNamespace: "default", analyze: false),
                                proxy: .gateway(namespace: namespace, labels: labelMap), credentialsDirectory: credentials,
                                workloadCertificates: workloadCerts,
                                binding: ListenerBinding(host: proxy.bind, portMap: try proxy.parsedPortMap()),
                                threads: proxy.threads, limits: proxy.limits, logger: logger, telemetry: telemetry,
                                operations: operations.settings(control: control))
+        mode.kubernetes = origin
         let status = await mode.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -519,8 +521,7 @@ struct Sidecar: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "Configuration files or directories (repeatable).")
-    var config: [String]
+    @OptionGroup var source: SourceOptions
 
     @Option(name: [.short, .long], help: "Namespace of this pod (and of objects that name none). Env: POD_NAMESPACE.")
     var namespace: String?
@@ -604,13 +605,15 @@ struct Sidecar: AsyncParsableCommand {
         settings.appProbes = probes
         settings.podIP = podIP ?? environment["INSTANCE_IP"] ?? "127.0.0.1"
         let mesh = MeshSettings(outboundTrafficPolicy: policy, trustDomain: trustDomain ?? environment["TRUST_DOMAIN"] ?? "cluster.local")
-        let mode = SidecarMode.make(paths: config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
+        let origin = try source.origin(proxyNamespace: namespace, readsSecrets: false)
+        var mode = SidecarMode.make(paths: source.config, loader: ConfigLoader(defaultNamespace: namespace, analyze: false), namespace: namespace,
                                     podLabels: labelMap, serviceAccount: serviceAccount ?? environment["SERVICE_ACCOUNT"],
                                     workloadCertificates: workloadCerts ?? environment["OUTPUT_CERTS"],
                                     capture: CaptureListeners(host: proxy.bind, outboundPort: outboundPort, inboundPort: inboundPort, ipv6: captureIPv6,
                                                               inboundTransparent: interception == "TPROXY"),
                                     mesh: mesh, threads: proxy.threads, limits: proxy.limits, logger: logger,
                                     telemetry: telemetry, operations: settings)
+        mode.kubernetes = origin
         let status = await mode.run()
         if status != 0 { throw ExitCode(status) }
     }
@@ -719,6 +722,92 @@ func labelOption(_ text: String, name: String) throws -> [String: String] {
 }
 
 /// The process environment, read once (the istio-iptables and sidecar env forms).
+/// Where a proxy's objects come from: files, or the Kubernetes API server.
+struct SourceOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration files or directories (repeatable; --source files).")
+    var config: [String] = []
+
+    @Option(help: "Where objects come from: files (--config, watched) or kubernetes (list + watch of the API server).")
+    var source: String = "files"
+
+    @Option(help: "kubeconfig for --source kubernetes; default: the pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config.")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("watch-namespaces"), help: "Namespaces to watch, comma-separated (--source kubernetes); default all.")
+    var watchNamespaces: String?
+
+    @Option(name: .customLong("debounce-after"), help: "Milliseconds without a change before a new configuration is made (Istio's PILOT_DEBOUNCE_AFTER).")
+    var debounceAfter: Int = 100
+
+    @Option(name: .customLong("debounce-max"), help: "Milliseconds after the first change by which a new configuration is made however busy (PILOT_DEBOUNCE_MAX).")
+    var debounceMax: Int = 1000
+
+    @Option(name: .customLong("watch-timeout"), help: "Seconds a watch asks the server to run before it is restarted: MIN-MAX (client-go: 300-600).")
+    var watchTimeout: String = "300-600"
+
+    func validate() throws {
+        switch source {
+        case "files":
+            guard !config.isEmpty else { throw ValidationError("--config is required (or --source kubernetes)") }
+        case "kubernetes":
+            guard config.isEmpty else { throw ValidationError("--config and --source kubernetes exclude each other: objects come from the API server") }
+        default:
+            throw ValidationError("--source is files or kubernetes, got '\(source)'")
+        }
+        guard debounceAfter > 0, debounceMax >= debounceAfter else { throw ValidationError("--debounce-after must be positive and at most --debounce-max") }
+        _ = try watchTimeoutRange()
+    }
+
+    func watchTimeoutRange() throws -> ClosedRange<Int> {
+        let parts = watchTimeout.split(separator: "-").map { Int($0) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low >= 1, high >= low else {
+            throw ValidationError("--watch-timeout is MIN-MAX seconds, e.g. 300-600; got '\(watchTimeout)'")
+        }
+        return low...high
+    }
+
+    /// Nil for files; for kubernetes, the API server and what to watch (the proxy's own
+    /// namespace's Secrets when `readsSecrets`).
+    func origin(proxyNamespace: String, readsSecrets: Bool) throws -> KubernetesOrigin? {
+        guard source == "kubernetes" else { return nil }
+        let environment = ProcessEnvironment.values
+        let access: ClusterAccess
+        do {
+            if let kubeconfig {
+                access = try ClusterAccess.kubeconfig(path: kubeconfig)
+            } else if environment["KUBERNETES_SERVICE_HOST"] != nil {
+                access = try ClusterAccess.inCluster(environment: environment)
+            } else if let path = ClusterAccess.defaultKubeconfigPath(environment: environment), FileManagerLite.exists(path) {
+                access = try ClusterAccess.kubeconfig(path: path)
+            } else {
+                throw ClusterAccessError("no API server: not in a pod (KUBERNETES_SERVICE_HOST unset) and no kubeconfig; give --kubeconfig")
+            }
+        } catch {
+            throw ValidationError("--source kubernetes: \(error)")
+        }
+        var settings = KubernetesSourceSettings()
+        settings.namespaces = (watchNamespaces ?? "").split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+        settings.secretNamespace = readsSecrets ? proxyNamespace : nil
+        settings.debounceQuiet = .milliseconds(debounceAfter)
+        settings.debounceMax = .milliseconds(debounceMax)
+        settings.watchTimeoutSeconds = try watchTimeoutRange()
+        return KubernetesOrigin(access: access, settings: settings)
+    }
+}
+
+enum FileManagerLite {
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var text = Substring(self)
+        while text.first == " " { text = text.dropFirst() }
+        while text.last == " " { text = text.dropLast() }
+        return String(text)
+    }
+}
+
 enum ProcessEnvironment {
     static var values: [String: String] {
         var result: [String: String] = [:]

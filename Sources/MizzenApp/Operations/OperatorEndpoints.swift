@@ -2,6 +2,7 @@ internal import Dispatch
 package import Logging
 package import MizzenAdmin
 package import MizzenConfig
+package import MizzenSources
 package import MizzenProxy
 import MizzenRouting
 package import MizzenTelemetry
@@ -20,6 +21,10 @@ package final class ServedConfiguration: Sendable {
         package var objects: ConfigSnapshot
         package var snapshot: ProxySnapshot
         package var files: [String]
+        /// From the API server: each object's resourceVersion.
+        package var resourceVersions: [ObjectReference: String] = [:]
+        /// The list/watch the objects come from, for its sync state.
+        package var kubernetes: KubernetesSource?
     }
 
     private let current: Mutex<Current>
@@ -30,8 +35,18 @@ package final class ServedConfiguration: Sendable {
 
     package var value: Current { current.withLock { $0 } }
 
-    package func replace(objects: ConfigSnapshot, snapshot: ProxySnapshot, files: [String]) {
-        current.withLock { $0 = Current(objects: objects, snapshot: snapshot, files: files) }
+    package var kubernetes: KubernetesSource? {
+        get { current.withLock { $0.kubernetes } }
+        set { current.withLock { $0.kubernetes = newValue } }
+    }
+
+    package func replace(objects: ConfigSnapshot, snapshot: ProxySnapshot, files: [String], resourceVersions: [ObjectReference: String]? = nil) {
+        current.withLock {
+            $0.objects = objects
+            $0.snapshot = snapshot
+            $0.files = files
+            if let resourceVersions { $0.resourceVersions = resourceVersions }
+        }
     }
 }
 
@@ -281,13 +296,16 @@ package enum OperatorEndpoints {
     static func configDump(_ context: OperatorContext) -> AdminResponse {
         let current = context.served.value
         var objects: [[String: Any]] = []
-        func add<P>(_ resources: [ConfigResource<P>], kind: String) {
+        let fromKubernetes = current.kubernetes != nil
+        func add<P>(_ resources: [ConfigResource<P>], kind: String, withObject: Bool = true) {
             for resource in resources {
                 var entry: [String: Any] = [
                     "kind": kind, "apiVersion": resource.apiVersion, "namespace": resource.namespace, "name": resource.name,
-                    "source": "\(resource.source.file):\(resource.source.mark.line)",
+                    "source": fromKubernetes ? "kubernetes" : "\(resource.source.file):\(resource.source.mark.line)",
                 ]
-                entry["object"] = yamlValue(resource.source.node)
+                if let version = current.resourceVersions[resource.reference] ?? resource.metadata.resourceVersion { entry["resourceVersion"] = version }
+                // Secrets are named, never shown (Envoy's config_dump redacts them too).
+                if withObject { entry["object"] = yamlValue(resource.source.node) }
                 objects.append(entry)
             }
         }
@@ -297,13 +315,34 @@ package enum OperatorEndpoints {
         add(loaded.destinationRules, kind: "DestinationRule")
         add(loaded.serviceEntries, kind: "ServiceEntry")
         add(loaded.workloadEntries, kind: "WorkloadEntry")
+        add(loaded.sidecars, kind: "Sidecar")
+        add(loaded.peerAuthentications, kind: "PeerAuthentication")
         add(loaded.services, kind: "Service")
         add(loaded.endpoints, kind: "Endpoints")
+        add(loaded.endpointSlices, kind: "EndpointSlice")
+        add(loaded.pods, kind: "Pod")
+        add(loaded.secrets, kind: "Secret", withObject: false)
         let table = RouteTableReport.json(current.snapshot.table)
-        let dump: [String: Any] = [
+        var dump: [String: Any] = [
             "generation": context.status.generation, "files": current.files, "objects": objects,
             "problems": current.snapshot.problems + current.snapshot.table.problems,
         ]
+        if let source = current.kubernetes {
+            dump["kubernetes"] = [
+                "server": source.access.serverDescription,
+                "synced": source.store.isSynced,
+                "watches": source.store.scopes.sorted { $0.key.description < $1.key.description }.map { scope, status -> [String: Any] in
+                    var entry: [String: Any] = [
+                        "resource": scope.kind.description, "apiVersion": scope.kind.apiVersion, "synced": status.synced,
+                        "resourceVersion": status.resourceVersion, "lists": status.lists, "watches": status.watches,
+                        "expired": status.expired, "failures": status.failures,
+                    ]
+                    if let namespace = scope.namespace { entry["namespace"] = namespace }
+                    if let problem = status.lastProblem { entry["lastProblem"] = problem }
+                    return entry
+                },
+            ] as [String: Any]
+        }
         // The compiled table is already JSON text: spliced in as the last key.
         var text = JSONText.serialize(dump, escapingSlashes: false)
         if text.hasSuffix("}") {

@@ -74,6 +74,15 @@ package struct ConfigLoader: Sendable {
         return builder.finish(fileCount: 1, ioErrors: [])
     }
 
+    /// Decodes and validates one object that arrived as a node (the Kubernetes watch): the
+    /// result's snapshot holds it when valid; `origin` names it in diagnostics. No cross-object
+    /// analysis: the caller assembles the snapshot.
+    package func load(object root: YAMLNode, origin: String) -> LoadResult {
+        var builder = SnapshotBuilder(loader: self)
+        builder.addObject(root, file: origin, depth: 0)
+        return LoadResult(snapshot: builder.snapshot, diagnostics: builder.diagnostics, ioErrors: [], fileCount: 0, skippedCount: builder.skippedCount)
+    }
+
     static func expand(_ path: String) -> Result<[String], Diagnostic> {
         let manager = FileManager.default
         var isDirectory = false

@@ -22,6 +22,10 @@ package final class ServerTLS: Sendable {
 /// (they read files) and published with the table.
 package struct ServerTLSContexts: Sendable {
     private var byServer: [ObjectIdentifier: ServerTLS] = [:]
+    /// Every context made, by its settings, with the bytes it was made from: a later build whose
+    /// server has the same settings and bytes takes it as it is (an endpoint change, or an
+    /// unrelated Secret's, does not rebuild TLS).
+    private var made: [ServerTLSSpec: (fingerprint: [UInt8], tls: ServerTLS)] = [:]
     /// Servers whose TLS could not be set up; they are left out (Envoy rejects such a filter
     /// chain and keeps the rest of the listener), each with the reason.
     package private(set) var problems: [String] = []
@@ -32,18 +36,33 @@ package struct ServerTLSContexts: Sendable {
         byServer[ObjectIdentifier(server)]
     }
 
+    /// Contexts made anew by the last build (the others were taken from `previous`).
+    package private(set) var madeCount = 0
+
     /// Builds a context for every https and tls-terminated server of `table`.
     ///
-    /// `credentialsDirectory` holds mounted Kubernetes TLS Secrets: `DIR/NAME/tls.crt`, `tls.key`
-    /// and `ca.crt` (or a separate `NAME-cacert/ca.crt`, as Istio's gateway accepts).
-    package static func build(for table: RouteTable, credentialsDirectory: String?) -> ServerTLSContexts {
+    /// `credentials` resolves `credentialName`: Secrets from the API server, or mounted ones
+    /// (`DIR/NAME/tls.crt`, `tls.key` and `ca.crt`, or a separate `NAME-cacert/ca.crt`, as
+    /// Istio's gateway accepts).
+    package static func build(for table: RouteTable, credentials: TLSCredentials, previous: ServerTLSContexts? = nil) -> ServerTLSContexts {
         var result = ServerTLSContexts()
         for listener in table.listeners {
             for server in listener.servers {
                 guard let spec = server.terminatingTLS else { continue }
                 do {
-                    let tls = try makeContext(spec, credentialsDirectory: credentialsDirectory)
-                    result.byServer[ObjectIdentifier(server)] = tls
+                    let material = try material(spec, credentials: credentials)
+                    let fingerprint = material.fingerprint
+                    if let done = result.made[spec], done.fingerprint == fingerprint {
+                        result.byServer[ObjectIdentifier(server)] = done.tls
+                    } else if let old = previous?.made[spec], old.fingerprint == fingerprint {
+                        result.byServer[ObjectIdentifier(server)] = old.tls
+                        result.made[spec] = old
+                    } else {
+                        let tls = try makeContext(spec, material: material)
+                        result.byServer[ObjectIdentifier(server)] = tls
+                        result.made[spec] = (fingerprint, tls)
+                        result.madeCount += 1
+                    }
                 } catch {
                     result.problems.append("\(server.label) port \(listener.port): TLS not set up, server skipped: \(error)")
                 }
@@ -56,40 +75,43 @@ package struct ServerTLSContexts: Sendable {
         var description: String
     }
 
-    static func makeContext(_ spec: ServerTLSSpec, credentialsDirectory: String?) throws -> ServerTLS {
-        var certificatePath = spec.serverCertificate
-        var keyPath = spec.privateKey
-        var caPath = spec.caCertificates
+    /// The bytes a server's context is made of: its credential's, or the files it names.
+    static func material(_ spec: ServerTLSSpec, credentials: TLSCredentials) throws -> TLSCredentials.Material {
+        var material: TLSCredentials.Material
         if let name = spec.credentialName {
-            guard let directory = credentialsDirectory else {
-                throw SetupError(description: "credentialName \"\(name)\" needs --credentials DIR (DIR/\(name)/tls.crt, tls.key, ca.crt)")
+            material = try credentials.material(named: name, caName: spec.caCredentialName)
+            guard material.certificate != nil, material.key != nil else {
+                throw SetupError(description: "credential \"\(name)\": no tls.crt and tls.key in \(material.location)")
             }
-            let secret = name.split(separator: "/").last.map(String.init) ?? name
-            let base = "\(directory)/\(secret)"
-            certificatePath = firstExisting(["\(base)/tls.crt", "\(base)/cert"])
-            keyPath = firstExisting(["\(base)/tls.key", "\(base)/key"])
-            guard certificatePath != nil, keyPath != nil else {
-                throw SetupError(description: "credential \"\(name)\": no \(base)/tls.crt and tls.key")
+        } else {
+            guard let certificatePath = spec.serverCertificate, let keyPath = spec.privateKey else {
+                throw SetupError(description: "no certificate: set credentialName or serverCertificate and privateKey")
             }
-            if spec.clientCertificates != .none {
-                let caName = spec.caCredentialName.map { "\(directory)/\($0)" } ?? "\(base)-cacert"
-                caPath = firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(caName)/ca.crt", "\(caName)/cacert"])
+            guard let certificate = FileBytes.read(certificatePath) else { throw SetupError(description: "cannot read certificate \(certificatePath)") }
+            guard let key = FileBytes.read(keyPath) else { throw SetupError(description: "cannot read private key \(keyPath)") }
+            var ca: [UInt8]?
+            if let caPath = spec.caCertificates, spec.clientCertificates != .none {
+                guard let bytes = FileBytes.read(caPath) else { throw SetupError(description: "cannot read CA certificates \(caPath)") }
+                ca = bytes
             }
+            material = TLSCredentials.Material(certificate: certificate, key: key, ca: ca, location: certificatePath)
         }
-        guard let certificatePath, let keyPath else {
-            throw SetupError(description: "no certificate: set credentialName or serverCertificate and privateKey")
-        }
+        if spec.clientCertificates == .none { material.ca = nil }
+        return material
+    }
+
+    static func makeContext(_ spec: ServerTLSSpec, material: TLSCredentials.Material) throws -> ServerTLS {
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {
-            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            chain = try NIOSSLCertificate.fromPEMBytes(material.certificate ?? [])
         } catch {
-            throw SetupError(description: "cannot read certificate \(certificatePath): \(error)")
+            throw SetupError(description: "cannot read certificate \(material.location): \(error)")
         }
         do {
-            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+            key = try NIOSSLPrivateKey(bytes: material.key ?? [], format: .pem)
         } catch {
-            throw SetupError(description: "cannot read private key \(keyPath): \(error)")
+            throw SetupError(description: "cannot read private key \(material.location): \(error)")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = tlsVersion(spec.minimumVersion) ?? .tlsv12
@@ -105,13 +127,13 @@ package struct ServerTLSContexts: Sendable {
         configuration.shutdownTimeout = .seconds(1)
         switch spec.clientCertificates {
         case .required, .optional:
-            guard let caPath else {
+            guard let ca = material.ca else {
                 throw SetupError(description: "\(spec.clientCertificates == .required ? "MUTUAL" : "OPTIONAL_MUTUAL") needs caCertificates (or ca.crt in the credential)")
             }
             do {
-                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
             } catch {
-                throw SetupError(description: "cannot read CA certificates \(caPath): \(error)")
+                throw SetupError(description: "cannot read CA certificates \(material.location): \(error)")
             }
             configuration.certificateVerification = spec.clientCertificates == .required ? .noHostnameVerification : .optionalVerification
         case .none:
@@ -133,9 +155,5 @@ package struct ServerTLSContexts: Sendable {
         case .tls13: .tlsv13
         case nil: nil
         }
-    }
-
-    static func firstExisting(_ paths: [String]) -> String? {
-        paths.first { access($0, R_OK) == 0 }
     }
 }

@@ -50,57 +50,52 @@ final class UpstreamTLS: Sendable {
         package init(directory: String) { self.directory = directory }
     }
 
-    /// The files `settings` names, resolved against the credential and workload directories.
-    struct Files {
-        var certificate: String?
-        var key: String?
-        var ca: String?
-    }
-
-    static func files(_ settings: UpstreamTLSSettings, credentialsDirectory: String?, workloadCertificates: WorkloadCertificates?) throws -> Files {
-        var files = Files(certificate: settings.clientCertificate, key: settings.privateKey, ca: settings.caCertificates)
+    /// The bytes `settings` names: the workload's certificate (ISTIO_MUTUAL), a credential's
+    /// (`credentialName`: a Secret from the API server or a mounted directory), or files.
+    static func material(_ settings: UpstreamTLSSettings, credentials: TLSCredentials, workloadCertificates: WorkloadCertificates?) throws -> TLSCredentials.Material {
+        let wantsCertificate = settings.mode == .mutual || settings.mode == .istioMutual
+        func file(_ path: String?, what: String) throws -> [UInt8]? {
+            guard let path else { return nil }
+            return try read(path, what: what)
+        }
+        var material: TLSCredentials.Material
         if settings.mode == .istioMutual {
             guard let workload = workloadCertificates else {
                 throw SetupError(description: "ISTIO_MUTUAL needs the workload certificates: --workload-certs DIR (cert-chain.pem, key.pem, root-cert.pem)")
             }
-            files = Files(certificate: "\(workload.directory)/cert-chain.pem", key: "\(workload.directory)/key.pem", ca: "\(workload.directory)/root-cert.pem")
+            material = TLSCredentials.Material(certificate: try file("\(workload.directory)/cert-chain.pem", what: "client certificate"),
+                                               key: try file("\(workload.directory)/key.pem", what: "private key"),
+                                               ca: try file("\(workload.directory)/root-cert.pem", what: "CA certificates"), location: workload.directory)
         } else if let name = settings.credentialName {
-            guard let directory = credentialsDirectory else {
-                throw SetupError(description: "credentialName \"\(name)\" needs --credentials DIR (DIR/\(name)/tls.crt, tls.key, ca.crt)")
+            material = try credentials.material(named: name)
+            if settings.mode == .mutual, material.certificate == nil || material.key == nil {
+                throw SetupError(description: "credential \"\(name)\": no tls.crt and tls.key in \(material.location) for MUTUAL")
             }
-            let secret = name.split(separator: "/").last.map(String.init) ?? name
-            let base = "\(directory)/\(secret)"
-            files.certificate = ServerTLSContexts.firstExisting(["\(base)/tls.crt", "\(base)/cert"])
-            files.key = ServerTLSContexts.firstExisting(["\(base)/tls.key", "\(base)/key"])
-            files.ca = ServerTLSContexts.firstExisting(["\(base)/ca.crt", "\(base)/cacert", "\(base)-cacert/ca.crt", "\(base)-cacert/cacert"])
-            if settings.mode == .mutual, files.certificate == nil || files.key == nil {
-                throw SetupError(description: "credential \"\(name)\": no \(base)/tls.crt and tls.key for MUTUAL")
-            }
+        } else {
+            material = TLSCredentials.Material(certificate: wantsCertificate ? try file(settings.clientCertificate, what: "client certificate") : nil,
+                                               key: wantsCertificate ? try file(settings.privateKey, what: "private key") : nil,
+                                               ca: try file(settings.caCertificates, what: "CA certificates"), location: settings.clientCertificate ?? "")
         }
-        return files
+        if !wantsCertificate {
+            material.certificate = nil
+            material.key = nil
+        }
+        if settings.insecureSkipVerify { material.ca = nil }
+        return material
     }
 
     /// The context for `settings`, reading every file now, off the loops. `previous`, when its
-    /// settings and file bytes are the same, is returned as it is.
-    static func make(_ settings: UpstreamTLSSettings, credentialsDirectory: String?, workloadCertificates: WorkloadCertificates?,
+    /// settings and bytes are the same, is returned as it is.
+    static func make(_ settings: UpstreamTLSSettings, credentials: TLSCredentials, workloadCertificates: WorkloadCertificates?,
                      previous: UpstreamTLS? = nil) throws -> UpstreamTLS {
-        let files = try files(settings, credentialsDirectory: credentialsDirectory, workloadCertificates: workloadCertificates)
-        var fingerprint: [UInt8] = []
-        var certificateBytes: [UInt8]?
-        var keyBytes: [UInt8]?
-        var caBytes: [UInt8]?
-        if settings.mode == .mutual || settings.mode == .istioMutual {
-            guard let certificate = files.certificate, let key = files.key else {
-                throw SetupError(description: "\(settings.mode.rawValue) needs clientCertificate and privateKey (or credentialName)")
-            }
-            certificateBytes = try read(certificate, what: "client certificate")
-            keyBytes = try read(key, what: "private key")
+        let material = try material(settings, credentials: credentials, workloadCertificates: workloadCertificates)
+        if settings.mode == .mutual || settings.mode == .istioMutual, material.certificate == nil || material.key == nil {
+            throw SetupError(description: "\(settings.mode.rawValue) needs clientCertificate and privateKey (or credentialName)")
         }
-        if !settings.insecureSkipVerify, let ca = files.ca { caBytes = try read(ca, what: "CA certificates") }
-        for part in [certificateBytes, keyBytes, caBytes] {
-            fingerprint += part ?? []
-            fingerprint.append(0)
-        }
+        let certificateBytes = material.certificate
+        let keyBytes = material.key
+        let caBytes = material.ca
+        let fingerprint = material.fingerprint
         if let previous, previous.settings == settings, previous.fingerprint == fingerprint { return previous }
 
         var configuration = TLSConfiguration.makeClientConfiguration()
@@ -113,12 +108,12 @@ final class UpstreamTLS: Sendable {
             do {
                 configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificateBytes).map { .certificate($0) }
             } catch {
-                throw SetupError(description: "cannot read client certificate \(files.certificate ?? ""): \(error)")
+                throw SetupError(description: "cannot read client certificate \(material.location): \(error)")
             }
             do {
                 configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: keyBytes, format: .pem))
             } catch {
-                throw SetupError(description: "cannot read private key \(files.key ?? ""): \(error)")
+                throw SetupError(description: "cannot read private key \(material.location): \(error)")
             }
         }
         if settings.insecureSkipVerify {
@@ -131,7 +126,7 @@ final class UpstreamTLS: Sendable {
                 do {
                     configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(caBytes))
                 } catch {
-                    throw SetupError(description: "cannot read CA certificates \(files.ca ?? ""): \(error)")
+                    throw SetupError(description: "cannot read CA certificates \(material.location): \(error)")
                 }
             }
         }

@@ -88,6 +88,26 @@ package struct ServiceRegistry: Sendable {
                                                  instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
                                                  selector: spec?.selector)
         }
+        // Pods give Kubernetes endpoints their labels (subsets select by them) and service
+        // accounts (mesh identities), found by the endpoint's targetRef, else by address.
+        var podsByName: [String: PodFacts] = [:]
+        var podsByAddress: [String: PodFacts] = [:]
+        for pod in snapshot.pods {
+            let facts = PodFacts(labels: pod.labels,
+                                 serviceAccount: pod.payload.spec?.serviceAccountName ?? pod.payload.spec?.serviceAccount ?? "default")
+            podsByName["\(pod.namespace)/\(pod.name)"] = facts
+            var addresses = (pod.payload.status?.podIPs ?? []).compactMap(\.ip)
+            if let ip = pod.payload.status?.podIP, !addresses.contains(ip) { addresses.append(ip) }
+            if pod.payload.spec?.hostNetwork == true { addresses = [] }
+            for address in addresses { podsByAddress[address] = facts }
+        }
+        func pod(_ targetRef: OpaqueValue?, namespace: String, address: String) -> PodFacts? {
+            if let reference = targetRef?.node, reference["kind"]?.scalarValue ?? "Pod" == "Pod", let name = reference["name"]?.scalarValue,
+               let facts = podsByName["\(reference["namespace"]?.scalarValue ?? namespace)/\(name)"] {
+                return facts
+            }
+            return podsByAddress[address]
+        }
         for endpoints in snapshot.endpoints {
             let hostname = "\(endpoints.name).\(endpoints.namespace).svc.cluster.local"
             guard services[hostname] != nil else { continue }
@@ -101,10 +121,14 @@ package struct ServiceRegistry: Sendable {
                 }
                 for address in subset.addresses ?? [] {
                     guard let ip = address.ip else { continue }
-                    services[hostname]?.instances.append(ServiceInstance(address: ip, labels: [:], portsByName: byName, portsByNumber: byNumber, weight: 1, locality: nil))
+                    let facts = pod(address.targetRef, namespace: endpoints.namespace, address: ip)
+                    services[hostname]?.instances.append(ServiceInstance(address: ip, labels: facts?.labels ?? [:], portsByName: byName, portsByNumber: byNumber,
+                                                                         weight: 1, locality: nil, serviceAccount: facts?.serviceAccount))
                 }
             }
         }
+        // The same endpoint in two slices of a service (a slice being replaced) counts once.
+        var sliced: [String: Set<ServiceInstance>] = [:]
         for slice in snapshot.endpointSlices {
             guard let serviceName = slice.labels["kubernetes.io/service-name"] else { continue }
             let hostname = "\(serviceName).\(slice.namespace).svc.cluster.local"
@@ -115,8 +139,10 @@ package struct ServiceRegistry: Sendable {
             }
             for endpoint in slice.payload.endpoints ?? [] where endpoint.conditions?.ready != false {
                 for address in endpoint.addresses ?? [] {
-                    let instance = ServiceInstance(address: address, labels: [:], portsByName: byName, portsByNumber: [:], weight: 1, locality: endpoint.zone)
-                    if !(services[hostname]?.instances.contains(instance) ?? true) { services[hostname]?.instances.append(instance) }
+                    let facts = pod(endpoint.targetRef, namespace: slice.namespace, address: address)
+                    let instance = ServiceInstance(address: address, labels: facts?.labels ?? [:], portsByName: byName, portsByNumber: [:], weight: 1,
+                                                   locality: endpoint.zone, serviceAccount: facts?.serviceAccount)
+                    if sliced[hostname, default: []].insert(instance).inserted { services[hostname]?.instances.append(instance) }
                 }
             }
         }
@@ -186,4 +212,10 @@ package struct ServiceRegistry: Sendable {
     package var allServices: [RegistryService] {
         services.values.sorted { $0.hostname < $1.hostname }
     }
+}
+
+/// What a Pod tells about the endpoints it backs.
+struct PodFacts {
+    var labels: [String: String]
+    var serviceAccount: String
 }

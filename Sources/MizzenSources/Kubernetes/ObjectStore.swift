@@ -1,0 +1,249 @@
+package import MizzenConfig
+import Synchronization
+
+/// What one list/watch covers: a kind, in one namespace or (nil) all of them.
+package struct WatchScope: Sendable, Hashable, CustomStringConvertible {
+    package var kind: ResourceKind
+    package var namespace: String?
+
+    package init(kind: ResourceKind, namespace: String?) {
+        self.kind = kind
+        self.namespace = namespace
+    }
+
+    package var description: String { namespace.map { "\(kind) in \($0)" } ?? "\(kind)" }
+}
+
+/// The objects the watches have seen, keyed by kind, namespace and name, each already decoded
+/// and validated (once, when it arrived). The source assembles a `ConfigSnapshot` from it after
+/// changes settle. Shared by the watch tasks (a lock held for map updates only).
+package final class ObjectStore: Sendable {
+    /// One object as the API server last gave it.
+    package struct Entry: Sendable {
+        package var namespace: String
+        package var name: String
+        package var resourceVersion: String
+        /// The object decoded alone: a snapshot holding it, or nothing when it is invalid.
+        package var fragment: ConfigSnapshot
+        /// Its errors (it is then left out) and warnings.
+        package var diagnostics: [Diagnostic]
+        package var creationSeconds: Int64
+
+        package var isValid: Bool { fragment.objectCount > 0 }
+
+        package init(namespace: String, name: String, resourceVersion: String, fragment: ConfigSnapshot, diagnostics: [Diagnostic], creationSeconds: Int64) {
+            self.namespace = namespace
+            self.name = name
+            self.resourceVersion = resourceVersion
+            self.fragment = fragment
+            self.diagnostics = diagnostics
+            self.creationSeconds = creationSeconds
+        }
+    }
+
+    /// What a scope's watch has reached: for `/config_dump` and readiness.
+    package struct ScopeStatus: Sendable {
+        package var synced = false
+        package var resourceVersion = ""
+        package var lists = 0
+        package var watches = 0
+        package var expired = 0
+        package var failures = 0
+        package var lastProblem: String?
+    }
+
+    struct KindObjects {
+        var entries: [String: Entry] = [:]
+        /// Keys in snapshot order (creation time, name, namespace: Istio's order for ties);
+        /// nil after a change, made again when assembling.
+        var order: [String]?
+    }
+
+    struct State {
+        var kinds: [ResourceKind: KindObjects] = [:]
+        var scopes: [WatchScope: ScopeStatus] = [:]
+        var changedKinds: Set<ResourceKind> = []
+        var lastChange: ContinuousClock.Instant?
+        var changeCount = 0
+    }
+
+    private let state: Mutex<State>
+
+    package init(scopes: [WatchScope]) {
+        var initial = State()
+        for scope in scopes {
+            initial.scopes[scope] = ScopeStatus()
+            initial.kinds[scope.kind] = KindObjects()
+        }
+        state = Mutex(initial)
+    }
+
+    static func key(_ namespace: String, _ name: String) -> String { "\(namespace)/\(name)" }
+
+    // MARK: Updates from the watches
+
+    /// A list's result for `scope`: what it holds replaces what the scope held (objects gone
+    /// from the list are deleted, as client-go's `Replace`). True when anything changed.
+    @discardableResult
+    package func replace(_ scope: WatchScope, with entries: [Entry], resourceVersion: String) -> Bool {
+        state.withLock { state in
+            var objects = state.kinds[scope.kind] ?? KindObjects()
+            var changed = false
+            var listed = Set<String>()
+            for entry in entries {
+                let key = Self.key(entry.namespace, entry.name)
+                listed.insert(key)
+                if objects.entries[key]?.resourceVersion != entry.resourceVersion {
+                    objects.entries[key] = entry
+                    changed = true
+                }
+            }
+            for key in objects.entries.keys where !listed.contains(key) {
+                if let namespace = scope.namespace, objects.entries[key]?.namespace != namespace { continue }
+                objects.entries[key] = nil
+                changed = true
+            }
+            if changed { objects.order = nil }
+            state.kinds[scope.kind] = objects
+            var status = state.scopes[scope] ?? ScopeStatus()
+            let firstSync = !status.synced
+            status.synced = true
+            status.resourceVersion = resourceVersion
+            status.lists += 1
+            state.scopes[scope] = status
+            if changed || firstSync { noteChange(&state, scope.kind) }
+            return changed
+        }
+    }
+
+    package func upsert(_ scope: WatchScope, _ entry: Entry) {
+        state.withLock { state in
+            let key = Self.key(entry.namespace, entry.name)
+            let isNew = state.kinds[scope.kind]?.entries[key] == nil
+            state.kinds[scope.kind, default: KindObjects()].entries[key] = entry
+            if isNew || scope.kind.carriesEndpointsOnly == false { state.kinds[scope.kind]?.order = nil }
+            state.scopes[scope]?.resourceVersion = entry.resourceVersion
+            noteChange(&state, scope.kind)
+        }
+    }
+
+    package func delete(_ scope: WatchScope, namespace: String, name: String, resourceVersion: String) {
+        state.withLock { state in
+            state.scopes[scope]?.resourceVersion = resourceVersion
+            guard state.kinds[scope.kind]?.entries.removeValue(forKey: Self.key(namespace, name)) != nil else { return }
+            state.kinds[scope.kind]?.order = nil
+            noteChange(&state, scope.kind)
+        }
+    }
+
+    /// A BOOKMARK: the watch is at `resourceVersion`, nothing changed.
+    package func bookmark(_ scope: WatchScope, resourceVersion: String) {
+        state.withLock { $0.scopes[scope]?.resourceVersion = resourceVersion }
+    }
+
+    package func record(_ scope: WatchScope, _ update: (inout ScopeStatus) -> Void) {
+        state.withLock { state in
+            var status = state.scopes[scope] ?? ScopeStatus()
+            update(&status)
+            state.scopes[scope] = status
+        }
+    }
+
+    private func noteChange(_ state: inout State, _ kind: ResourceKind) {
+        state.changedKinds.insert(kind)
+        state.lastChange = .now
+        state.changeCount += 1
+    }
+
+    // MARK: Reading
+
+    /// Every scope has been listed once.
+    package var isSynced: Bool { state.withLock { $0.scopes.values.allSatisfy(\.synced) } }
+    package var lastChange: ContinuousClock.Instant? { state.withLock { $0.lastChange } }
+    package var changeCount: Int { state.withLock { $0.changeCount } }
+    package var scopes: [WatchScope: ScopeStatus] { state.withLock { $0.scopes } }
+
+    /// What an assembly produced.
+    package struct Assembly: Sendable {
+        package var snapshot: ConfigSnapshot
+        /// Kinds changed since the last assembly.
+        package var changedKinds: Set<ResourceKind>
+        package var objectCount: Int
+        package var invalidCount: Int
+        /// resourceVersion of every object in the snapshot, by `Kind namespace/name`.
+        package var resourceVersions: [ObjectReference: String]
+    }
+
+    /// The snapshot of every valid object, in a stable order; `secretNamespace`'s Secrets are
+    /// kept only when a Gateway or DestinationRule names them (`credentialName`, and the
+    /// `NAME-cacert` that may hold its CA).
+    package func assemble(secretNamespace: String?) -> Assembly {
+        state.withLock { state in
+            var snapshot = ConfigSnapshot()
+            var objectCount = 0
+            var invalidCount = 0
+            var versions: [ObjectReference: String] = [:]
+            let secretKind = ResourceKind.secrets
+            for kind in state.kinds.keys.sorted(by: { $0.description < $1.description }) where kind != secretKind {
+                var objects = state.kinds[kind]!
+                if objects.order == nil {
+                    objects.order = objects.entries.sorted { left, right in
+                        let (a, b) = (left.value, right.value)
+                        if a.creationSeconds != b.creationSeconds { return a.creationSeconds < b.creationSeconds }
+                        if a.name != b.name { return a.name < b.name }
+                        return a.namespace < b.namespace
+                    }.map(\.key)
+                    state.kinds[kind] = objects
+                }
+                for key in objects.order! {
+                    guard let entry = objects.entries[key] else { continue }
+                    objectCount += 1
+                    guard entry.isValid else { invalidCount += 1; continue }
+                    snapshot.append(contentsOf: entry.fragment)
+                    versions[ObjectReference(kind: kind.kind, namespace: entry.namespace, name: entry.name)] = entry.resourceVersion
+                }
+            }
+            if let secretNamespace, let secrets = state.kinds[secretKind] {
+                let wanted = Self.credentialNames(snapshot)
+                for name in wanted.sorted() {
+                    guard let entry = secrets.entries[Self.key(secretNamespace, name)] else { continue }
+                    objectCount += 1
+                    guard entry.isValid else { invalidCount += 1; continue }
+                    snapshot.append(contentsOf: entry.fragment)
+                    versions[ObjectReference(kind: "Secret", namespace: entry.namespace, name: entry.name)] = entry.resourceVersion
+                }
+            }
+            snapshot.renumber()
+            let changed = state.changedKinds
+            state.changedKinds = []
+            return Assembly(snapshot: snapshot, changedKinds: changed, objectCount: objectCount, invalidCount: invalidCount, resourceVersions: versions)
+        }
+    }
+
+    /// Secret names the snapshot's Gateways and DestinationRules refer to (`ns/name` forms
+    /// reduced to the name: only the proxy's namespace is read).
+    static func credentialNames(_ snapshot: ConfigSnapshot) -> Set<String> {
+        var names = Set<String>()
+        func add(_ name: String?) {
+            guard let name, !name.isEmpty else { return }
+            let bare = name.split(separator: "/").last.map(String.init) ?? name
+            names.insert(bare)
+            names.insert("\(bare)-cacert")
+        }
+        for gateway in snapshot.gateways {
+            for server in gateway.spec.servers ?? [] {
+                add(server.tls?.credentialName)
+                for name in server.tls?.credentialNames ?? [] { add(name) }
+                add(server.tls?.caCertCredentialName)
+            }
+        }
+        for rule in snapshot.destinationRules {
+            let policies = ([rule.spec.trafficPolicy] + (rule.spec.subsets ?? []).map(\.trafficPolicy)).compactMap { $0 }
+            for policy in policies {
+                add(policy.tls?.credentialName)
+                for port in policy.portLevelSettings ?? [] { add(port.tls?.credentialName) }
+            }
+        }
+        return names
+    }
+}
