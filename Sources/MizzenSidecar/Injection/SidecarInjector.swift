@@ -98,7 +98,8 @@ package struct SidecarInjector: Sendable {
             outerPath = outerPath / key
         }
 
-        let workload = Workload(kind: kind, name: name, namespace: namespace)
+        // A Pod's workload is its controller's, as the webhook finds it (`Workload(pod:)`).
+        let workload = templatePath.isEmpty ? Workload(pod: object, namespace: namespace) : Workload(kind: kind, name: name, namespace: namespace)
         let injector = PodTemplateInjector(options: options, reader: reader)
         let result = try injector.inject(template: outer, at: outerPath, workload: workload, enclosing: enclosing)
         notes.append(InjectionNote(document: document, path: path, object: described, outcome: result.outcome, remarks: result.remarks))
