@@ -1080,6 +1080,9 @@ class APIHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
 
+    def version_string(self):
+        return self.server_version
+
     def do_GET(self):
         self.app.serve(self, "GET")
 
