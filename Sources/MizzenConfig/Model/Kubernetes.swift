@@ -147,6 +147,11 @@ package struct KubernetesPod: TopLevelObject {
         package var ephemeralContainerStatuses: OpaqueValue?
         package var resize: String?
         package var resourceClaimStatuses: OpaqueValue?
+        package var allocatedResources: OpaqueValue?
+        package var resources: OpaqueValue?
+        package var volumeHealth: OpaqueValue?
+        package var extendedResourceClaimStatus: OpaqueValue?
+        package var nodeAllocatableResourceClaimStatuses: OpaqueValue?
     }
 
     /// `PodIP` and `HostIP`: `{ip}`.

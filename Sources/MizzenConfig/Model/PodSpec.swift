@@ -45,6 +45,10 @@ package struct PodSpec: ConfigModel {
     package var schedulingGates: OpaqueValue?
     package var resourceClaims: OpaqueValue?
     package var resources: ResourceRequirements?
+    // Fields of Kubernetes 1.34-1.37 (some alpha): known, so not "unknown field", not checked.
+    package var hostnameOverride: String?
+    package var evictionResponders: OpaqueValue?
+    package var schedulingGroup: OpaqueValue?
 
     /// `spec.serviceAccountName`, or the deprecated `serviceAccount`, or `default`.
     package var effectiveServiceAccount: String {
@@ -85,6 +89,7 @@ package struct Container: ConfigModel {
     package var stdin: Bool?
     package var stdinOnce: Bool?
     package var tty: Bool?
+    package var restartPolicyRules: OpaqueValue?
 }
 
 /// core/v1 `ContainerPort`.
@@ -148,6 +153,7 @@ package struct VolumeMount: ConfigModel {
     package var subPath: String?
     package var mountPropagation: String?
     package var subPathExpr: String?
+    package var bindMountOptions: OpaqueValue?
 }
 
 /// core/v1 `Probe`: one handler (exec, httpGet, tcpSocket, grpc) and its timing.
@@ -173,6 +179,7 @@ package struct Probe: ConfigModel {
         package var host: String?
         package var scheme: String?
         package var httpHeaders: [HTTPHeader]?
+        package var `protocol`: OpaqueValue?
     }
 
     package struct HTTPHeader: ConfigModel {
@@ -188,6 +195,7 @@ package struct Probe: ConfigModel {
     package struct GRPCAction: ConfigModel {
         package var port: Int32?
         package var service: String?
+        package var mode: OpaqueValue?
     }
 }
 
@@ -288,6 +296,7 @@ package struct Volume: ConfigModel {
         package var items: [KeyToPath]?
         package var defaultMode: Int32?
         package var optional: Bool?
+        package var defaultUser: OpaqueValue?
     }
 
     package struct ConfigMapSource: ConfigModel {
@@ -295,16 +304,19 @@ package struct Volume: ConfigModel {
         package var items: [KeyToPath]?
         package var defaultMode: Int32?
         package var optional: Bool?
+        package var defaultUser: OpaqueValue?
     }
 
     package struct EmptyDirSource: ConfigModel {
         package var medium: String?
         package var sizeLimit: Quantity?
+        package var mode: OpaqueValue?
     }
 
     package struct KeyToPath: ConfigModel {
         package var key: String?
         package var path: String?
         package var mode: Int32?
+        package var user: OpaqueValue?
     }
 }

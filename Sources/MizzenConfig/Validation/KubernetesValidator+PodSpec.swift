@@ -210,9 +210,6 @@ extension KubernetesValidator {
         if let get = probe.httpGet {
             port(get.port, path / "httpGet" / "port")
             problems.unsupported(get.scheme, ["HTTP", "HTTPS"], path / "httpGet" / "scheme")
-            if let requestPath = get.path, !requestPath.isEmpty, !requestPath.hasPrefix("/") {
-                problems.error(path / "httpGet" / "path", "must be an absolute path (start with '/')")
-            }
             for (index, header) in (get.httpHeaders ?? []).enumerated() where !Rules.isHeaderToken(header.name ?? "") {
                 problems.error(path / "httpGet" / "httpHeaders" / index / "name", "a valid HTTP header must consist of alphanumeric characters, '-' and '_'")
             }
