@@ -376,6 +376,27 @@ struct InjectorWebhookTests {
         #expect(RawSocket.status(plain) == nil)
     }
 
+    /// Without a certificate that loads there is nothing to serve: the start fails with the reason.
+    @Test(arguments: [("missing", "cannot read the certificate"), ("mismatched", "do not make a TLS server"), ("not PEM", "holds no PEM certificate")])
+    func aCertificateThatDoesNotLoadStopsTheStart(_ problem: String, _ message: String) throws {
+        let directory = try Harness.temporaryDirectory("injector-bad")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Self.makeCertificate(in: directory, serial: "6001")
+        let other = directory.appendingPathComponent("other")
+        try Self.makeCertificate(in: other, serial: "6002")
+        var certificate = directory.appendingPathComponent("tls.crt").path
+        let key = directory.appendingPathComponent("tls.key").path
+        switch problem {
+        case "missing": certificate = directory.appendingPathComponent("absent.crt").path
+        case "mismatched": certificate = other.appendingPathComponent("tls.crt").path
+        default: try "not a certificate\n".write(toFile: certificate, atomically: true, encoding: .utf8)
+        }
+        let run = try Harness.run(ValidateCommandTests.binary.path, ["injector", "--port", "0", "--bind", "127.0.0.1", "--tls-cert", certificate,
+                                                                     "--tls-key", key], timeout: 30)
+        #expect(run.status == 1)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+
     /// A Secret volume updated as the kubelet updates it: new files in a new directory, the
     /// `..data` link swapped. New connections get the new certificate.
     @Test func aRotatedSecretIsServedWithoutARestart() throws {
