@@ -1,14 +1,20 @@
 # Mizzen: every target first makes sure the Debian packages it needs are installed.
 SHELL := /bin/bash
 SWIFT ?= swift
-PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config prometheus iptables iproute2 python3-yaml
+PACKAGES := libpcre2-dev libyaml-dev libssl-dev libnghttp2-dev openssl curl nghttp2-client python3 pkg-config prometheus iptables iproute2 python3-yaml podman runc debootstrap
 CONFIG ?= Gateways/bookinfo
 # Release builds as shipped (the Containerfile's): the Swift runtime linked statically (direct
 # calls to retain/release, fewer resident pages) and exclusivity checks off in every module,
 # the dependencies' too (Package.swift can only turn them off for Mizzen's own targets).
 RELEASE := -c release --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked
+# The container image (README "Container image"): the name and tag `make image` and
+# `make image-test` produce, which Gateways/kubernetes refers to; podman or docker, whichever is
+# installed. Podman gets scripts/containers.conf (runc, cgroupfs) when runc is there.
+VERSION ?= 0.1.0
+IMAGE ?= localhost/mizzen:$(VERSION)
+CONTAINER_ENGINE ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 
-.PHONY: build run test bench deps pydeps clean
+.PHONY: build run test bench deps pydeps clean image image-test
 
 deps:
 	@missing=""; for p in $(PACKAGES); do \
@@ -64,6 +70,21 @@ bench: deps
 	  echo "== Bench/run.py"; \
 	  MIZZEN="$${MIZZEN:-$$($(SWIFT) build $(RELEASE) --show-bin-path)/mizzen}" python3 Bench/run.py; \
 	fi
+
+# The multi-stage build (the official Swift image, then Debian bookworm slim): needs a registry.
+image:
+	@engine="$(CONTAINER_ENGINE)"; \
+	if [ -z "$$engine" ]; then echo "make image needs podman or docker"; exit 1; fi; \
+	case "$$engine" in *podman) command -v runc >/dev/null && export CONTAINERS_CONF="$(CURDIR)/scripts/containers.conf";; esac; \
+	set -x; "$$engine" build -f Containerfile -t "$(IMAGE)" --build-arg VERSION="$(VERSION)" \
+	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
+	  --build-arg SOURCE="$$(git remote get-url origin 2>/dev/null || echo NOASSERTION)" .
+
+# The runtime stage from this machine's release build on a Debian base made with debootstrap
+# (no registry), run in a pod's network namespace with the Bookinfo stand-ins and checked.
+image-test: deps
+	$(SWIFT) build $(RELEASE) --product mizzen
+	bash scripts/image-test.sh --binary "$$($(SWIFT) build $(RELEASE) --show-bin-path)/mizzen" --image "$(IMAGE)" --version "$(VERSION)"
 
 clean:
 	rm -rf .build
