@@ -15,7 +15,8 @@
 #
 # Prints one `ok N - ...` or `not ok N - ...` line per check. Exits 0 when every check passed,
 # 1 when one failed, 77 (with a `SKIP: reason` line) where podman cannot build or run containers:
-# not root, podman, debootstrap or iproute2 missing, Debian's archive out of reach.
+# not root, podman, runc, debootstrap or iproute2 missing, Debian's archive out of reach, podman
+# unable to store images or to run a plain Debian container, no network namespaces.
 #
 # Podman runs with scripts/containers.conf (through CONTAINERS_CONF, so the user's own is left
 # alone): runc and cgroupfs (crun refuses hybrid cgroup hierarchies), no default ulimits
@@ -81,9 +82,12 @@ EOF
     rm -rf "$rootfs"
     echo "# base made in $((SECONDS - started)) s ($(du -h "$base_tar" | cut -f1))"
   fi
-  podman import --change 'CMD ["/bin/bash"]' "$base_tar" "$base_image" > "$work/import.log" 2>&1 || { echo "podman import failed" >&2; exit 1; }
+  podman import --change 'CMD ["/bin/bash"]' "$base_tar" "$base_image" > "$work/import.log" 2>&1 ||
+    skip "podman cannot store images here: $(tail -n 1 "$work/import.log")"
 fi
 flock -u 9
+# Can podman run a container at all (storage driver, runtime, cgroups)? Plain Debian, no network.
+probe=$(podman run --rm --network none "$base_image" /bin/true 2>&1) || skip "podman cannot run containers here: $(tail -n 1 <<<"$probe")"
 
 # --- the build context: the binary and the shared libraries it needs that Debian does not ship
 context="$work/context.$$"
@@ -106,6 +110,10 @@ copied=$(ls "$context/lib" | wc -l)
 echo "# $copied shared libraries shipped beside the binary"
 
 started=$SECONDS
+build_log="$work/build.$$.log"
+# The images these tags name now: replaced by this build, they are removed after it (only
+# those, never other untagged images).
+replaced=$(podman image inspect --format '{{.Id}}' localhost/mizzen-runtime-base:bookworm "$image" 2>/dev/null)
 revision=$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)
 source_url=$(git -C "$root" remote get-url origin 2>/dev/null || echo NOASSERTION)
 # The base stage first, under a tag of its own, so that its package layer stays cached when a
@@ -113,19 +121,23 @@ source_url=$(git -C "$root" remote get-url origin 2>/dev/null || echo NOASSERTIO
 if ! podman build --quiet --network host --target base \
        --build-arg "DEBIAN_IMAGE=$base_image" --build-arg "VERSION=$version" \
        --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
-       -f "$root/Containerfile" -t localhost/mizzen-runtime-base:bookworm "$context" > "$work/build.log" 2>&1 ||
+       -f "$root/Containerfile" -t localhost/mizzen-runtime-base:bookworm "$context" > "$build_log" 2>&1 ||
    ! podman build --quiet --network host --target prebuilt \
        --build-context "mizzen-binary=$context" \
        --build-arg "DEBIAN_IMAGE=$base_image" --build-arg "VERSION=$version" \
        --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
-       -f "$root/Containerfile" -t "$image" "$context" >> "$work/build.log" 2>&1; then
-  cat "$work/build.log"
-  if grep -qiE "could not resolve|temporary failure resolving|failed to fetch" "$work/build.log"; then
+       -f "$root/Containerfile" -t "$image" "$context" >> "$build_log" 2>&1; then
+  cat "$build_log"
+  if grep -qiE "could not resolve|temporary failure resolving|failed to fetch" "$build_log"; then
     skip "the image build could not reach Debian's archive"
   fi
   echo "not ok 1 - podman build --target prebuilt"
   exit 1
 fi
+rm -f "$build_log"
+for id in $replaced; do
+  podman image exists "$id" && [ -z "$(podman image inspect --format '{{.RepoTags}}' "$id" | tr -d '[]')" ] && podman rmi "$id" > /dev/null 2>&1
+done
 echo "# image $image built in $((SECONDS - started)) s"
 
 # --- checks
@@ -180,7 +192,7 @@ cleanup() {
   cleanup_context
 }
 trap cleanup EXIT
-ip netns add "$pod" && ip -n "$pod" link set lo up || { echo "ip netns add failed" >&2; exit 1; }
+ip netns add "$pod" && ip -n "$pod" link set lo up || skip "no network namespaces here (ip netns add failed)"
 in_pod() { ip netns exec "$pod" "$@"; }
 pod_curl() { in_pod curl -sS --max-time 20 "$@"; }
 
@@ -205,7 +217,7 @@ podman run -d --name "$container" --network "ns:/run/netns/$pod" \
 
 ready=""
 for _ in $(seq 1 300); do
-  ready=$(pod_curl -o /dev/null -w '%{http_code}' http://127.0.0.1:15021/healthz/ready)
+  ready=$(pod_curl -o /dev/null -w '%{http_code}' http://127.0.0.1:15021/healthz/ready 2>/dev/null)
   [ "$ready" = 200 ] && break
   sleep 0.1
 done
