@@ -41,7 +41,7 @@ package actor ListenerManager {
                     : bootstrap.serverChannelOption(.socket(SocketOptionLevel(IPPROTO_IP), SocketOptionName(19)), value: 1)
             }
             bootstrap = bootstrap
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try ConnectionInitializer.initialize(channel: channel, spec: spec, engine: engine)

@@ -15,7 +15,7 @@ enum UpstreamConnector {
         let connectTimeout = settings.connectTimeout.map { TimeAmount.nanoseconds($0) } ?? limits.upstreamConnectTimeout
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
         if var sourceAddress {
             if destination?.contains(":") == true, sourceAddress == OriginalDestinationPolicy.inboundSourceIPv4 {
                 // Istio's IPv6 twin of 127.0.0.6; not an address of the host, so bound freely.
