@@ -196,6 +196,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "MizzenSourcesTests",
+            dependencies: ["MizzenSources", "MizzenConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "MizzenAppTests",
             dependencies: ["MizzenApp"],
             swiftSettings: strictSettings

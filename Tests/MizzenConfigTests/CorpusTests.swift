@@ -65,6 +65,7 @@ struct CorpusTests {
         let result = ConfigLoader().load(paths: [path])
         #expect(result.errorCount == 0)
         #expect(Set(result.snapshot.services.map(\.name)) == ["details", "ratings", "reviews", "productpage"])
-        #expect(result.skippedCount == 10, "ServiceAccounts and Deployments are skipped")
+        #expect(result.skippedCount == 0, "ServiceAccounts and Deployments are validated as install manifests")
+        #expect(result.snapshot.manifests.count == 10)
     }
 }

@@ -305,7 +305,13 @@ package enum OperatorEndpoints {
                 ]
                 if let version = current.resourceVersions[resource.reference] ?? resource.metadata.resourceVersion { entry["resourceVersion"] = version }
                 // Secrets are named, never shown (Envoy's config_dump redacts them too).
-                if withObject { entry["object"] = yamlValue(resource.source.node) }
+                if withObject {
+                    if let json = resource.source.json, case .success(let node) = JSONReader.read(json) {
+                        entry["object"] = yamlValue(node)
+                    } else {
+                        entry["object"] = yamlValue(resource.source.node)
+                    }
+                }
                 objects.append(entry)
             }
         }

@@ -267,3 +267,62 @@ package struct JSONReader {
         _ = try value(depth: depth, path: .other)
     }
 }
+
+extension YAMLNode {
+    /// Compact JSON of the node as Kubernetes' JSON sees it (scalars by their resolved type).
+    package var jsonText: String {
+        var output = ""
+        write(into: &output)
+        return output
+    }
+
+    private func write(into output: inout String) {
+        switch content {
+        case .mapping(let pairs):
+            output += "{"
+            for (index, pair) in pairs.enumerated() {
+                if index > 0 { output += "," }
+                Self.quote(pair.key.scalarValue ?? "", into: &output)
+                output += ":"
+                pair.value.write(into: &output)
+            }
+            output += "}"
+        case .sequence(let items):
+            output += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { output += "," }
+                item.write(into: &output)
+            }
+            output += "]"
+        case .scalar(let text, _):
+            switch resolvedKind {
+            case .null: output += "null"
+            case .bool: output += text.lowercased() == "true" ? "true" : "false"
+            case .integer, .float:
+                if let value = YAMLNumber.integer(text) { output += String(value) } else if Double(text)?.isFinite == true { output += text } else { Self.quote(text, into: &output) }
+            default: Self.quote(text, into: &output)
+            }
+        }
+    }
+
+    private static func quote(_ text: String, into output: inout String) {
+        output += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        output += "\""
+    }
+}

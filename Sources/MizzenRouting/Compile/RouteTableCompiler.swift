@@ -3,8 +3,16 @@ package import MizzenConfig
 extension RouteTable {
     /// Compiles a snapshot into the route table of one proxy. Pure: no I/O, no clocks.
     package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) -> RouteTable {
-        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh)
-        return compiler.compile()
+        compile(snapshot, for: proxy, mesh: mesh, registry: nil).table
+    }
+
+    /// Compiles with `registry` when the services, endpoints, Pods, ServiceEntries and
+    /// WorkloadEntries it was made from are unchanged (a watch that saw only routing objects
+    /// change); returns the registry used, to pass again.
+    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings, registry: ServiceRegistry?)
+        -> (table: RouteTable, registry: ServiceRegistry) {
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
+        return (compiler.compile(), compiler.registry)
     }
 }
 
@@ -59,14 +67,14 @@ struct RouteTableCompiler {
     /// Where a sidecar sends what no service claims: the Sidecar's, else the mesh's.
     let outboundTrafficPolicy: MeshSettings.OutboundTrafficPolicy
 
-    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) {
+    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings(), registry: ServiceRegistry? = nil) {
         self.snapshot = snapshot
         self.proxy = proxy
         self.mesh = mesh
-        self.registry = ServiceRegistry(snapshot)
+        self.registry = registry ?? ServiceRegistry(snapshot)
         self.virtualServices = Self.precedenceOrder(snapshot.virtualServices, proxyNamespace: proxy.namespace)
-        self.destinationRulesByNamespace = Dictionary(grouping: snapshot.destinationRules.sorted(by: Self.olderFirst), by: \.namespace)
-        self.peerAuthentications = snapshot.peerAuthentications.sorted(by: Self.olderFirst)
+        self.destinationRulesByNamespace = Dictionary(grouping: Self.oldestFirst(snapshot.destinationRules), by: \.namespace)
+        self.peerAuthentications = Self.oldestFirst(snapshot.peerAuthentications)
         let scope = proxy.isGateway ? nil : Self.sidecarScope(snapshot.sidecars, proxy: proxy, rootNamespace: mesh.rootNamespace)
         self.sidecarScope = scope
         if let policy = scope?.spec.outboundTrafficPolicy {
@@ -89,24 +97,48 @@ struct RouteTableCompiler {
             let names = exportTo.map { $0 == "." ? vs.namespace : $0 }
             return names.contains(proxyNamespace) ? 1 : 3
         }
-        let grouped = virtualServices.map { (group($0), $0) }
-        return grouped.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : olderFirst(a.1, b.1) }.map(\.1)
+        // Keys made once: 10,000 VirtualServices are ~140,000 comparisons.
+        let grouped = virtualServices.map { (group($0), AgeKey($0), $0) }
+        return grouped.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }.map(\.2)
+    }
+
+    /// What `olderFirst` compares, computed once per object.
+    struct AgeKey: Comparable {
+        var created: Int64?
+        var name: String
+        var namespace: String
+        var loadIndex: Int
+
+        init<P>(_ resource: ConfigResource<P>) {
+            created = resource.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+            name = resource.name
+            namespace = resource.namespace
+            loadIndex = resource.loadIndex
+        }
+
+        static func < (a: AgeKey, b: AgeKey) -> Bool {
+            if a.created != b.created {
+                switch (a.created, b.created) {
+                case (let x?, let y?): return x < y
+                case (.some, nil): return true
+                case (nil, .some): return false
+                default: break
+                }
+            }
+            if a.created != nil, a.name != b.name { return a.name < b.name }
+            if a.created != nil, a.namespace != b.namespace { return a.namespace < b.namespace }
+            return a.loadIndex < b.loadIndex
+        }
+
+        static func == (a: AgeKey, b: AgeKey) -> Bool { !(a < b) && !(b < a) }
+    }
+
+    static func oldestFirst<P>(_ resources: [ConfigResource<P>]) -> [ConfigResource<P>] {
+        resources.map { (AgeKey($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     static func olderFirst<P>(_ a: ConfigResource<P>, _ b: ConfigResource<P>) -> Bool {
-        let ta = a.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
-        let tb = b.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
-        if ta != tb {
-            switch (ta, tb) {
-            case (let x?, let y?): return x < y
-            case (.some, nil): return true
-            case (nil, .some): return false
-            default: break
-            }
-        }
-        if ta != nil, a.name != b.name { return a.name < b.name }
-        if ta != nil, a.namespace != b.namespace { return a.namespace < b.namespace }
-        return a.loadIndex < b.loadIndex
+        AgeKey(a) < AgeKey(b)
     }
 
     mutating func compile() -> RouteTable {

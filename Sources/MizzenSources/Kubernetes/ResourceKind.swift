@@ -23,6 +23,11 @@ package struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
         return "\(base)/\(plural)"
     }
 
+    /// Kinds the service registry is made of: a change to any of them makes it anew.
+    package var feedsServiceRegistry: Bool {
+        [ResourceKind.services, .endpointSlices, .pods, .serviceEntries, .workloadEntries].contains(self) || plural == "endpoints"
+    }
+
     /// Kinds whose changes move endpoints only (no listener, route or TLS change follows).
     package var carriesEndpointsOnly: Bool { self == .endpointSlices || self == .pods }
 

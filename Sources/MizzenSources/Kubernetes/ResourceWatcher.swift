@@ -196,9 +196,18 @@ struct ResourceWatcher: Sendable {
             }
         }
         let creation = metadata?["creationTimestamp"]?.scalarValue.flatMap(Timestamp.secondsSinceEpoch) ?? 0
-        return ObjectStore.Entry(namespace: namespace, name: name, resourceVersion: resourceVersion, fragment: result.snapshot,
+        // Diagnostics are placed; the tree is not needed any more: the JSON text is kept for
+        // /config_dump instead (Secrets keep nothing).
+        var fragment = result.snapshot
+        let text = scope.kind == .secrets ? nil : root.jsonText
+        fragment.mapSources { source in
+            ObjectSource(file: source.file, mark: source.mark, node: Self.bareNode, json: text)
+        }
+        return ObjectStore.Entry(namespace: namespace, name: name, resourceVersion: resourceVersion, fragment: fragment,
                                  diagnostics: problems, creationSeconds: creation)
     }
+
+    static let bareNode = YAMLNode(content: .mapping([]), tag: nil, mark: SourceMark(line: 1, column: 1), expandedSize: 1)
 
     static func statusMessage(_ body: [UInt8]) -> String {
         if case .success(let node) = JSONReader.read(body), let message = node["message"]?.scalarValue { return message }
