@@ -217,11 +217,13 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// `yaml` is the configuration; `gatewayPorts` the Gateway ports it declares (each mapped to
     /// a free local port).
-    init(yaml: String, gatewayPorts: [UInt32], extraArguments: [String] = []) throws {
+    /// `launcher`: a command the binary runs under (e.g. `setpriv` to drop privileges).
+    init(yaml: String, gatewayPorts: [UInt32], extraArguments: [String] = [], launcher: [String] = []) throws {
         directory = try Harness.temporaryDirectory("gateway")
         try yaml.write(to: directory.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
         let portMap = gatewayPorts.map { "\($0)=0" }.joined(separator: ",")
-        background = try BackgroundProcess(ValidateCommandTests.binary.path,
+        let binary = ValidateCommandTests.binary.path
+        background = try BackgroundProcess(launcher.first ?? binary, (launcher.isEmpty ? [] : Array(launcher.dropFirst()) + [binary]) +
                                            ["gateway", "--config", directory.path, "--bind", "127.0.0.1", "--port-map", portMap,
                                             "--concurrency", "2", "--log-level", "info"] + Self.operatorArguments + extraArguments)
         var found: [UInt32: Int] = [:]
