@@ -360,6 +360,9 @@ package struct GatewayMode: Sendable {
                 await apply(snapshot, running: running)
                 current = snapshot
                 lastObjects = update.snapshot
+                // The previous table and objects are freed by now: give the pages back (glibc
+                // keeps freed memory otherwise, and a compile at this scale frees hundreds of MiB).
+                FreedMemory.giveBack()
                 running.served.replace(objects: update.snapshot, snapshot: snapshot, files: paths, resourceVersions: update.resourceVersions)
                 let bound = await running.listeners.boundPorts.count
                 let took = update.firstChange.map { " \(Self.milliseconds(ContinuousClock.now - $0)) ms after the first change" } ?? ""
@@ -442,6 +445,16 @@ extension GatewayMode {
             logger.notice("listener \(binding.host):\(port) closed (no Gateway server declares it now)")
         }
     }
+}
+
+/// glibc's `malloc_trim` (not in Swift's Glibc module): returns freed heap pages to the system.
+enum FreedMemory {
+    nonisolated(unsafe) private static let trim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+
+    static func giveBack() { _ = trim?(0) }
 }
 
 /// The service registry of the last compile, offered to the next when what it is made of did

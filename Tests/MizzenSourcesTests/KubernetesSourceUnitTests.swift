@@ -56,6 +56,14 @@ struct JSONReaderTests {
         #expect(node["spec"]?["managedFields"]?.scalarValue == "1")
     }
 
+    @Test(arguments: [#"{"a":"plain","b":"q\"uote\\ \n\t\u0001","c":[1,-2.5,true,null],"d":{}}"#, #"["é😀","true","12"]"#])
+    func jsonTextReadsBackTheSame(_ json: String) throws {
+        let node = try JSONReader.read(json).get()
+        let again = try JSONReader.read(node.jsonText).get()
+        #expect(again.jsonText == node.jsonText)
+        #expect(node.jsonText == json, "compact JSON is written as read")
+    }
+
     @Test func positionsAreLineAndColumn() {
         guard case .failure(let problem) = JSONReader.read("{\n  \"a\": [1,\n  ]}") else {
             Issue.record("accepted a trailing comma")
