@@ -181,7 +181,10 @@ package struct GatewayMode: Sendable {
                                  telemetry: operations.telemetryEnabled ? telemetry : nil)
         let listeners = ListenerManager(engine: engine)
         let ports = snapshot.table.listeners.map(\.port)
-        let specs = listenerSpecs(snapshot.table)
+        // From the API server, no listener before the first sync (a sidecar's capture
+        // listeners too: until then a captured connection is refused, not passed through on an
+        // empty table).
+        let specs = kubernetes == nil ? listenerSpecs(snapshot.table) : []
         let problems = await listeners.reconcile(specs)
         for problem in problems { logger.error("\(problem)") }
         let bound = await listeners.boundPorts
@@ -437,7 +440,11 @@ extension GatewayMode {
         for problem in problems { logger.error("\(problem)") }
         let after = await running.listeners.boundPorts
         for spec in specs {
-            guard before[spec] == nil, let actual = after[spec], case .listenerPort(let port) = spec.destination else { continue }
+            guard before[spec] == nil, let actual = after[spec] else { continue }
+            guard case .listenerPort(let port) = spec.destination else {
+                logger.notice("listening on \(spec.host):\(actual) (\(spec.name): captured \(spec.direction == .inbound ? "inbound" : "outbound") traffic)")
+                continue
+            }
             let kinds = Set(snapshot.table.listener(port: port)?.servers.map(\.kind.rawValue) ?? []).sorted().joined(separator: ",")
             logger.notice("listening on \(binding.host):\(actual) (gateway port \(port), \(kinds))")
         }

@@ -213,6 +213,38 @@ struct KubernetesSourceTests {
         #expect(vs?["source"] as? String == "kubernetes")
     }
 
+    /// `mizzen sidecar --source kubernetes`: no capture listener and not ready until every kind
+    /// is listed (a captured connection is refused rather than passed through on an empty
+    /// table); then both capture listeners open and it is ready.
+    @Test func sidecarCapturesOnlyAfterTheFirstSync() throws {
+        let objects = [Self.service("reviews"), Self.pod("reviews-v1-a", app: "reviews", version: "v1", address: "127.0.0.1")].joined(separator: "\n---\n")
+        let api = try StandInAPIServer.start(seed: [objects], extraArguments: ["--deny", "list:services"])
+        defer { api.stop() }
+        let directory = try Harness.temporaryDirectory("kube-sidecar")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kubeconfig = try api.writeKubeconfig(to: directory.appendingPathComponent("kubeconfig").path)
+        let sidecar = try BackgroundProcess(ValidateCommandTests.binary.path,
+                                            ["sidecar", "--source", "kubernetes", "--kubeconfig", kubeconfig, "--namespace", "shop",
+                                             "--pod-labels", "app=reviews,version=v1", "--outbound-port", "0", "--inbound-port", "0", "--agent-port=-1",
+                                             "--ipv6", "off", "--bind", "127.0.0.1", "--log-level", "info", "--debounce-after", "50"]
+                                                + GatewayProcess.operatorArguments)
+        defer { sidecar.stop() }
+        var operators: [String: Int] = [:]
+        _ = sidecar.waitFor(timeout: 30) { text in
+            operators = GatewayProcess.operatorPorts(text)
+            return operators.count == 3 && text.contains("403 Forbidden")
+        }
+        let status = operators["status"] ?? 0
+        func ready() -> String {
+            (try? Harness.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(status)/healthz/ready"]))?.stdout ?? ""
+        }
+        #expect(ready() == "503", "\(sidecar.output + sidecar.errors)")
+        #expect(!(sidecar.output + sidecar.errors).contains("virtualOutbound"), "no capture listener before the first sync")
+        try api.allow()
+        #expect(sidecar.waitFor(timeout: 20) { $0.contains("virtualInbound") && $0.contains("synced from the API server") }, "\(sidecar.output + sidecar.errors)")
+        #expect(ready() == "200")
+    }
+
     /// Under steady load: a VirtualService added, changed and deleted, a DestinationRule's
     /// subset moved to other pods, EndpointSlice endpoints added and removed. Every request is
     /// answered 200 and each change is served.
