@@ -104,7 +104,7 @@ struct ContainerImageTests {
         // What the image must show, whatever else the script checks.
         let passed = lines.filter { $0.hasPrefix("ok ") }
         for observed in ["uid 1337, not root", "/healthz/ready on 15021 answers 200", "/productpage is routed to productpage",
-                         "end-user: jason is routed to reviews v2", "read-only", "SIGTERM stops it with status 0",
+                         "end-user: jason was routed to reviews v2", "read-only", "SIGTERM stops it with status 0",
                          "stops after the 5 s drain", "every library the binary links is in the image"] {
             #expect(passed.contains { $0.contains(observed) }, "no passed check says \"\(observed)\":\n\(run.stdout)")
         }
