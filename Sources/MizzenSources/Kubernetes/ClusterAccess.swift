@@ -1,4 +1,4 @@
-package import MizzenConfig
+import MizzenConfig
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
-package import Logging
-package import MizzenConfig
+import Logging
+import MizzenConfig
 import NIOCore
 
 /// client-go's reflector for one scope: list (paged), then watch from the list's
