@@ -773,38 +773,17 @@ struct SourceOptions: ParsableArguments {
         let environment = ProcessEnvironment.values
         let access: ClusterAccess
         do {
-            if let kubeconfig {
-                access = try ClusterAccess.kubeconfig(path: kubeconfig)
-            } else if environment["KUBERNETES_SERVICE_HOST"] != nil {
-                access = try ClusterAccess.inCluster(environment: environment)
-            } else if let path = ClusterAccess.defaultKubeconfigPath(environment: environment), FileManagerLite.exists(path) {
-                access = try ClusterAccess.kubeconfig(path: path)
-            } else {
-                throw ClusterAccessError("no API server: not in a pod (KUBERNETES_SERVICE_HOST unset) and no kubeconfig; give --kubeconfig")
-            }
+            access = try ClusterAccess.discover(kubeconfig: kubeconfig, environment: environment)
         } catch {
             throw ValidationError("--source kubernetes: \(error)")
         }
         var settings = KubernetesSourceSettings()
-        settings.namespaces = (watchNamespaces ?? "").split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+        settings.namespaces = KubernetesSourceSettings.namespaces(fromList: watchNamespaces ?? "")
         settings.secretNamespace = readsSecrets ? proxyNamespace : nil
         settings.debounceQuiet = .milliseconds(debounceAfter)
         settings.debounceMax = .milliseconds(debounceMax)
         settings.watchTimeoutSeconds = try watchTimeoutRange()
         return KubernetesOrigin(access: access, settings: settings)
-    }
-}
-
-enum FileManagerLite {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while text.first == " " { text = text.dropFirst() }
-        while text.last == " " { text = text.dropLast() }
-        return String(text)
     }
 }
 

@@ -154,6 +154,20 @@ struct ClusterAccessTests {
         }
     }
 
+    @Test func discoveryOrder() throws {
+        let path = try write(Self.kubeconfig())
+        #expect(try ClusterAccess.discover(kubeconfig: path, environment: ["KUBERNETES_SERVICE_HOST": "10.96.0.1"]).host == "10.0.0.1",
+                "a named kubeconfig wins over the pod's environment")
+        #expect(try ClusterAccess.discover(kubeconfig: nil, environment: ["KUBECONFIG": "\(path):/elsewhere"]).host == "10.0.0.1", "KUBECONFIG's first entry")
+        do {
+            _ = try ClusterAccess.discover(kubeconfig: nil, environment: ["HOME": "/nonexistent-home"])
+            Issue.record("found an API server with nothing to go on")
+        } catch {
+            #expect(error.description.contains("give --kubeconfig"))
+        }
+        #expect(KubernetesSourceSettings.namespaces(fromList: " shop, bank ,,\tops ") == ["shop", "bank", "ops"])
+    }
+
     @Test func defaultPortAndIPv6() throws {
         #expect(try ClusterAccess.parseServer("https://[fd00::1]:6443", kubeconfig: "k") == ("fd00::1", 6443))
         #expect(try ClusterAccess.parseServer("https://api.example.com/", kubeconfig: "k") == ("api.example.com", 443))

@@ -5,7 +5,7 @@
 /// trailing comma, a comment or a bare word is an error with its line and column. Strings
 /// become double-quoted scalars (so `"true"` stays a string), numbers, `true`, `false` and
 /// `null` plain ones. Keys named in `droppedMetadataKeys` under a top-level `metadata` are
-/// skipped without building nodes (the API server's `managedFields` can be most of an object).
+/// dropped as they are read (the API server's `managedFields` can be most of an object).
 package struct JSONReader {
     package struct Problem: Error, Sendable, CustomStringConvertible {
         package var mark: SourceMark
@@ -262,7 +262,7 @@ package struct JSONReader {
         return value
     }
 
-    /// Steps over one value without building it (still checking its syntax).
+    /// Steps over one value: its syntax is checked, the nodes made for it are dropped.
     private mutating func skipValue(depth: Int) throws {
         _ = try value(depth: depth, path: .other)
     }

@@ -161,6 +161,15 @@ package struct ClusterAccess: Sendable {
         return (host, port)
     }
 
+    /// client-go's order: the kubeconfig named, else the pod's service account when in a pod,
+    /// else `KUBECONFIG` (its first entry) or `$HOME/.kube/config` when it exists.
+    package static func discover(kubeconfig: String?, environment: [String: String]) throws(ClusterAccessError) -> ClusterAccess {
+        if let kubeconfig { return try Self.kubeconfig(path: kubeconfig) }
+        if environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster(environment: environment) }
+        if let path = defaultKubeconfigPath(environment: environment), access(path, F_OK) == 0 { return try Self.kubeconfig(path: path) }
+        throw ClusterAccessError("no API server: not in a pod (KUBERNETES_SERVICE_HOST unset) and no kubeconfig; give --kubeconfig")
+    }
+
     /// The default kubeconfig path: `KUBECONFIG` (its first entry) or `$HOME/.kube/config`.
     package static func defaultKubeconfigPath(environment: [String: String]) -> String? {
         if let list = environment["KUBECONFIG"], let first = list.split(separator: ":").first { return String(first) }

@@ -24,6 +24,11 @@ package struct KubernetesSourceSettings: Sendable {
 
     package init() {}
 
+    /// `--watch-namespaces a, b`: the names, blanks dropped.
+    package static func namespaces(fromList list: String) -> [String] {
+        list.split(separator: ",").map { String($0).trimmedWhitespace }.filter { !$0.isEmpty }
+    }
+
     /// Every (kind, namespace) pair to list and watch.
     package var scopes: [WatchScope] {
         var scopes: [WatchScope] = []

@@ -121,7 +121,8 @@ package final class ObjectStore: Sendable {
             let key = Self.key(entry.namespace, entry.name)
             let isNew = state.kinds[scope.kind]?.entries[key] == nil
             state.kinds[scope.kind, default: KindObjects()].entries[key] = entry
-            if isNew || scope.kind.carriesEndpointsOnly == false { state.kinds[scope.kind]?.order = nil }
+            // The order keys (creation time, name, namespace) do not change with an object.
+            if isNew { state.kinds[scope.kind]?.order = nil }
             state.scopes[scope]?.resourceVersion = entry.resourceVersion
             noteChange(&state, scope.kind)
         }

@@ -25,11 +25,8 @@ package struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
 
     /// Kinds the service registry is made of: a change to any of them makes it anew.
     package var feedsServiceRegistry: Bool {
-        [ResourceKind.services, .endpointSlices, .pods, .serviceEntries, .workloadEntries].contains(self) || plural == "endpoints"
+        [ResourceKind.services, .endpointSlices, .pods, .serviceEntries, .workloadEntries].contains(self)
     }
-
-    /// Kinds whose changes move endpoints only (no listener, route or TLS change follows).
-    package var carriesEndpointsOnly: Bool { self == .endpointSlices || self == .pods }
 
     package static let gateways = ResourceKind(group: "networking.istio.io", version: "v1", plural: "gateways", kind: "Gateway")
     package static let virtualServices = ResourceKind(group: "networking.istio.io", version: "v1", plural: "virtualservices", kind: "VirtualService")
