@@ -22,19 +22,89 @@ package struct ObjectSource: Sendable {
 /// One loaded object: its identity, metadata, typed payload and source.
 ///
 /// For Istio kinds the payload is the `spec`; for Kubernetes kinds, the whole object.
+///
+/// A value, stored in one shared box (copied on write): a copy is one reference count, not the
+/// two dozen of its strings, arrays and dictionaries. Snapshots, the Kubernetes store and the
+/// compiler copy 10,000s of them per change.
 package struct ConfigResource<Payload: Sendable>: Sendable {
-    package var reference: ObjectReference
-    package var apiVersion: String
-    package var metadata: ObjectMeta
-    package var payload: Payload
-    package var source: ObjectSource
-    /// Position in the load order; breaks ties when creation times are equal or absent.
-    package var loadIndex: Int
+    private final class Storage: @unchecked Sendable {
+        // Mutated only through `mutable()`, when this box is not shared.
+        var reference: ObjectReference
+        var apiVersion: String
+        var metadata: ObjectMeta
+        var payload: Payload
+        var source: ObjectSource
+        var loadIndex: Int
+        /// `metadata.creationTimestamp` read once (the compiler orders by it at every compile).
+        var creationSeconds: Int64?
 
-    package var name: String { reference.name }
-    package var namespace: String { reference.namespace }
-    package var spec: Payload { payload }
-    package var labels: [String: String] { metadata.labels ?? [:] }
+        init(reference: ObjectReference, apiVersion: String, metadata: ObjectMeta, payload: Payload, source: ObjectSource, loadIndex: Int) {
+            self.reference = reference
+            self.apiVersion = apiVersion
+            self.metadata = metadata
+            self.creationSeconds = metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+            self.payload = payload
+            self.source = source
+            self.loadIndex = loadIndex
+        }
+
+        func copy() -> Storage {
+            Storage(reference: reference, apiVersion: apiVersion, metadata: metadata, payload: payload, source: source, loadIndex: loadIndex)
+        }
+    }
+
+    private var storage: Storage
+
+    init(reference: ObjectReference, apiVersion: String, metadata: ObjectMeta, payload: Payload, source: ObjectSource, loadIndex: Int) {
+        storage = Storage(reference: reference, apiVersion: apiVersion, metadata: metadata, payload: payload, source: source, loadIndex: loadIndex)
+    }
+
+    private mutating func mutable() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    package var reference: ObjectReference {
+        _read { yield storage.reference }
+        set { mutable().reference = newValue }
+    }
+    package var apiVersion: String {
+        _read { yield storage.apiVersion }
+        set { mutable().apiVersion = newValue }
+    }
+    package var metadata: ObjectMeta {
+        _read { yield storage.metadata }
+        set {
+            let storage = mutable()
+            storage.metadata = newValue
+            storage.creationSeconds = newValue.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+        }
+    }
+    /// `metadata.resourceVersion`, read without copying the metadata (the compiler's caches
+    /// look it up for every object at every compile).
+    package var resourceVersion: String? { storage.metadata.resourceVersion }
+    /// `metadata.creationTimestamp` in seconds since the epoch; nil when absent or unreadable.
+    package var creationSeconds: Int64? { storage.creationSeconds }
+    package var payload: Payload {
+        _read { yield storage.payload }
+        set { mutable().payload = newValue }
+    }
+    package var source: ObjectSource {
+        _read { yield storage.source }
+        set { mutable().source = newValue }
+    }
+    /// Position in the load order; breaks ties when creation times are equal or absent.
+    package var loadIndex: Int {
+        _read { yield storage.loadIndex }
+        set { mutable().loadIndex = newValue }
+    }
+
+    package var name: String { storage.reference.name }
+    package var namespace: String { storage.reference.namespace }
+    package var spec: Payload {
+        _read { yield storage.payload }
+    }
+    package var labels: [String: String] { storage.metadata.labels ?? [:] }
 }
 
 /// Every object of one consistent moment: the unit a config source emits and routing compiles.
@@ -58,11 +128,13 @@ package struct ConfigSnapshot: Sendable {
 
     /// Numbers every object in its order here (`loadIndex`: the tie-break of equal creation
     /// times), as a load of files in this order would have.
-    package mutating func renumber() {
-        var next = 0
+    package mutating func renumber(startingAt start: Int = 0) {
+        var next = start
         func number<P>(_ list: inout [ConfigResource<P>]) {
             for index in list.indices {
-                list[index].loadIndex = next
+                // Set only when it differs: an object shared with another snapshot is copied
+                // when written.
+                if list[index].loadIndex != next { list[index].loadIndex = next }
                 next += 1
             }
         }
@@ -101,20 +173,25 @@ package struct ConfigSnapshot: Sendable {
     }
 
     /// Appends every object of `other` (the Kubernetes store assembling one snapshot from the
-    /// objects it decoded one by one).
+    /// objects it decoded one by one, then from its kinds). An empty list takes the other's
+    /// array as it is: shared, not copied.
     package mutating func append(contentsOf other: ConfigSnapshot) {
-        gateways += other.gateways
-        virtualServices += other.virtualServices
-        destinationRules += other.destinationRules
-        serviceEntries += other.serviceEntries
-        workloadEntries += other.workloadEntries
-        services += other.services
-        endpoints += other.endpoints
-        endpointSlices += other.endpointSlices
-        secrets += other.secrets
-        peerAuthentications += other.peerAuthentications
-        sidecars += other.sidecars
-        pods += other.pods
+        func join<P>(_ list: inout [ConfigResource<P>], _ more: [ConfigResource<P>]) {
+            if list.isEmpty { list = more } else if !more.isEmpty { list += more }
+        }
+        join(&gateways, other.gateways)
+        join(&virtualServices, other.virtualServices)
+        join(&destinationRules, other.destinationRules)
+        join(&serviceEntries, other.serviceEntries)
+        join(&workloadEntries, other.workloadEntries)
+        join(&services, other.services)
+        join(&endpoints, other.endpoints)
+        join(&endpointSlices, other.endpointSlices)
+        join(&secrets, other.secrets)
+        join(&peerAuthentications, other.peerAuthentications)
+        join(&sidecars, other.sidecars)
+        join(&pods, other.pods)
+        join(&manifests, other.manifests)
     }
 
     package var objectCount: Int {
