@@ -32,7 +32,7 @@ package struct ServiceInstance: Sendable, Hashable {
 }
 
 /// A service known to the registry: its host name, addresses, ports and instances.
-package struct RegistryService: Sendable {
+package struct RegistryService: Sendable, Equatable {
     package enum Origin: Sendable, Hashable {
         case kubernetes
         case serviceEntry(resolution: ServiceEntry.Resolution)
@@ -101,12 +101,12 @@ package struct ServiceRegistry: Sendable {
             if pod.payload.spec?.hostNetwork == true { addresses = [] }
             for address in addresses { podsByAddress[address] = facts }
         }
-        func pod(_ targetRef: OpaqueValue?, namespace: String, address: String) -> PodFacts? {
-            if let reference = targetRef?.node, reference["kind"]?.scalarValue ?? "Pod" == "Pod", let name = reference["name"]?.scalarValue,
-               let facts = podsByName["\(reference["namespace"]?.scalarValue ?? namespace)/\(name)"] {
+        func pod(_ targetRef: KubernetesObjectReference?, namespace: String, address: String) -> PodFacts? {
+            if let reference = targetRef, reference.kind ?? "Pod" == "Pod", let name = reference.name, !podsByName.isEmpty,
+               let facts = podsByName["\(reference.namespace ?? namespace)/\(name)"] {
                 return facts
             }
-            return podsByAddress[address]
+            return podsByAddress.isEmpty ? nil : podsByAddress[address]
         }
         for endpoints in snapshot.endpoints {
             let hostname = "\(endpoints.name).\(endpoints.namespace).svc.cluster.local"
