@@ -14,6 +14,24 @@ extension RouteTable {
         var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
         return (compiler.compile(), compiler.registry)
     }
+
+    /// Compiles reusing what `cache` kept of the last compile and is still valid (the caller
+    /// said what changed since, with `RouteCompileCache.invalidate`), and leaves this compile's
+    /// parts in it for the next.
+    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings, cache: RouteCompileCache) -> RouteTable {
+        cache.prepare(proxy: proxy, mesh: mesh)
+        let registry = cache.registry ?? ServiceRegistry(snapshot)
+        if cache.registry == nil { cache.registryReplaced(by: registry) }
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
+        compiler.cache = cache
+        compiler.fragmentClusterUses = cache.clusterUses
+        compiler.fragmentClusterRequests = cache.clusterRequests
+        compiler.reuse.registry = cache.registry != nil
+        let table = compiler.compile()
+        cache.finish(registry: compiler.registry, clusters: compiler.clusters, configurations: compiler.nextConfigurations,
+                     clusterUses: compiler.fragmentClusterUses, clusterRequests: compiler.fragmentClusterRequests, reuse: compiler.reuse)
+        return table
+    }
 }
 
 /// The parts of Istio's MeshConfig a proxy's routing depends on.
@@ -66,6 +84,16 @@ struct RouteTableCompiler {
     let sidecarScope: ConfigResource<Sidecar>?
     /// Where a sidecar sends what no service claims: the Sidecar's, else the mesh's.
     let outboundTrafficPolicy: MeshSettings.OutboundTrafficPolicy
+    /// The last compile's parts, when recompiling after a change (nil: compile everything).
+    var cache: RouteCompileCache?
+    /// This compile's parts, for the next (see `RouteCompileCache`).
+    var nextConfigurations: [String: RouteConfigurationMemo] = [:]
+    /// The clusters fragments name, counted (see `RouteCompileCache.clusterUses`).
+    var fragmentClusterUses: [String: Int] = [:]
+    var fragmentClusterRequests: [String: ClusterRequest] = [:]
+    var reuse = RouteCompileCache.Reuse()
+    /// While compiling one fragment: the clusters its routes name.
+    var clusterRequests: [ClusterRequest]?
 
     init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings(), registry: ServiceRegistry? = nil) {
         self.snapshot = snapshot
@@ -98,8 +126,12 @@ struct RouteTableCompiler {
             return names.contains(proxyNamespace) ? 1 : 3
         }
         // Keys made once: 10,000 VirtualServices are ~140,000 comparisons.
-        let grouped = virtualServices.map { (group($0), AgeKey($0), $0) }
-        return grouped.sorted { a, b in a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }.map(\.2)
+        let keys = virtualServices.map { (group($0), AgeKey($0)) }
+        func before(_ a: (Int, AgeKey), _ b: (Int, AgeKey)) -> Bool { a.0 != b.0 ? a.0 < b.0 : a.1 < b.1 }
+        // Usually in order already (the Kubernetes store hands them oldest first and few set
+        // exportTo): then the array is kept as it is, not copied.
+        if keys.indices.dropFirst().allSatisfy({ !before(keys[$0], keys[$0 - 1]) }) { return virtualServices }
+        return keys.indices.sorted { before(keys[$0], keys[$1]) }.map { virtualServices[$0] }
     }
 
     /// What `olderFirst` compares, computed once per object.
@@ -110,7 +142,7 @@ struct RouteTableCompiler {
         var loadIndex: Int
 
         init<P>(_ resource: ConfigResource<P>) {
-            created = resource.metadata.creationTimestamp.flatMap(Timestamp.secondsSinceEpoch)
+            created = resource.creationSeconds
             name = resource.name
             namespace = resource.namespace
             loadIndex = resource.loadIndex
@@ -145,6 +177,7 @@ struct RouteTableCompiler {
         switch proxy {
         case .gateway:
             let listeners = compileGatewayListeners()
+            if cache != nil { addFragmentClusters() }
             return RouteTable(proxy: proxy, listeners: listeners, clusters: clusters, problems: problems)
         case .sidecar:
             let outbound = compileSidecarListeners()
@@ -257,41 +290,191 @@ struct RouteTableCompiler {
 
     /// One route configuration for a set of servers on a port: a virtual host per domain, the
     /// routes of every bound VirtualService joined oldest first, catch-alls moved last.
+    ///
+    /// Recompiling (`cache`), a VirtualService unchanged since the last compile (same
+    /// resourceVersion) gives the same fragment, and a virtual host made of the same fragments
+    /// is the one already made (see `RouteConfigurationMemo`).
     mutating func httpRouteConfiguration(name: String, servers: [ServerEntry], port: UInt32) -> HTTPRouteConfiguration {
-        var hostOrder: [String] = []
-        var routesByHost: [String: [Route]] = [:]
-        var requireTLS: [String: Bool] = [:]
+        let serverKeys = servers.map(Self.fragmentKey)
+        let previous = cache?.configurations[name]
+        let memo = previous.flatMap { $0.serverKeys == serverKeys ? $0 : nil }
+        var identities: [FragmentIdentity?] = []
+        var reusable: [Bool] = []
+        var fragments: [HTTPFragment] = []
+        identities.reserveCapacity(virtualServices.count * servers.count)
+        reusable.reserveCapacity(virtualServices.count * servers.count)
+        fragments.reserveCapacity(virtualServices.count * servers.count)
+        /// Positions whose fragment is not the memo's at the same position.
+        var moved: [Int] = []
+        /// Memo fragments taken at another position.
+        var takenElsewhere = Set<ObjectIdentifier>()
         for vs in virtualServices {
-            for server in servers {
-                guard let gateway = server.gateway, Self.binds(vs, to: gateway),
-                      Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: gateway.namespace) else { continue }
-                var domains: [String] = []
-                for serverHost in server.hosts {
-                    let parts = serverHost.split(separator: "/", maxSplits: 1).map(String.init)
-                    let namespacePart = parts.count == 2 ? parts[0] : "*"
-                    let dns = (parts.count == 2 ? parts[1] : parts[0]).lowercased()
-                    guard namespacePart == "*" || (namespacePart == "." && vs.namespace == gateway.namespace) || namespacePart == vs.namespace else { continue }
-                    for host in vs.spec.hosts ?? [] {
-                        let expanded = ServiceRegistry.expand(host, namespace: vs.namespace)
-                        if let domain = Self.intersection(dns, expanded), !domains.contains(domain) { domains.append(domain) }
-                    }
+            let identity = cache == nil ? nil : vs.resourceVersion.flatMap { $0.isEmpty ? nil : FragmentIdentity(namespace: vs.namespace, name: vs.name, resourceVersion: $0) }
+            var delegates: Bool?
+            for (serverIndex, server) in servers.enumerated() {
+                let position = fragments.count
+                let fragment: HTTPFragment
+                let before = memo.flatMap { position < $0.identities.count ? $0.identities[position] : nil }
+                if let identity, let memo, before == identity, memo.reusable[position] {
+                    fragment = memo.fragments[position]
+                    reused(fragment)
+                } else if let identity, before?.namespace != identity.namespace || before?.name != identity.name,
+                          let kept = memo?.fragment(identity, server: serverIndex) {
+                    // Another VirtualService here than last time (one was added or removed
+                    // before it): its fragment by version, if it did not change. The same one
+                    // here with another version changed: compiled.
+                    fragment = kept
+                    reused(fragment)
+                    takenElsewhere.insert(ObjectIdentifier(kept))
+                    moved.append(position)
+                } else {
+                    // A VirtualService that delegates depends on others: compiled every time.
+                    if delegates == nil { delegates = (vs.spec.http ?? []).contains { $0.delegate != nil } }
+                    fragment = compiledFragment(vs, server: server, port: port, cacheable: identity != nil && delegates == false)
+                    moved.append(position)
                 }
-                guard !domains.isEmpty else { continue }
-                let routes = compileHTTPRoutes(vs, gateway: gateway, port: port)
-                for domain in domains {
-                    if routesByHost[domain] == nil { hostOrder.append(domain) }
-                    routesByHost[domain, default: []].append(contentsOf: routes)
-                    if server.tls?.httpsRedirect == true { requireTLS[domain] = true }
-                }
+                identities.append(identity)
+                reusable.append(identity != nil && fragment.isReusable)
+                fragments.append(fragment)
             }
         }
-        let hosts = hostOrder.map { domain -> VirtualHost in
-            let routes = routesByHost[domain] ?? []
-            // Istio's SortVHostRoutes: catch-all routes go last, the rest keep their order.
-            let ordered = routes.filter { !$0.isCatchAll } + routes.filter(\.isCatchAll)
-            return VirtualHost(name: "\(domain):\(port)", domains: [domain], routes: ordered, requireTLS: requireTLS[domain] ?? false)
+        // The clusters named by fragments that came or went.
+        for position in moved where !takenElsewhere.contains(ObjectIdentifier(fragments[position])) {
+            countClusters(of: fragments[position], by: 1)
         }
-        return HTTPRouteConfiguration(name: name, virtualHosts: hosts)
+        if let previous {
+            for (position, fragment) in previous.fragments.enumerated() {
+                let stayed = memo != nil && position < fragments.count && fragments[position] === fragment
+                if !stayed, !takenElsewhere.contains(ObjectIdentifier(fragment)) { countClusters(of: fragment, by: -1) }
+            }
+        }
+        if let memo, fragments.count == memo.fragments.count,
+           moved.allSatisfy({ fragments[$0].domains == memo.fragments[$0].domains && fragments[$0].requireTLS == memo.fragments[$0].requireTLS }) {
+            // Every domain is where it was: only the virtual hosts of changed fragments are made.
+            var hosts = memo.configuration.virtualHosts
+            var remade = Set<String>()
+            for position in moved {
+                for domain in fragments[position].domains where remade.insert(domain).inserted {
+                    guard let index = memo.hostIndex[domain], let positions = memo.positionsByDomain[domain] else { continue }
+                    hosts[index] = Self.virtualHost(domain: domain, port: port, parts: positions.map { fragments[$0] })
+                }
+            }
+            reuse.virtualHosts += hosts.count - remade.count
+            let configuration = remade.isEmpty ? memo.configuration : memo.configuration.replacingVirtualHosts(hosts)
+            nextConfigurations[name] = RouteConfigurationMemo(serverKeys: serverKeys, identities: identities, reusable: reusable, fragments: fragments,
+                                                              configuration: configuration, hostIndex: memo.hostIndex, positionsByDomain: memo.positionsByDomain)
+            return configuration
+        }
+        var hostOrder: [String] = []
+        var positionsByDomain: [String: [Int]] = [:]
+        for (position, fragment) in fragments.enumerated() {
+            for domain in fragment.domains {
+                if positionsByDomain[domain] == nil { hostOrder.append(domain) }
+                positionsByDomain[domain, default: []].append(position)
+            }
+        }
+        var hostIndex: [String: Int] = [:]
+        let hosts = hostOrder.enumerated().map { index, domain -> VirtualHost in
+            hostIndex[domain] = index
+            let parts = positionsByDomain[domain, default: []].map { fragments[$0] }
+            // The same fragments as the last compile's virtual host: that host.
+            if let memo, let old = memo.parts(of: domain), old.count == parts.count, zip(old, parts).allSatisfy({ $0 === $1 }),
+               let oldIndex = memo.hostIndex[domain] {
+                reuse.virtualHosts += 1
+                return memo.configuration.virtualHosts[oldIndex]
+            }
+            return Self.virtualHost(domain: domain, port: port, parts: parts)
+        }
+        let configuration = HTTPRouteConfiguration(name: name, virtualHosts: hosts)
+        if cache != nil {
+            nextConfigurations[name] = RouteConfigurationMemo(serverKeys: serverKeys, identities: identities, reusable: reusable, fragments: fragments,
+                                                              configuration: configuration, hostIndex: hostIndex, positionsByDomain: positionsByDomain)
+        }
+        return configuration
+    }
+
+    /// A domain's virtual host: its fragments' routes in order, catch-alls last (Istio's
+    /// SortVHostRoutes; the rest keep their order), redirected to HTTPS when a server says so.
+    static func virtualHost(domain: String, port: UInt32, parts: [HTTPFragment]) -> VirtualHost {
+        let routes = parts.flatMap(\.routes)
+        let ordered = routes.filter { !$0.isCatchAll } + routes.filter(\.isCatchAll)
+        return VirtualHost(name: "\(domain):\(port)", domains: [domain], routes: ordered, requireTLS: parts.contains(where: \.requireTLS))
+    }
+
+    /// What makes a server's fragments differ: its gateway and index, hosts and HTTPS redirect.
+    static func fragmentKey(_ server: ServerEntry) -> String {
+        "\(server.gateway?.description ?? "")#\(server.index)|\(server.hosts.joined(separator: ","))|\(server.tls?.httpsRedirect == true)"
+    }
+
+    /// A fragment taken from the last compile: its problems are said again (its clusters are
+    /// counted already, see `addFragmentClusters`).
+    mutating func reused(_ fragment: HTTPFragment) {
+        reuse.fragments += 1
+        if !fragment.problems.isEmpty { problems += fragment.problems }
+    }
+
+    mutating func countClusters(of fragment: HTTPFragment, by change: Int) {
+        for request in fragment.clusters {
+            let uses = fragmentClusterUses[request.name, default: 0] + change
+            if uses > 0 {
+                fragmentClusterUses[request.name] = uses
+                fragmentClusterRequests[request.name] = request
+            } else {
+                fragmentClusterUses[request.name] = nil
+                fragmentClusterRequests[request.name] = nil
+            }
+        }
+    }
+
+    /// The clusters the route configurations' fragments name, taken from the cache or made;
+    /// fragments of configurations no longer compiled are counted out first.
+    mutating func addFragmentClusters() {
+        for (name, memo) in cache?.configurations ?? [:] where nextConfigurations[name] == nil {
+            for fragment in memo.fragments { countClusters(of: fragment, by: -1) }
+        }
+        for (name, request) in fragmentClusterRequests where clusters[name] == nil {
+            clusters[name] = reusableCluster(name)
+                ?? makeCluster(name: name, host: request.host, port: request.port, subset: request.subset, service: registry.service(for: request.host))
+        }
+    }
+
+    /// A VirtualService's domains and routes at one server, compiled; with what it needs to be
+    /// reused (the clusters it names, its problems) when `cacheable`.
+    mutating func compiledFragment(_ vs: ConfigResource<VirtualService>, server: ServerEntry, port: UInt32, cacheable: Bool) -> HTTPFragment {
+        guard cacheable else { return compileHTTPFragment(vs, server: server, port: port) }
+        reuse.fragmentsCompiled += 1
+        let problemsBefore = problems.count
+        clusterRequests = []
+        defer { clusterRequests = nil }
+        let fragment = compileHTTPFragment(vs, server: server, port: port)
+        return HTTPFragment(domains: fragment.domains, routes: fragment.routes, clusters: clusterRequests ?? [],
+                            problems: Array(problems[problemsBefore...]), requireTLS: fragment.requireTLS, isReusable: true)
+    }
+
+    mutating func compileHTTPFragment(_ vs: ConfigResource<VirtualService>, server: ServerEntry, port: UInt32) -> HTTPFragment {
+        guard let gateway = server.gateway, Self.binds(vs, to: gateway),
+              Self.isVisible(exportTo: vs.spec.exportTo, owner: vs.namespace, from: gateway.namespace) else { return .empty }
+        var domains: [String] = []
+        for serverHost in server.hosts {
+            let parts = serverHost.split(separator: "/", maxSplits: 1).map(String.init)
+            let namespacePart = parts.count == 2 ? parts[0] : "*"
+            let dns = (parts.count == 2 ? parts[1] : parts[0]).lowercased()
+            guard namespacePart == "*" || (namespacePart == "." && vs.namespace == gateway.namespace) || namespacePart == vs.namespace else { continue }
+            for host in vs.spec.hosts ?? [] {
+                let expanded = ServiceRegistry.expand(host, namespace: vs.namespace)
+                if let domain = Self.intersection(dns, expanded), !domains.contains(domain) { domains.append(domain) }
+            }
+        }
+        guard !domains.isEmpty else { return .empty }
+        let routes = compileHTTPRoutes(vs, gateway: gateway, port: port)
+        return HTTPFragment(domains: domains, routes: routes, clusters: [], problems: [], requireTLS: server.tls?.httpsRedirect == true)
+    }
+
+    /// The last compile's cluster of this name, when still valid.
+    mutating func reusableCluster(_ name: String) -> UpstreamCluster? {
+        guard let cluster = cache?.clusters[name] else { return nil }
+        reuse.clusters += 1
+        return cluster
     }
 
     /// The `http` routes of a VirtualService as they apply at one gateway (or `mesh`) and port:
@@ -305,7 +488,8 @@ struct RouteTableCompiler {
     /// and are left out here too.
     mutating func compileHTTPRoutes(_ vs: ConfigResource<VirtualService>, gateway: ObjectReference?, port: UInt32) -> [Route] {
         var routes: [Route] = []
-        for (index, http) in (vs.spec.http ?? []).enumerated() {
+        let rules = vs.spec.http ?? []
+        for (index, http) in rules.enumerated() {
             let source = RouteSource(virtualService: vs.reference, index: index, name: http.name)
             // Every match filtered out (other gateways, ports, sources): the rule does not apply
             // and does not stop the ones after it.
@@ -321,7 +505,7 @@ struct RouteTableCompiler {
             if let action = action(for: http, vs: vs, port: port, source: source) {
                 for part in Self.splitAtCatchAll(matches, cut: cut) {
                     let policy = routePolicy(http, matches: part, namespace: vs.namespace, port: port, source: source)
-                    routes.append(Route(source: source, matches: part, action: action, config: http, policy: policy))
+                    routes.append(Route(source: source, matches: part, action: action, rules: rules, index: index, policy: policy))
                 }
             }
             if stops { break }
@@ -455,7 +639,8 @@ struct RouteTableCompiler {
             return ([], false)
         }
         var routes: [Route] = []
-        for (index, http) in (target.spec.http ?? []).enumerated() {
+        let rules = target.spec.http ?? []
+        for (index, http) in rules.enumerated() {
             var delegateSource = source
             delegateSource.delegate = target.reference
             delegateSource.delegateIndex = index
@@ -474,7 +659,7 @@ struct RouteTableCompiler {
                 for part in Self.splitAtCatchAll(merged, cut: cut) {
                     let matchesOfPart = part.count == 1 && part[0].conditions.isEmpty ? [] : part
                     let policy = routePolicy(http, matches: matchesOfPart, namespace: target.namespace, port: port, source: delegateSource)
-                    routes.append(Route(source: delegateSource, matches: matchesOfPart, action: action, config: http, policy: policy))
+                    routes.append(Route(source: delegateSource, matches: matchesOfPart, action: action, rules: rules, index: index, policy: policy))
                 }
             }
             if cut != nil { return (routes, true) }
@@ -539,13 +724,15 @@ struct RouteTableCompiler {
             port = listenerPort
         }
         let name = "outbound|\(port)|\(subset ?? "")|\(host)"
+        clusterRequests?.append(ClusterRequest(name: name, host: host, port: port, subset: subset))
         if clusters[name] == nil {
-            clusters[name] = makeCluster(name: name, host: host, port: port, subset: subset, service: service)
+            clusters[name] = reusableCluster(name) ?? makeCluster(name: name, host: host, port: port, subset: subset, service: service)
         }
         return name
     }
 
-    func makeCluster(name: String, host: String, port: UInt32, subset: String?, service: RegistryService?) -> UpstreamCluster {
+    mutating func makeCluster(name: String, host: String, port: UInt32, subset: String?, service: RegistryService?) -> UpstreamCluster {
+        reuse.clustersCompiled += 1
         let rule = destinationRule(for: host)
         let subsetSpec = subset.flatMap { name in rule?.spec.subsets?.first { $0.name == name } }
         let labels = subsetSpec?.labels ?? [:]
