@@ -133,10 +133,12 @@ package struct GatewayMode: Sendable {
 
     /// Compiles valid objects into the snapshot to publish (what `previous` has and did not
     /// change is kept); problems are logged.
-    func build(objects: ConfigSnapshot, generation: Int, previous: ProxySnapshot?, registry: RegistryReuse? = nil) -> ProxySnapshot {
+    ///
+    /// With `cache` (the API server's updates, after `invalidate` with what changed), what the
+    /// last compile made and is still valid is reused.
+    func build(objects: ConfigSnapshot, generation: Int, previous: ProxySnapshot?, cache: RouteCompileCache? = nil) -> ProxySnapshot {
         let started = ContinuousClock.now
-        let (table, usedRegistry) = RouteTable.compile(objects, for: proxy, mesh: mesh, registry: registry?.reusable)
-        registry?.keep(usedRegistry)
+        let table = cache.map { RouteTable.compile(objects, for: proxy, mesh: mesh, cache: $0) } ?? RouteTable.compile(objects, for: proxy, mesh: mesh)
         let compiled = ContinuousClock.now
         for problem in table.problems { logger.warning("\(problem)") }
         for line in PendingFeatures.report(table) { logger.warning("\(line)") }
@@ -144,7 +146,7 @@ package struct GatewayMode: Sendable {
                                            credentialsDirectory: credentialsDirectory, secrets: credentials(objects),
                                            workloadCertificates: workloadCertificates, trustDomain: mesh.trustDomain)
         for problem in snapshot.problems { logger.error("\(problem)") }
-        logger.debug("generation \(generation): \(objects.objectCount) objects compiled in \(Self.milliseconds(compiled - started)) ms, snapshot built in \(Self.milliseconds(.now - compiled)) ms")
+        logger.debug("generation \(generation): \(objects.objectCount) objects compiled in \(Self.milliseconds(compiled - started)) ms\(cache.map { " (\($0.lastReuse))" } ?? ""), snapshot built in \(Self.milliseconds(.now - compiled)) ms")
         if let serviceAccount, let local = snapshot.localPrincipal {
             let expected = EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: proxy.namespace, serviceAccount: serviceAccount)
             if local != expected {
@@ -321,7 +323,8 @@ package struct GatewayMode: Sendable {
         var draining = false
         /// The last objects from the API server (a SIGHUP rebuilds from them).
         var lastObjects: ConfigSnapshot?
-        let registry = RegistryReuse()
+        /// What the last update's compile made, reused by the next where unchanged.
+        let compileCache = RouteCompileCache()
         loop: for await event in running.events {
             switch event {
             case .signal(SIGHUP), .filesChanged:
@@ -356,17 +359,16 @@ package struct GatewayMode: Sendable {
             case .configUpdated(let update):
                 guard !draining else { continue }
                 generation += 1
-                // Only routing objects changed: the service registry (services, endpoints,
-                // Pods) is the one already made.
-                registry.reusable = update.changedKinds.contains(where: \.feedsServiceRegistry) ? nil : registry.kept
-                let snapshot = build(objects: update.snapshot, generation: generation, previous: current, registry: registry)
+                // What the changed kinds feed is compiled again; the rest is the last compile's.
+                compileCache.invalidate(RouteCompileCache.Inputs(update.changedKinds))
+                let snapshot = build(objects: update.snapshot, generation: generation, previous: current, cache: compileCache)
                 await apply(snapshot, running: running)
                 current = snapshot
                 lastObjects = update.snapshot
                 // The previous table and objects are freed by now: give the pages back (glibc
                 // keeps freed memory otherwise, and a compile at this scale frees hundreds of MiB).
                 FreedMemory.giveBack()
-                running.served.replace(objects: update.snapshot, snapshot: snapshot, files: paths, resourceVersions: update.resourceVersions)
+                running.served.replace(objects: update.snapshot, snapshot: snapshot, files: paths)
                 let bound = await running.listeners.boundPorts.count
                 let took = update.firstChange.map { " \(Self.milliseconds(ContinuousClock.now - $0)) ms after the first change" } ?? ""
                 let invalid = update.invalidCount == 0 ? "" : ", \(update.invalidCount) invalid left out"
@@ -464,13 +466,23 @@ enum FreedMemory {
     static func giveBack() { _ = trim?(0) }
 }
 
-/// The service registry of the last compile, offered to the next when what it is made of did
-/// not change. Touched by the run loop only.
-final class RegistryReuse: @unchecked Sendable {
-    var kept: ServiceRegistry?
-    var reusable: ServiceRegistry?
-
-    func keep(_ registry: ServiceRegistry) { kept = registry }
+extension RouteCompileCache.Inputs {
+    /// The compile inputs the API server's changed kinds are.
+    init(_ kinds: Set<ResourceKind>) {
+        self = []
+        for kind in kinds {
+            switch kind {
+            case .virtualServices: insert(.virtualServices)
+            case .gateways: insert(.gateways)
+            case .destinationRules: insert(.destinationRules)
+            case .peerAuthentications: insert(.peerAuthentications)
+            case .sidecars: insert(.sidecars)
+            case .secrets: insert(.secrets)
+            case _ where kind.feedsServiceRegistry: insert(.serviceRegistry)
+            default: insert(.other)
+            }
+        }
+    }
 }
 
 /// Where a proxy's objects come from when not from files: the API server and what to watch.

@@ -12,26 +12,17 @@ enum PendingFeatures {
             if let shared = listener.httpRoutes { configurations.append(shared) }
             for configuration in configurations {
                 for host in configuration.virtualHosts {
-                    for route in host.routes {
+                    for route in host.routes where !route.unappliedSettings.isEmpty {
                         let key = route.source.description
                         guard seenRoutes.insert(key).inserted else { continue }
-                        let config = route.config
-                        var pending: [String] = []
-                        if config.retries?.retryRemoteLocalities == true { pending.append("retries.retryRemoteLocalities (endpoints carry no locality)") }
-                        if config.retries?.retryOn?.split(separator: ",").contains("retriable-headers") == true {
-                            pending.append("retries.retryOn retriable-headers (no retriable headers can be configured through Istio)")
-                        }
-                        if config.fault?.abort?.http2Error != nil { pending.append("fault.abort.http2Error") }
-                        if config.fault?.delay?.exponentialDelay != nil { pending.append("fault.delay.exponentialDelay (applied as a fixed delay)") }
-                        if !pending.isEmpty {
-                            lines.append("\(key): \(pending.joined(separator: ", ")) not applied by this data plane")
-                        }
+                        lines.append("\(key): \(route.unappliedSettings.joined(separator: ", ")) not applied by this data plane")
                     }
                 }
             }
         }
-        for (name, cluster) in table.clusters.sorted(by: { $0.key < $1.key }) {
-            if !cluster.unsupportedSettings.isEmpty, let source = cluster.policySource {
+        // Clusters with unsupported settings are rare: only they are sorted.
+        for (name, cluster) in table.clusters.filter({ !$0.value.unsupportedSettings.isEmpty }).sorted(by: { $0.key < $1.key }) {
+            if let source = cluster.policySource {
                 lines.append("\(source) for \(name): \(cluster.unsupportedSettings.joined(separator: ", ")) not applied by this data plane")
             }
         }

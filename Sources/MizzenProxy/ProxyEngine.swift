@@ -22,7 +22,7 @@ package final class ProxySnapshot: Sendable {
     package let localPrincipal: String?
 
     private init(table: RouteTable, serverTLS: ServerTLSContexts, clusters: [String: PublishedCluster], generation: Int, problems: [String],
-                 meshServer: MeshServerTLS? = nil, localPrincipal: String? = nil) {
+                 meshServer: MeshServerTLS? = nil, localPrincipal: String? = nil, previous: ProxySnapshot? = nil) {
         self.meshServer = meshServer
         self.localPrincipal = localPrincipal
         self.table = table
@@ -32,7 +32,11 @@ package final class ProxySnapshot: Sendable {
         self.problems = problems
         var live: [UInt64: LivePool] = [:]
         for cluster in clusters.values {
-            live[cluster.poolIdentity] = LivePool(cluster: cluster, endpoints: Set(cluster.endpoints.map(EndpointAddress.init)))
+            if let kept = previous?.livePools[cluster.poolIdentity], kept.cluster === cluster {
+                live[cluster.poolIdentity] = kept
+            } else {
+                live[cluster.poolIdentity] = LivePool(cluster: cluster, endpoints: Set(cluster.endpoints.map(EndpointAddress.init)))
+            }
         }
         livePools = live
     }
@@ -56,6 +60,13 @@ package final class ProxySnapshot: Sendable {
         for (name, cluster) in table.clusters {
             let old = previous?.clusters[name]
             let runtime = runtimeByName[name] ?? ClusterRuntime()
+            // The same compiled cluster (a compile that reused it) with no TLS to set up: the
+            // published one as it is.
+            if let old, old.cluster === cluster, old.runtime === runtime, cluster.connection.tls == nil,
+               cluster.connection.meshTLS == nil || !cluster.endpoints.contains(where: \.meshTLS) {
+                clusters[name] = old
+                continue
+            }
             let plan = old.flatMap { $0.plan.serves(cluster.endpoints, spec: cluster.loadBalancer) ? $0.plan : nil }
                 ?? LoadBalancerPlan(endpoints: cluster.endpoints, spec: cluster.loadBalancer)
             var tls: UpstreamTLS?
@@ -106,7 +117,7 @@ package final class ProxySnapshot: Sendable {
             localPrincipal = MeshIdentity.uriSAN(leaf)
         }
         return ProxySnapshot(table: table, serverTLS: serverTLS, clusters: clusters, generation: generation, problems: problems, meshServer: meshServer,
-                             localPrincipal: localPrincipal)
+                             localPrincipal: localPrincipal, previous: previous)
     }
 }
 

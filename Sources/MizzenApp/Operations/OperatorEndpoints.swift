@@ -21,8 +21,6 @@ package final class ServedConfiguration: Sendable {
         package var objects: ConfigSnapshot
         package var snapshot: ProxySnapshot
         package var files: [String]
-        /// From the API server: each object's resourceVersion.
-        package var resourceVersions: [ObjectReference: String] = [:]
         /// The list/watch the objects come from, for its sync state.
         package var kubernetes: KubernetesSource?
     }
@@ -40,12 +38,11 @@ package final class ServedConfiguration: Sendable {
         set { current.withLock { $0.kubernetes = newValue } }
     }
 
-    package func replace(objects: ConfigSnapshot, snapshot: ProxySnapshot, files: [String], resourceVersions: [ObjectReference: String]? = nil) {
+    package func replace(objects: ConfigSnapshot, snapshot: ProxySnapshot, files: [String]) {
         current.withLock {
             $0.objects = objects
             $0.snapshot = snapshot
             $0.files = files
-            if let resourceVersions { $0.resourceVersions = resourceVersions }
         }
     }
 }
@@ -303,7 +300,7 @@ package enum OperatorEndpoints {
                     "kind": kind, "apiVersion": resource.apiVersion, "namespace": resource.namespace, "name": resource.name,
                     "source": fromKubernetes ? "kubernetes" : "\(resource.source.file):\(resource.source.mark.line)",
                 ]
-                if let version = current.resourceVersions[resource.reference] ?? resource.metadata.resourceVersion { entry["resourceVersion"] = version }
+                if let version = resource.metadata.resourceVersion { entry["resourceVersion"] = version }
                 // Secrets are named, never shown (Envoy's config_dump redacts them too).
                 if withObject {
                     if let json = resource.source.json, case .success(let node) = JSONReader.read(json) {

@@ -53,7 +53,6 @@ package final class KubernetesSource: Sendable {
         package var objectCount: Int
         /// Objects left out because they are invalid (each was logged with its reason).
         package var invalidCount: Int
-        package var resourceVersions: [ObjectReference: String]
         /// When the oldest change in it arrived, to measure how long changes take to serve.
         package var firstChange: ContinuousClock.Instant?
     }
@@ -123,7 +122,7 @@ package final class KubernetesSource: Sendable {
             let assembly = store.assemble(secretNamespace: settings.secretNamespace)
             firstChange = nil
             continuation.yield(Update(snapshot: assembly.snapshot, changedKinds: assembly.changedKinds, objectCount: assembly.objectCount,
-                                      invalidCount: assembly.invalidCount, resourceVersions: assembly.resourceVersions, firstChange: first))
+                                      invalidCount: assembly.invalidCount, firstChange: first))
         }
     }
 }

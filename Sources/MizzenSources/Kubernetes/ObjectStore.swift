@@ -28,6 +28,9 @@ package final class ObjectStore: Sendable {
         /// Its errors (it is then left out) and warnings.
         package var diagnostics: [Diagnostic]
         package var creationSeconds: Int64
+        /// Where the fragment's object was numbered in its kind's order (`loadIndex`): made
+        /// again only when that moves.
+        var position = -1
 
         package var isValid: Bool { fragment.objectCount > 0 }
 
@@ -53,10 +56,21 @@ package final class ObjectStore: Sendable {
     }
 
     struct KindObjects {
-        var entries: [String: Entry] = [:]
+        var entries: [String: Entry] = [:] {
+            didSet { assembled = nil }
+        }
         /// Keys in snapshot order (creation time, name, namespace: Istio's order for ties);
-        /// nil after a change, made again when assembling.
+        /// nil after an object is added or removed, made again when assembling.
         var order: [String]?
+        /// The valid objects in that order, numbered, as the last assembly made them: nil after
+        /// any change. A change to one kind assembles that kind again, not the others.
+        var assembled: Assembled?
+    }
+
+    struct Assembled {
+        var objects: ConfigSnapshot
+        var count: Int
+        var invalid: Int
     }
 
     struct State {
@@ -171,38 +185,23 @@ package final class ObjectStore: Sendable {
         package var changedKinds: Set<ResourceKind>
         package var objectCount: Int
         package var invalidCount: Int
-        /// resourceVersion of every object in the snapshot, by `Kind namespace/name`.
-        package var resourceVersions: [ObjectReference: String]
     }
 
     /// The snapshot of every valid object, in a stable order; `secretNamespace`'s Secrets are
     /// kept only when a Gateway or DestinationRule names them (`credentialName`, and the
-    /// `NAME-cacert` that may hold its CA).
+    /// `NAME-cacert` that may hold its CA). Kinds unchanged since the last assembly are taken
+    /// as it made them, and their arrays are shared, not copied.
     package func assemble(secretNamespace: String?) -> Assembly {
         state.withLock { state in
             var snapshot = ConfigSnapshot()
             var objectCount = 0
             var invalidCount = 0
-            var versions: [ObjectReference: String] = [:]
             let secretKind = ResourceKind.secrets
             for kind in state.kinds.keys.sorted(by: { $0.description < $1.description }) where kind != secretKind {
-                var objects = state.kinds[kind]!
-                if objects.order == nil {
-                    objects.order = objects.entries.sorted { left, right in
-                        let (a, b) = (left.value, right.value)
-                        if a.creationSeconds != b.creationSeconds { return a.creationSeconds < b.creationSeconds }
-                        if a.name != b.name { return a.name < b.name }
-                        return a.namespace < b.namespace
-                    }.map(\.key)
-                    state.kinds[kind] = objects
-                }
-                for key in objects.order! {
-                    guard let entry = objects.entries[key] else { continue }
-                    objectCount += 1
-                    guard entry.isValid else { invalidCount += 1; continue }
-                    snapshot.append(contentsOf: entry.fragment)
-                    versions[ObjectReference(kind: kind.kind, namespace: entry.namespace, name: entry.name)] = entry.resourceVersion
-                }
+                let part = state.kinds[kind]!.assembled ?? Self.assemble(&state.kinds[kind]!)
+                snapshot.append(contentsOf: part.objects)
+                objectCount += part.count
+                invalidCount += part.invalid
             }
             if let secretNamespace, let secrets = state.kinds[secretKind] {
                 let wanted = Self.credentialNames(snapshot)
@@ -211,14 +210,41 @@ package final class ObjectStore: Sendable {
                     objectCount += 1
                     guard entry.isValid else { invalidCount += 1; continue }
                     snapshot.append(contentsOf: entry.fragment)
-                    versions[ObjectReference(kind: "Secret", namespace: entry.namespace, name: entry.name)] = entry.resourceVersion
                 }
             }
-            snapshot.renumber()
             let changed = state.changedKinds
             state.changedKinds = []
-            return Assembly(snapshot: snapshot, changedKinds: changed, objectCount: objectCount, invalidCount: invalidCount, resourceVersions: versions)
+            return Assembly(snapshot: snapshot, changedKinds: changed, objectCount: objectCount, invalidCount: invalidCount)
         }
+    }
+
+    /// One kind's valid objects in snapshot order, numbered (`loadIndex`, the tie-break of equal
+    /// creation times within the kind), kept for the next assembly.
+    private static func assemble(_ objects: inout KindObjects) -> Assembled {
+        if objects.order == nil {
+            objects.order = objects.entries.sorted { left, right in
+                let (a, b) = (left.value, right.value)
+                if a.creationSeconds != b.creationSeconds { return a.creationSeconds < b.creationSeconds }
+                if a.name != b.name { return a.name < b.name }
+                return a.namespace < b.namespace
+            }.map(\.key)
+        }
+        var part = Assembled(objects: ConfigSnapshot(), count: 0, invalid: 0)
+        for (position, key) in objects.order!.enumerated() {
+            guard var entry = objects.entries[key] else { continue }
+            part.count += 1
+            guard entry.isValid else { part.invalid += 1; continue }
+            if entry.position != position {
+                // Numbered in the entry, once: renumbering the assembled copies would copy
+                // every object still shared with the snapshot being served.
+                entry.fragment.renumber(startingAt: position)
+                entry.position = position
+                objects.entries[key] = entry
+            }
+            part.objects.append(contentsOf: entry.fragment)
+        }
+        objects.assembled = part
+        return part
     }
 
     /// Secret names the snapshot's Gateways and DestinationRules refer to (`ns/name` forms
