@@ -305,9 +305,11 @@ package enum OperatorEndpoints {
                 if withObject {
                     if let json = resource.source.json, case .success(let node) = JSONReader.read(json) {
                         entry["object"] = yamlValue(node)
-                    } else {
+                    } else if !fromKubernetes {
                         entry["object"] = yamlValue(resource.source.node)
                     }
+                    // From the API server, EndpointSlices and Pods are listed without their
+                    // text (the store does not keep it): their endpoints are in /clusters.
                 }
                 objects.append(entry)
             }

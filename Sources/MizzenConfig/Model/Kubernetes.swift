@@ -40,15 +40,32 @@ package struct KubernetesService: TopLevelObject {
 }
 
 /// Kubernetes core/v1 `ObjectReference` (an endpoint's `targetRef`): typed rather than kept as
-/// a node tree, a tenth of the memory with 50,000 endpoints.
+/// a node tree, a tenth of the memory with 50,000 endpoints. Only what finds the Pod is kept;
+/// the other fields are read (checked) and dropped.
 package struct KubernetesObjectReference: ConfigModel {
-    package var apiVersion: String?
     package var kind: String?
     package var namespace: String?
     package var name: String?
-    package var uid: String?
-    package var resourceVersion: String?
-    package var fieldPath: String?
+
+    enum CodingKeys: String, CodingKey {
+        case kind, namespace, name, apiVersion, uid, resourceVersion, fieldPath
+    }
+
+    package init(kind: String? = nil, namespace: String? = nil, name: String? = nil) {
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+    }
+
+    package init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decodeIfPresent(String.self, forKey: .kind)
+        namespace = try container.decodeIfPresent(String.self, forKey: .namespace)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        for key in [CodingKeys.apiVersion, .uid, .resourceVersion, .fieldPath] {
+            _ = try container.decodeIfPresent(String.self, forKey: key)
+        }
+    }
 }
 
 /// Kubernetes core/v1 `Endpoints`.

@@ -273,7 +273,12 @@ extension YAMLNode {
     package var jsonText: String {
         var output = ""
         write(into: &output)
-        return output
+        // Kept for as long as the object is (the Kubernetes store): copied to its own length,
+        // as appending leaves up to twice the capacity it needs.
+        return output.utf8.count < 16 ? output : String(unsafeUninitializedCapacity: output.utf8.count) { buffer in
+            _ = buffer.initialize(fromContentsOf: output.utf8)
+            return output.utf8.count
+        }
     }
 
     private func write(into output: inout String) {

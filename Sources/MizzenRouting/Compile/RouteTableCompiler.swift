@@ -723,11 +723,14 @@ struct RouteTableCompiler {
         } else {
             port = listenerPort
         }
-        let name = "outbound|\(port)|\(subset ?? "")|\(host)"
-        clusterRequests?.append(ClusterRequest(name: name, host: host, port: port, subset: subset))
-        if clusters[name] == nil {
+        var name = "outbound|\(port)|\(subset ?? "")|\(host)"
+        if let index = clusters.index(forKey: name) {
+            // The name the cluster already has: one string for every route naming it.
+            name = clusters.keys[index]
+        } else {
             clusters[name] = reusableCluster(name) ?? makeCluster(name: name, host: host, port: port, subset: subset, service: service)
         }
+        clusterRequests?.append(ClusterRequest(name: name, host: host, port: port, subset: subset))
         return name
     }
 

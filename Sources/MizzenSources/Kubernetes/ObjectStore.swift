@@ -231,17 +231,20 @@ package final class ObjectStore: Sendable {
         }
         var part = Assembled(objects: ConfigSnapshot(), count: 0, invalid: 0)
         for (position, key) in objects.order!.enumerated() {
-            guard var entry = objects.entries[key] else { continue }
+            guard let isValid = objects.entries[key]?.isValid else { continue }
             part.count += 1
-            guard entry.isValid else { part.invalid += 1; continue }
-            if entry.position != position {
+            guard isValid else { part.invalid += 1; continue }
+            if objects.entries[key]?.position != position, var moved = objects.entries.removeValue(forKey: key) {
                 // Numbered in the entry, once: renumbering the assembled copies would copy
-                // every object still shared with the snapshot being served.
-                entry.fragment.renumber(startingAt: position)
-                entry.position = position
-                objects.entries[key] = entry
+                // every object still shared with the snapshot being served. Taken out of the
+                // map first, so an object no snapshot holds yet is numbered in place.
+                moved.fragment.renumber(startingAt: position)
+                moved.position = position
+                objects.entries[key] = moved
+                part.objects.append(contentsOf: moved.fragment)
+            } else if let entry = objects.entries[key] {
+                part.objects.append(contentsOf: entry.fragment)
             }
-            part.objects.append(contentsOf: entry.fragment)
         }
         objects.assembled = part
         return part

@@ -5,12 +5,15 @@ package struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
     package var version: String
     package var plural: String
     package var kind: String
+    /// Where its objects come from, as diagnostics name it: one string shared by all of them.
+    package let sourceName: String
 
     package init(group: String, version: String, plural: String, kind: String) {
         self.group = group
         self.version = version
         self.plural = plural
         self.kind = kind
+        self.sourceName = "kubernetes \(plural)"
     }
 
     package var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -21,6 +24,13 @@ package struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
         let base = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
         if let namespace { return "\(base)/namespaces/\(namespace)/\(plural)" }
         return "\(base)/\(plural)"
+    }
+
+    /// Whether the store keeps each object's JSON text (for `/config_dump`). Not for Secrets
+    /// (never shown), nor for EndpointSlices and Pods: numerous and large (the bench's 1,000
+    /// slices of 50 endpoints are 9 MiB of text), their endpoints are shown by `/clusters`.
+    package var keepsObjectText: Bool {
+        ![ResourceKind.secrets, .endpointSlices, .pods].contains(self)
     }
 
     /// Kinds the service registry is made of: a change to any of them makes it anew.

@@ -81,8 +81,12 @@ struct ResourceWatcher: Sendable {
         var entries: [ObjectStore.Entry] = []
         var continueToken: String?
         var listVersion = ""
+        // Pages start small and grow while they stay under `largePage` bytes (up to the page
+        // size): a page's tree is several times its JSON, and pages of large objects
+        // (EndpointSlices of many endpoints) would otherwise make the largest trees of the sync.
+        var limit = max(1, min(settings.pageSize, Self.firstPage))
         repeat {
-            var query = "limit=\(settings.pageSize)"
+            var query = "limit=\(limit)"
             if let continueToken { query += "&continue=\(Self.percentEncode(continueToken))" }
             let response = try await client.get("\(scope.kind.path(namespace: scope.namespace))?\(query)")
             if response.status == 410, continueToken != nil {
@@ -93,17 +97,25 @@ struct ResourceWatcher: Sendable {
                 continue
             }
             guard response.status == 200 else { throw StatusFailure(status: response.status, message: Self.statusMessage(response.body)) }
-            let root: YAMLNode
+            if response.body.count > Self.largePage {
+                limit = max(Self.smallestPage, limit * Self.largePage / response.body.count)
+            } else if response.body.count < Self.largePage / 2 {
+                limit = min(settings.pageSize, limit * 2)
+            }
+            var root: YAMLNode?
             switch JSONReader.read(response.body) {
             case .success(let node): root = node
             case .failure(let problem): throw APIClientError("list \(scope): the response is not JSON: \(problem)")
             }
-            let metadata = root["metadata"]
+            let metadata = root?["metadata"]
             listVersion = metadata?["resourceVersion"]?.scalarValue ?? listVersion
             continueToken = metadata?["continue"]?.scalarValue.flatMap { $0.isEmpty ? nil : $0 }
-            if case .sequence(let items)? = root["items"]?.content {
+            if case .sequence(var items)? = root?["items"]?.content {
+                // Each item's tree is freed once it is decoded (the store keeps the decoded
+                // object and its JSON text), not when the page is done.
+                root = nil
                 entries.reserveCapacity(entries.count + items.count)
-                for item in items {
+                while let item = items.popLast() {
                     if let entry = decode(item) { entries.append(entry) }
                 }
             }
@@ -185,7 +197,7 @@ struct ResourceWatcher: Sendable {
                                       YAMLNode.Pair(key: scalar("kind"), value: scalar(scope.kind.kind))], at: 0)
             root = YAMLNode(content: .mapping(pairs), tag: nil, mark: mark, expandedSize: object.expandedSize + 4)
         }
-        let origin = "kubernetes \(scope.kind.plural) (resourceVersion \(resourceVersion))"
+        let origin = "\(scope.kind.sourceName) (resourceVersion \(resourceVersion))"
         let result = loader.load(object: root, origin: origin)
         let problems = result.diagnostics.filter { $0.severity != .notice }
         for problem in problems {
@@ -197,15 +209,23 @@ struct ResourceWatcher: Sendable {
         }
         let creation = metadata?["creationTimestamp"]?.scalarValue.flatMap(Timestamp.secondsSinceEpoch) ?? 0
         // Diagnostics are placed; the tree is not needed any more: the JSON text is kept for
-        // /config_dump instead (Secrets keep nothing).
+        // /config_dump instead (not for every kind: see `keepsObjectText`).
         var fragment = result.snapshot
-        let text = scope.kind == .secrets ? nil : root.jsonText
+        let text = scope.kind.keepsObjectText ? root.jsonText : nil
+        // The source's name is the kind's, one string for all its objects (the resourceVersion
+        // is in the metadata).
+        let file = scope.kind.sourceName
         fragment.mapSources { source in
-            ObjectSource(file: source.file, mark: source.mark, node: Self.bareNode, json: text)
+            ObjectSource(file: file, mark: source.mark, node: Self.bareNode, json: text)
         }
         return ObjectStore.Entry(namespace: namespace, name: name, resourceVersion: resourceVersion, fragment: fragment,
                                  diagnostics: problems, creationSeconds: creation)
     }
+
+    /// Bytes of JSON past which a list page is large (its tree ~5 times that).
+    static let largePage = 1 << 20
+    static let firstPage = 100
+    static let smallestPage = 20
 
     static let bareNode = YAMLNode(content: .mapping([]), tag: nil, mark: SourceMark(line: 1, column: 1), expandedSize: 1)
 
