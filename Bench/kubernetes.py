@@ -10,14 +10,17 @@ then `mizzen gateway --source kubernetes` against it, and measures:
   change    for CHANGES single edits of one VirtualService (its directResponse body), the time
             from the stand-in handing the event to its watchers to the first request answered
             with the new body (p50, p90, p99, max);
+  endpoints for ENDPOINT_CHANGES edits of one EndpointSlice, moving a service between two local
+            backends, the time from the event to the first request answered by the new one;
   memory    the gateway's resident memory (VmRSS) once synced, and after the changes.
 
-Usage: python3 Bench/kubernetes.py [--mizzen PATH] [--changes N] [--virtual-services N]
+Usage: python3 Bench/kubernetes.py [--mizzen PATH] [--changes N] [--endpoint-changes N] [--virtual-services N]
        [--services N] [--endpoints-per-service N] [--out FILE]
 Run with a release build (make bench builds one): debug builds are several times slower.
 """
 import argparse
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -25,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -99,6 +103,52 @@ def probe_vs(body):
     }
 
 
+def probe_endpoints(port, version):
+    """The probe service's one EndpointSlice, its endpoint at 127.0.0.1:PORT."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "probe-abcde", "namespace": "bench", "labels": {"kubernetes.io/service-name": "probe"},
+                     "annotations": {"bench/version": str(version)}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+    }
+
+
+def probe_backend_objects(port):
+    """A Service and VirtualService routing probe-backend.bench.example.com to it."""
+    return [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "probe", "namespace": "bench"},
+         "spec": {"clusterIP": "10.96.250.250", "ports": [{"name": "http", "port": 80, "targetPort": port, "protocol": "TCP"}]}},
+        probe_endpoints(port, 0),
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "probe-backend", "namespace": "bench"},
+         "spec": {"hosts": ["probe-backend.bench.example.com"], "gateways": ["istio-system/bench-gateway"],
+                  "http": [{"route": [{"destination": {"host": "probe.bench.svc.cluster.local", "port": {"number": 80}}}]}]}},
+    ]
+
+
+class NamedHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = self.server.name.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def backend(name):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NamedHandler)
+    server.daemon_threads = True
+    server.name = name
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def post(control, payload):
     request = urllib.request.Request(f"http://127.0.0.1:{control}/objects", data=json.dumps(payload).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
@@ -123,6 +173,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mizzen", default=os.path.join(ROOT, ".build", "release", "mizzen"))
     parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--endpoint-changes", type=int, default=30)
     parser.add_argument("--virtual-services", type=int, default=10000)
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--endpoints-per-service", type=int, default=50)
@@ -156,6 +207,8 @@ users: [{{name: bench, user: {{token: bench-token}}}}]
         http_port = free_port()
         log = open(os.path.join(work, "gateway.log"), "w")
         post(control, probe_vs("generation-0"))
+        backends = [backend("backend-a"), backend("backend-b")]
+        post(control, {"apiVersion": "v1", "kind": "List", "items": probe_backend_objects(backends[0].server_address[1])})
         started = time.monotonic()
         gateway = subprocess.Popen([args.mizzen, "gateway", "--source", "kubernetes", "--kubeconfig", os.path.join(work, "kubeconfig"),
                                     "--namespace", "istio-system", "--port-map", f"8080={http_port}", "--admin-port=-1",
@@ -190,9 +243,32 @@ users: [{{name: bench, user: {{token: bench-token}}}}]
                 time.sleep(0.002)
             time.sleep(0.2)
         after_rss = rss_kib(gateway.pid)
-        summary = (f"p50 {percentile(latencies, 0.5):.0f} ms, p90 {percentile(latencies, 0.9):.0f} ms, "
-                   f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")
-        print(f"change to first routed request over {len(latencies)} changes: {summary}; VmRSS after {after_rss / 1024:.0f} MiB")
+
+        def summarize(values):
+            return (f"p50 {percentile(values, 0.5):.0f} ms, p90 {percentile(values, 0.9):.0f} ms, "
+                    f"p99 {percentile(values, 0.99):.0f} ms, max {max(values):.0f} ms")
+
+        summary = summarize(latencies)
+        print(f"change to first routed request over {len(latencies)} changes: {summary}; VmRSS after {after_rss / 1024:.0f} MiB", flush=True)
+
+        # Endpoint changes: the probe service's EndpointSlice moved between two backends.
+        endpoint_latencies = []
+        for change in range(1, args.endpoint_changes + 1):
+            target = backends[change % 2]
+            result = post(control, probe_endpoints(target.server_address[1], change))
+            event_ns = result["eventTimeNs"]
+            while True:
+                connection.request("GET", "/", headers={"Host": "probe-backend.bench.example.com"})
+                answer = connection.getresponse().read().decode()
+                if answer == target.name:
+                    endpoint_latencies.append((time.time_ns() - event_ns) / 1e6)
+                    break
+                if (time.time_ns() - event_ns) > 30e9:
+                    raise SystemExit(f"endpoint change {change} not served after 30 s")
+                time.sleep(0.002)
+            time.sleep(0.2)
+        endpoint_summary = summarize(endpoint_latencies) if endpoint_latencies else "not measured"
+        print(f"endpoint change to first request sent to the new endpoint over {len(endpoint_latencies)} changes: {endpoint_summary}")
         with open(args.out, "w") as out:
             out.write(f"""# Kubernetes source at scale ({time.strftime('%Y-%m-%d')})
 
@@ -205,7 +281,8 @@ the gateway and the client.
 |---|---|
 | start to first request routed by the synced table | {sync_seconds:.2f} s |
 | resident memory once synced | {synced_rss / 1024:.0f} MiB |
-| event sent to first request routed by it ({len(latencies)} changes) | {summary} |
+| event sent to first request routed by it ({len(latencies)} VirtualService changes) | {summary} |
+| EndpointSlice change to first request sent to the new endpoint ({len(endpoint_latencies)} changes) | {endpoint_summary} |
 | resident memory after the changes | {after_rss / 1024:.0f} MiB |
 """)
         print(f"wrote {os.path.relpath(args.out, ROOT)}")

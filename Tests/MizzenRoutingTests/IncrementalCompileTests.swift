@@ -59,6 +59,17 @@ struct IncrementalCompileTests {
         """
     }
 
+    /// The Pod behind endpoint 10.1.0.1 (found by its address): its labels select subsets.
+    static func pod(labels: String) -> String {
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: a-1, namespace: shop, labels: {\(labels)}, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
+        spec: {containers: [{name: app, image: app}]}
+        status: {podIP: 10.1.0.1}
+        """
+    }
+
     static let gateway = """
     apiVersion: networking.istio.io/v1
     kind: Gateway
@@ -87,6 +98,7 @@ struct IncrementalCompileTests {
         objects.set("gateway", gateway)
         objects.set("svc-a", service("a", endpoints: ["10.1.0.1", "10.1.0.2"]))
         objects.set("svc-b", service("b", endpoints: ["10.2.0.1"]))
+        objects.set("pod-a-1", pod(labels: "version: v2"))
         objects.set("dr-a", """
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -170,6 +182,12 @@ struct IncrementalCompileTests {
         },
         Step(name: "endpoints changed", changed: .serviceRegistry) {
             $0.set("svc-a", service("a", endpoints: ["10.1.0.1", "10.1.0.3", "10.1.0.4"]))
+        },
+        Step(name: "a Pod's labels changed (subsets select by them)", changed: .serviceRegistry) {
+            $0.set("pod-a-1", pod(labels: "version: v1"))
+        },
+        Step(name: "a Pod's labels changed back", changed: .serviceRegistry) {
+            $0.set("pod-a-1", pod(labels: "version: v2"))
         },
         Step(name: "a service's ports changed (routes name clusters by them)", changed: .serviceRegistry, change: {
             $0.set("svc-b", service("b", ports: [80, 81], endpoints: ["10.2.0.1"]))

@@ -20,7 +20,7 @@ extension RouteTable {
     /// parts in it for the next.
     package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings, cache: RouteCompileCache) -> RouteTable {
         cache.prepare(proxy: proxy, mesh: mesh)
-        let registry = cache.registry ?? ServiceRegistry(snapshot)
+        let registry = cache.registry ?? ServiceRegistry(snapshot, reusing: cache.replacedRegistry)
         if cache.registry == nil { cache.registryReplaced(by: registry) }
         var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
         compiler.cache = cache

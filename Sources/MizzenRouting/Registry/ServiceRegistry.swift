@@ -70,8 +70,34 @@ package struct ServiceRegistry: Sendable {
     package private(set) var services: [String: RegistryService] = [:]
     /// Wildcard ServiceEntry hosts, longest first.
     package private(set) var wildcardHosts: [String] = []
+    /// What each Kubernetes service was made of: the resourceVersions of its Service, its
+    /// Endpoints and EndpointSlices, and of every Pod. A registry made again after a change
+    /// takes from the last one the services whose versions are the same (see `init(_:reusing:)`).
+    private var versions: [String: [String]] = [:]
 
-    package init(_ snapshot: ConfigSnapshot) {
+    /// The registry of `snapshot`; Kubernetes services whose objects have the same
+    /// resourceVersions as when `previous` was made are taken from it, not made again (one
+    /// EndpointSlice changed among 1,000 makes one service).
+    package init(_ snapshot: ConfigSnapshot, reusing previous: ServiceRegistry? = nil) {
+        // Each Kubernetes service's objects, by host name.
+        var slicesByHost: [String: [ConfigResource<KubernetesEndpointSlice>]] = [:]
+        for slice in snapshot.endpointSlices {
+            guard let serviceName = slice.labels["kubernetes.io/service-name"] else { continue }
+            slicesByHost["\(serviceName).\(slice.namespace).svc.cluster.local", default: []].append(slice)
+        }
+        var endpointsByHost: [String: ConfigResource<KubernetesEndpoints>] = [:]
+        for endpoints in snapshot.endpoints { endpointsByHost["\(endpoints.name).\(endpoints.namespace).svc.cluster.local"] = endpoints }
+        // Pods give endpoints their labels: their versions are part of every service's.
+        var podHasher = Hasher()
+        var podsKnown = true
+        for pod in snapshot.pods {
+            guard let version = pod.resourceVersion, !version.isEmpty else { podsKnown = false; break }
+            podHasher.combine(pod.namespace)
+            podHasher.combine(pod.name)
+            podHasher.combine(version)
+        }
+        let podsVersion = "pods:\(snapshot.pods.count):\(podHasher.finalize())"
+        var rebuild: Set<String> = []
         for service in snapshot.services {
             let spec = service.payload.spec
             let hostname = "\(service.name).\(service.namespace).svc.cluster.local"
@@ -84,9 +110,27 @@ package struct ServiceRegistry: Sendable {
             var addresses: [String] = []
             if let ips = spec?.clusterIPs, !ips.isEmpty { addresses = ips } else if let ip = spec?.clusterIP { addresses = [ip] }
             addresses.removeAll { $0 == "None" || $0.isEmpty }
-            services[hostname] = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
-                                                 instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
-                                                 selector: spec?.selector)
+            var made = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
+                                       instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
+                                       selector: spec?.selector)
+            // Every object with a resourceVersion (from the API server), or nothing is kept.
+            var known = podsKnown && !(service.resourceVersion ?? "").isEmpty
+            var version = [service.resourceVersion ?? "", podsVersion]
+            if let endpoints = endpointsByHost[hostname] {
+                known = known && !(endpoints.resourceVersion ?? "").isEmpty
+                version.append("endpoints@\(endpoints.resourceVersion ?? "")")
+            }
+            for slice in slicesByHost[hostname] ?? [] {
+                known = known && !(slice.resourceVersion ?? "").isEmpty
+                version.append("\(slice.name)@\(slice.resourceVersion ?? "")")
+            }
+            if known, let previous, previous.versions[hostname] == version, let kept = previous.services[hostname], kept.origin == .kubernetes {
+                made.instances = kept.instances
+            } else {
+                rebuild.insert(hostname)
+            }
+            if known { versions[hostname] = version }
+            services[hostname] = made
         }
         // Pods give Kubernetes endpoints their labels (subsets select by them) and service
         // accounts (mesh identities), found by the endpoint's targetRef, else by address.
@@ -110,7 +154,7 @@ package struct ServiceRegistry: Sendable {
         }
         for endpoints in snapshot.endpoints {
             let hostname = "\(endpoints.name).\(endpoints.namespace).svc.cluster.local"
-            guard services[hostname] != nil else { continue }
+            guard services[hostname] != nil, rebuild.contains(hostname) else { continue }
             for subset in endpoints.payload.subsets ?? [] {
                 var byName: [String: UInt32] = [:]
                 var byNumber: [UInt32: UInt32] = [:]
@@ -132,7 +176,7 @@ package struct ServiceRegistry: Sendable {
         for slice in snapshot.endpointSlices {
             guard let serviceName = slice.labels["kubernetes.io/service-name"] else { continue }
             let hostname = "\(serviceName).\(slice.namespace).svc.cluster.local"
-            guard services[hostname] != nil else { continue }
+            guard services[hostname] != nil, rebuild.contains(hostname) else { continue }
             var byName: [String: UInt32] = [:]
             for port in slice.payload.ports ?? [] {
                 if let number = port.port, number > 0 { byName[port.name ?? ""] = UInt32(number) }

@@ -81,9 +81,8 @@ struct ResourceWatcher: Sendable {
         var entries: [ObjectStore.Entry] = []
         var continueToken: String?
         var listVersion = ""
-        // Pages start small and grow while they stay under `largePage` bytes (up to the page
-        // size): a page's tree is several times its JSON, and pages of large objects
-        // (EndpointSlices of many endpoints) would otherwise make the largest trees of the sync.
+        // A page's tree is several times its JSON: pages of very large objects (EndpointSlices
+        // of many endpoints, Pods) are asked smaller once one was past `largePage` bytes.
         var limit = max(1, min(settings.pageSize, Self.firstPage))
         repeat {
             var query = "limit=\(limit)"
