@@ -194,6 +194,27 @@ package struct ConfigSnapshot: Sendable {
         join(&manifests, other.manifests)
     }
 
+    /// Puts the object `other` holds (of one kind) at `index` of that kind's list (the
+    /// Kubernetes store putting a changed object in its place).
+    package mutating func replace(at index: Int, with other: ConfigSnapshot) {
+        func put<P>(_ list: inout [ConfigResource<P>], _ from: [ConfigResource<P>]) {
+            if let object = from.first, index < list.count { list[index] = object }
+        }
+        put(&gateways, other.gateways)
+        put(&virtualServices, other.virtualServices)
+        put(&destinationRules, other.destinationRules)
+        put(&serviceEntries, other.serviceEntries)
+        put(&workloadEntries, other.workloadEntries)
+        put(&services, other.services)
+        put(&endpoints, other.endpoints)
+        put(&endpointSlices, other.endpointSlices)
+        put(&secrets, other.secrets)
+        put(&peerAuthentications, other.peerAuthentications)
+        put(&sidecars, other.sidecars)
+        put(&pods, other.pods)
+        put(&manifests, other.manifests)
+    }
+
     package var objectCount: Int {
         gateways.count + virtualServices.count + destinationRules.count + serviceEntries.count
             + workloadEntries.count + services.count + endpoints.count + endpointSlices.count + secrets.count + pods.count

@@ -226,6 +226,36 @@ struct ObjectStoreTests {
         #expect(store.scopes[scope]?.resourceVersion == "5")
     }
 
+    /// A changed object is put in its place in the last assembly (the kind is not assembled
+    /// again); one that turns invalid, or a new one, makes the kind be assembled again.
+    @Test func changedObjectsTakeTheirPlace() {
+        let scope = WatchScope(kind: .virtualServices, namespace: nil)
+        let store = ObjectStore(scopes: [scope])
+        store.replace(scope, with: [entry("a", version: "1", created: 1), entry("b", version: "2", created: 2), entry("c", version: "3", created: 3)],
+                      resourceVersion: "3")
+        let first = store.assemble(secretNamespace: nil).snapshot
+        store.upsert(scope, entry("b", version: "4", host: "b2.example.com", created: 2))
+        var snapshot = store.assemble(secretNamespace: nil).snapshot
+        #expect(snapshot.virtualServices.map(\.name) == ["a", "b", "c"])
+        #expect(snapshot.virtualServices.map(\.loadIndex) == [0, 1, 2])
+        #expect(snapshot.virtualServices[1].spec.hosts == ["b2.example.com"])
+        #expect(first.virtualServices[1].spec.hosts == ["a.example.com"], "the snapshot already made is not changed")
+        store.upsert(scope, entry("a", version: "5", host: "not a host!", created: 1))
+        snapshot = store.assemble(secretNamespace: nil).snapshot
+        #expect(snapshot.virtualServices.map(\.name) == ["b", "c"], "invalid: left out")
+        store.upsert(scope, entry("c", version: "6", host: "c2.example.com", created: 3))
+        store.upsert(scope, entry("a", version: "7", created: 1))
+        snapshot = store.assemble(secretNamespace: nil).snapshot
+        #expect(snapshot.virtualServices.map(\.name) == ["a", "b", "c"])
+        #expect(snapshot.virtualServices.map { $0.spec.hosts ?? [] } == [["a.example.com"], ["b2.example.com"], ["c2.example.com"]])
+        store.upsert(scope, entry("c", version: "8", host: "c3.example.com", created: 3))
+        store.upsert(scope, entry("d", version: "9", created: 0))
+        snapshot = store.assemble(secretNamespace: nil).snapshot
+        #expect(snapshot.virtualServices.map(\.name) == ["d", "a", "b", "c"])
+        #expect(snapshot.virtualServices.map(\.loadIndex) == [0, 1, 2, 3])
+        #expect(snapshot.virtualServices[3].spec.hosts == ["c3.example.com"])
+    }
+
     @Test func aNamespacedListLeavesOtherNamespacesAlone() {
         let shop = WatchScope(kind: .virtualServices, namespace: "shop")
         let bank = WatchScope(kind: .virtualServices, namespace: "bank")

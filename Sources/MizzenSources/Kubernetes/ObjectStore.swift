@@ -31,6 +31,8 @@ package final class ObjectStore: Sendable {
         /// Where the fragment's object was numbered in its kind's order (`loadIndex`): made
         /// again only when that moves.
         var position = -1
+        /// Its index in the kind's assembled list (of valid objects).
+        var slot = -1
 
         package var isValid: Bool { fragment.objectCount > 0 }
 
@@ -56,15 +58,22 @@ package final class ObjectStore: Sendable {
     }
 
     struct KindObjects {
-        var entries: [String: Entry] = [:] {
-            didSet { assembled = nil }
-        }
+        var entries: [String: Entry] = [:]
         /// Keys in snapshot order (creation time, name, namespace: Istio's order for ties);
         /// nil after an object is added or removed, made again when assembling.
         var order: [String]?
         /// The valid objects in that order, numbered, as the last assembly made them: nil after
-        /// any change. A change to one kind assembles that kind again, not the others.
+        /// an object is added, removed, or becomes valid or invalid. A change to one kind
+        /// assembles that kind again, not the others.
         var assembled: Assembled?
+        /// Objects changed in place since `assembled` was made: the next assembly puts them in
+        /// their slots rather than assembling the kind again.
+        var patches: [String] = []
+
+        mutating func reassemble() {
+            assembled = nil
+            patches = []
+        }
     }
 
     struct Assembled {
@@ -117,7 +126,10 @@ package final class ObjectStore: Sendable {
                 objects.entries[key] = nil
                 changed = true
             }
-            if changed { objects.order = nil }
+            if changed {
+                objects.order = nil
+                objects.reassemble()
+            }
             state.kinds[scope.kind] = objects
             var status = state.scopes[scope] ?? ScopeStatus()
             let firstSync = !status.synced
@@ -133,10 +145,21 @@ package final class ObjectStore: Sendable {
     package func upsert(_ scope: WatchScope, _ entry: Entry) {
         state.withLock { state in
             let key = Self.key(entry.namespace, entry.name)
-            let isNew = state.kinds[scope.kind]?.entries[key] == nil
-            state.kinds[scope.kind, default: KindObjects()].entries[key] = entry
-            // The order keys (creation time, name, namespace) do not change with an object.
-            if isNew { state.kinds[scope.kind]?.order = nil }
+            let old = state.kinds[scope.kind]?.entries[key]
+            if let old, old.isValid, entry.isValid, old.slot >= 0, state.kinds[scope.kind]?.assembled != nil {
+                // A valid object changed: it takes its place (the order keys, creation time,
+                // name and namespace, do not change with an object), numbered as before.
+                var entry = entry
+                entry.fragment.renumber(startingAt: old.position)
+                entry.position = old.position
+                entry.slot = old.slot
+                state.kinds[scope.kind]?.entries[key] = entry
+                state.kinds[scope.kind]?.patches.append(key)
+            } else {
+                state.kinds[scope.kind, default: KindObjects()].entries[key] = entry
+                state.kinds[scope.kind]?.reassemble()
+                if old == nil { state.kinds[scope.kind]?.order = nil }
+            }
             state.scopes[scope]?.resourceVersion = entry.resourceVersion
             noteChange(&state, scope.kind)
         }
@@ -147,6 +170,7 @@ package final class ObjectStore: Sendable {
             state.scopes[scope]?.resourceVersion = resourceVersion
             guard state.kinds[scope.kind]?.entries.removeValue(forKey: Self.key(namespace, name)) != nil else { return }
             state.kinds[scope.kind]?.order = nil
+            state.kinds[scope.kind]?.reassemble()
             noteChange(&state, scope.kind)
         }
     }
@@ -198,7 +222,7 @@ package final class ObjectStore: Sendable {
             var invalidCount = 0
             let secretKind = ResourceKind.secrets
             for kind in state.kinds.keys.sorted(by: { $0.description < $1.description }) where kind != secretKind {
-                let part = state.kinds[kind]!.assembled ?? Self.assemble(&state.kinds[kind]!)
+                let part = Self.patched(&state.kinds[kind]!) ?? Self.assemble(&state.kinds[kind]!)
                 snapshot.append(contentsOf: part.objects)
                 objectCount += part.count
                 invalidCount += part.invalid
@@ -234,12 +258,14 @@ package final class ObjectStore: Sendable {
             guard let isValid = objects.entries[key]?.isValid else { continue }
             part.count += 1
             guard isValid else { part.invalid += 1; continue }
-            if objects.entries[key]?.position != position, var moved = objects.entries.removeValue(forKey: key) {
+            let slot = part.count - part.invalid - 1
+            if objects.entries[key]?.position != position || objects.entries[key]?.slot != slot, var moved = objects.entries.removeValue(forKey: key) {
                 // Numbered in the entry, once: renumbering the assembled copies would copy
                 // every object still shared with the snapshot being served. Taken out of the
                 // map first, so an object no snapshot holds yet is numbered in place.
-                moved.fragment.renumber(startingAt: position)
+                if moved.position != position { moved.fragment.renumber(startingAt: position) }
                 moved.position = position
+                moved.slot = slot
                 objects.entries[key] = moved
                 part.objects.append(contentsOf: moved.fragment)
             } else if let entry = objects.entries[key] {
@@ -247,6 +273,21 @@ package final class ObjectStore: Sendable {
             }
         }
         objects.assembled = part
+        objects.patches = []
+        return part
+    }
+
+    /// The kind as last assembled with the objects changed since put in their slots; nil when
+    /// it must be assembled again.
+    private static func patched(_ objects: inout KindObjects) -> Assembled? {
+        guard var part = objects.assembled else { return nil }
+        guard !objects.patches.isEmpty else { return part }
+        for key in objects.patches {
+            guard let entry = objects.entries[key], entry.slot >= 0 else { return nil }
+            part.objects.replace(at: entry.slot, with: entry.fragment)
+        }
+        objects.assembled = part
+        objects.patches = []
         return part
     }
 
