@@ -242,10 +242,18 @@ struct IncrementalCompileTests {
         let objects = Self.initial()
         let cache = RouteCompileCache()
         _ = RouteTable.compile(objects.snapshot, for: .defaultGateway, mesh: MeshSettings(), cache: cache)
-        let other = ProxyIdentity.gateway(namespace: "istio-system", labels: ["istio": "other"])
+        // Selected by the same Gateway, so the same routes would be found in the cache: another
+        // proxy must not take them (its labels may pick other sourceLabels matches).
+        let other = ProxyIdentity.gateway(namespace: "istio-system", labels: ["istio": "ingressgateway", "zone": "b"])
+        cache.invalidate(.virtualServices)
         let table = RouteTable.compile(objects.snapshot, for: other, mesh: MeshSettings(), cache: cache)
-        #expect(table.listeners.isEmpty, "no Gateway selects that proxy")
-        #expect(cache.lastReuse.fragments == 0)
+        #expect(table.listener(port: 80) != nil)
+        #expect(cache.lastReuse.fragments == 0, "\(cache.lastReuse)")
+        #expect(cache.lastReuse.clusters == 0, "\(cache.lastReuse)")
+        #expect(Self.fingerprint(table) == Self.fingerprint(RouteTable.compile(objects.snapshot, for: other)))
+        cache.invalidate(.virtualServices)
+        _ = RouteTable.compile(objects.snapshot, for: other, mesh: MeshSettings(trustDomain: "example.org"), cache: cache)
+        #expect(cache.lastReuse.fragments == 0, "another mesh: nothing reused")
     }
 
     /// Everything a request's routing depends on, as text.

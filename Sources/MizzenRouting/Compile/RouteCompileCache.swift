@@ -114,13 +114,9 @@ package final class RouteCompileCache: @unchecked Sendable {
         }
     }
 
-
     func prepare(proxy: ProxyIdentity, mesh: MeshSettings) {
         if self.proxy != proxy || self.mesh != mesh {
             invalidate(.everything)
-            registry = nil
-            replacedRegistry = nil
-            clusters = [:]
             self.proxy = proxy
             self.mesh = mesh
         }

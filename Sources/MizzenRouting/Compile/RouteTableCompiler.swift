@@ -3,16 +3,8 @@ package import MizzenConfig
 extension RouteTable {
     /// Compiles a snapshot into the route table of one proxy. Pure: no I/O, no clocks.
     package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings()) -> RouteTable {
-        compile(snapshot, for: proxy, mesh: mesh, registry: nil).table
-    }
-
-    /// Compiles with `registry` when the services, endpoints, Pods, ServiceEntries and
-    /// WorkloadEntries it was made from are unchanged (a watch that saw only routing objects
-    /// change); returns the registry used, to pass again.
-    package static func compile(_ snapshot: ConfigSnapshot, for proxy: ProxyIdentity, mesh: MeshSettings, registry: ServiceRegistry?)
-        -> (table: RouteTable, registry: ServiceRegistry) {
-        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
-        return (compiler.compile(), compiler.registry)
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh)
+        return compiler.compile()
     }
 
     /// Compiles reusing what `cache` kept of the last compile and is still valid (the caller
