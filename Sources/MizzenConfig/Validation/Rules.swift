@@ -20,17 +20,21 @@ package enum Rules {
 
     /// DNS-1123 label: at most 63 of `[a-zA-Z0-9-]`, alphanumeric at both ends (Istio allows upper case).
     package static func isDNS1123Label(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty, bytes.count <= 63 else { return false }
-        for (offset, byte) in bytes.enumerated() {
-            let alnum = isAlphanumeric(byte)
-            if offset == 0 || offset == bytes.count - 1 {
-                guard alnum else { return false }
-            } else {
-                guard alnum || byte == UInt8(ascii: "-") else { return false }
-            }
-        }
-        return true
+        var text = text
+        return text.withUTF8 { isDNS1123Label($0[...]) }
+    }
+
+    /// The rules below read names byte by byte: they run on every host and name of every
+    /// object loaded (50,000 endpoints and 10,000 VirtualServices in a Kubernetes sync), where
+    /// splitting into strings was a tenth of validation.
+    static func isDNS1123Label(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= 63, isAlphanumeric(first), isAlphanumeric(last) else { return false }
+        return bytes.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// `bytes` split at each dot, empty labels kept (as `split(separator:omittingEmptySubsequences: false)`).
+    static func labels(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> [Slice<UnsafeBufferPointer<UInt8>>] {
+        bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
     }
 
     /// Kubernetes namespace and object-name rules (lower case; subdomain allows dots, 253 long).
@@ -38,13 +42,17 @@ package enum Rules {
         let limit = allowDots ? 253 : 63
         guard !name.isEmpty else { return "must not be empty" }
         guard name.utf8.count <= limit else { return "must be at most \(limit) characters" }
-        let labels = allowDots ? name.split(separator: ".", omittingEmptySubsequences: false).map(String.init) : [name]
-        for label in labels {
-            guard isDNS1123Label(label), label == label.lowercased() else {
-                return allowDots
-                    ? "must be a lower-case DNS-1123 subdomain (letters, digits, '-' and '.', alphanumeric at both ends)"
-                    : "must be a lower-case DNS-1123 label (letters, digits and '-', alphanumeric at both ends, no dots)"
+        var name = name
+        let valid = name.withUTF8 { bytes in
+            let labels = allowDots ? labels(bytes[...]) : [bytes[...]]
+            return labels.allSatisfy { label in
+                isDNS1123Label(label) && !label.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
             }
+        }
+        guard valid else {
+            return allowDots
+                ? "must be a lower-case DNS-1123 subdomain (letters, digits, '-' and '.', alphanumeric at both ends)"
+                : "must be a lower-case DNS-1123 label (letters, digits and '-', alphanumeric at both ends, no dots)"
         }
         return nil
     }
@@ -56,13 +64,21 @@ package enum Rules {
 
     /// A domain's labels after the first: each a DNS-1123 label, the last not all-numeric, a trailing dot allowed.
     static func dnsLabelsProblem(_ domain: String) -> String? {
-        let parts = domain.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if let last = parts.last, !last.isEmpty, Int(last) != nil {
-            return "top-level domain \"\(last)\" must not be all digits"
+        var domain = domain
+        return domain.withUTF8 { dnsLabelsProblem($0[...]) }
+    }
+
+    static func dnsLabelsProblem(_ domain: Slice<UnsafeBufferPointer<UInt8>>) -> String? {
+        let parts = labels(domain)
+        // What `Int(_:)` reads starts with a digit or a sign; most last labels start with a letter.
+        if let last = parts.last, let first = last.first,
+           (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) || first == UInt8(ascii: "+") || first == UInt8(ascii: "-"),
+           Int(String(decoding: last, as: UTF8.self)) != nil {
+            return "top-level domain \"\(String(decoding: last, as: UTF8.self))\" must not be all digits"
         }
         for (offset, part) in parts.enumerated() {
             if offset == parts.count - 1, part.isEmpty, parts.count > 1 { continue }
-            guard isDNS1123Label(part) else { return "label \"\(part.prefix(70))\" is not a valid DNS label" }
+            guard isDNS1123Label(part) else { return "label \"\(String(decoding: part, as: UTF8.self).prefix(70))\" is not a valid DNS label" }
         }
         return nil
     }
@@ -71,19 +87,32 @@ package enum Rules {
     package static func wildcardDomainProblem(_ domain: String) -> String? {
         guard !domain.isEmpty else { return "must not be empty" }
         guard domain.utf8.count <= 255 else { return "is longer than 255 characters" }
-        let parts = domain.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        if !isWildcardLabel(parts[0]) {
-            return "label \"\(parts[0].prefix(70))\" is not a valid DNS label (a wildcard may only be the whole first label, as in \"*.example.com\")"
+        var domain = domain
+        return domain.withUTF8 { bytes in
+            let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+            let first = bytes[..<(dot ?? bytes.endIndex)]
+            if !isWildcardLabel(first) {
+                return "label \"\(String(decoding: first, as: UTF8.self).prefix(70))\" is not a valid DNS label (a wildcard may only be the whole first label, as in \"*.example.com\")"
+            }
+            guard let dot else { return nil }
+            return dnsLabelsProblem(bytes[(dot + 1)...])
         }
-        if parts.count == 2 { return dnsLabelsProblem(parts[1]) }
-        return nil
     }
 
     static func isWildcardLabel(_ label: String) -> Bool {
-        if label == "*" { return true }
-        var rest = label[...]
-        if rest.hasPrefix("*-") { rest = rest.dropFirst(2) } else if rest.hasPrefix("*") { rest = rest.dropFirst() }
-        return isDNS1123Label(String(rest)) && label.utf8.count <= 63
+        var label = label
+        return label.withUTF8 { isWildcardLabel($0[...]) }
+    }
+
+    static func isWildcardLabel(_ label: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        let star = UInt8(ascii: "*")
+        if label.count == 1, label.first == star { return true }
+        var rest = label
+        if rest.first == star {
+            rest = rest.dropFirst()
+            if rest.first == UInt8(ascii: "-") { rest = rest.dropFirst() }
+        }
+        return isDNS1123Label(rest) && label.count <= 63
     }
 
     /// `ValidateFQDN`: a DNS name without wildcards.
@@ -101,13 +130,21 @@ package enum Rules {
     // MARK: Addresses
 
     package static func isIPv4(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return false }
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCIIDigit), let value = Int(part), value <= 255 else { return false }
-            if part.count > 1, part.first == "0" { return false }
+        var text = text
+        return text.withUTF8 { bytes in
+            var parts = 0
+            for part in labels(bytes[...]) {
+                parts += 1
+                guard parts <= 4, let first = part.first, part.count <= 3 else { return false }
+                var value = 0
+                for byte in part {
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return false }
+                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                }
+                guard value <= 255, part.count == 1 || first != UInt8(ascii: "0") else { return false }
+            }
+            return parts == 4
         }
-        return true
     }
 
     package static func isIPv6(_ text: String) -> Bool {
