@@ -44,6 +44,27 @@ struct LoaderTests {
         #expect(lines.contains("spec.http[0]: one of route, redirect or directResponse is required"))
     }
 
+    /// Keys are found by scanning small mappings and by an index in large ones, and marked
+    /// known by a bit per pair (past 64, a list): unknown fields are found in each size.
+    @Test(arguments: [4, 20, 70])
+    func unknownFieldsAreFoundInMappingsOfAnySize(_ pairs: Int) {
+        let unknown = (0..<(pairs - 3)).map { "x\($0): 1" }
+        let rule = (["route: [{destination: {host: a}}]"] + unknown + ["timout: 5s", "retries: {attempts: 2}"]).joined(separator: ", ")
+        let result = load("""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: vs}
+        spec:
+          hosts: [a]
+          http: [{\(rule)}]
+        """)
+        let lines = errorLines(result)
+        #expect(lines.count == pairs - 2, "\(lines.prefix(3))")
+        #expect(lines.contains("spec.http[0].timout: unknown field (did you mean \"timeout\"?)"))
+        #expect(lines.contains("spec.http[0].x0: unknown field"))
+        #expect(!lines.contains { $0.hasPrefix("spec.http[0].retries") || $0.hasPrefix("spec.http[0].route") })
+    }
+
     @Test func unknownEnumValueListsTheAllowedOnes() {
         let lines = errorLines(load("""
         apiVersion: networking.istio.io/v1

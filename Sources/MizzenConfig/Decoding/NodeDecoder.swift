@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A problem found while decoding one object, before validation.
 package struct DecodingProblem: Sendable {
     package enum Severity: Sendable { case error, warning }
@@ -13,7 +15,16 @@ package struct DecodingProblem: Sendable {
 /// one run reports every problem of an object rather than the first.
 package enum ObjectDecoder {
     package static func decode<T: Decodable>(_ type: T.Type, from node: YAMLNode, at path: FieldPath = .root) -> (value: T?, problems: [DecodingProblem]) {
-        let session = DecodingSession()
+        let (value, session) = run(T.self, from: node, at: path, suggesting: false)
+        guard session.hasUnknownFields else { return (value, session.problems) }
+        // An unknown field: decode again noting the fields asked for, to suggest the closest
+        // ("did you mean"). Valid objects, nearly all of them, never pay for the notes.
+        let (again, suggested) = run(T.self, from: node, at: path, suggesting: true)
+        return (again, suggested.problems)
+    }
+
+    private static func run<T: Decodable>(_ type: T.Type, from node: YAMLNode, at path: FieldPath, suggesting: Bool) -> (T?, DecodingSession) {
+        let session = DecodingSession(suggesting: suggesting)
         var value: T?
         do {
             value = try session.decodeValue(T.self, node: node, path: path)
@@ -23,7 +34,9 @@ package enum ObjectDecoder {
             session.problems.append(DecodingProblem(severity: .error, path: path, mark: node.mark, message: "\(error)"))
         }
         session.reportUnknownFields()
-        return (value, session.problems)
+        // Trackers hold their decoder, which holds the session: let them go.
+        session.trackers.removeAll()
+        return (value, session)
     }
 }
 
@@ -38,41 +51,109 @@ struct DecodingFailure: Error {
 /// The keys a mapping was asked for, to find the fields nobody asked for (unknown fields).
 ///
 /// A flag per pair rather than a set of names: decoding asks for every known field of a type,
-/// present or not, and hashing each name into a set cost a tenth of the load time.
+/// present or not. Small mappings (nearly all) are scanned rather than hashed: a dozen short
+/// key comparisons cost less than hashing each name, and building an index per mapping was a
+/// tenth of the Kubernetes source's decoding.
 final class KeyTracker {
+    // The mapping's decoder, taken apart: its container (copied by the standard library's box
+    // at every field asked for) is this one reference, and reads what it needs from here.
     let node: YAMLNode
     let path: FieldPath
+    let session: DecodingSession
+    let unimplemented: Set<String>
+    let removed: Set<String>
     let pairs: [YAMLNode.Pair]
-    /// Position of each scalar key in `pairs` (the first, when the composer reported a duplicate).
-    let index: [String: Int]
-    var hit: [Bool]
-    /// Every field name decoding asked for, for "did you mean" suggestions.
-    var requested: [String] = []
+    /// Position of each scalar key in `pairs` (the first of duplicates), for large mappings;
+    /// nil when the pairs are scanned.
+    let index: [String: Int]?
+    /// Pairs asked for: one bit each for the first 64, then `laterHits`.
+    var hits: UInt64 = 0
+    var laterHits: [Bool] = []
+    /// Every field name decoding asked for, for "did you mean" suggestions; nil when the
+    /// session does not suggest.
+    var requested: [String]?
     var allRequested = false
     var aborted = false
-    let removed: Set<String>
 
-    init(node: YAMLNode, path: FieldPath, pairs: [YAMLNode.Pair], index: [String: Int], removed: Set<String>) {
-        self.node = node
-        self.path = path
+    var decoder: NodeDecoder { NodeDecoder(node: node, path: path, session: session, unimplemented: unimplemented, removed: removed) }
+
+    static let scannedPairs = 12
+
+    init(decoder: NodeDecoder, pairs: [YAMLNode.Pair], suggesting: Bool) {
+        node = decoder.node
+        path = decoder.path
+        session = decoder.session
+        unimplemented = decoder.unimplemented
+        removed = decoder.removed
         self.pairs = pairs
+        if suggesting { requested = [] }
+        if pairs.count > 64 { laterHits = [Bool](repeating: false, count: pairs.count - 64) }
+        guard pairs.count > Self.scannedPairs else {
+            index = nil
+            return
+        }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(pairs.count)
+        for (position, pair) in pairs.enumerated() {
+            if case .scalar(let key, _) = pair.key.content, index[key] == nil { index[key] = position }
+        }
         self.index = index
-        self.hit = [Bool](repeating: false, count: pairs.count)
-        self.removed = removed
+    }
+
+    /// The position of the first pair whose key is `name`.
+    func position(of name: String) -> Int? {
+        if let index { return index[name] }
+        for position in pairs.indices {
+            if case .scalar(let key, _) = pairs[position].key.content, key == name { return position }
+        }
+        return nil
+    }
+
+    func isHit(_ position: Int) -> Bool {
+        position < 64 ? hits & (1 << UInt64(position)) != 0 : laterHits[position - 64]
+    }
+
+    var missedAny: Bool {
+        let count = pairs.count
+        if count >= 64 { return hits != .max || laterHits.contains(false) }
+        return hits != (1 << UInt64(count)) - 1
     }
 
     /// The value for `name`, marking the key as known.
     func lookup(_ name: String) -> YAMLNode? {
-        requested.append(name)
-        guard let position = index[name] else { return nil }
-        hit[position] = true
+        requested?.append(name)
+        guard let position = position(of: name) else { return nil }
+        if position < 64 {
+            hits |= 1 << UInt64(position)
+        } else {
+            laterHits[position - 64] = true
+        }
         return pairs[position].value
+    }
+
+    /// The names of the mapping's scalar keys.
+    var keys: [String] {
+        pairs.compactMap { pair in
+            if case .scalar(let key, _) = pair.key.content { return key }
+            return nil
+        }
     }
 }
 
 final class DecodingSession {
     var problems: [DecodingProblem] = []
     var trackers: [KeyTracker] = []
+    /// Whether containers note the fields asked for, to suggest one for an unknown field.
+    let suggesting: Bool
+    /// Whether `reportUnknownFields` found one.
+    private(set) var hasUnknownFields = false
+    /// How each non-scalar type decodes, from `DecodeRoute.known` when the session began.
+    private var routes: [ObjectIdentifier: DecodeRoute]
+
+    init(suggesting: Bool) {
+        self.suggesting = suggesting
+        routes = DecodeRoute.known.withLock { $0 }
+    }
 
     func warnUnimplemented(_ path: FieldPath, _ mark: SourceMark) {
         problems.append(DecodingProblem(severity: .warning, path: path, mark: mark, message: "accepted, not implemented yet"))
@@ -88,17 +169,18 @@ final class DecodingSession {
         if T.self == Int64.self { return try integer(node, path, Int64.self) as! T }
         if T.self == UInt64.self { return try integer(node, path, UInt64.self) as! T }
         if T.self == Double.self { return try double(node, path) as! T }
-        if let enumType = T.self as? any ConfigEnum.Type {
+        let route = routes[ObjectIdentifier(T.self)] ?? learnRoute(T.self)
+        let decoder: NodeDecoder
+        switch route {
+        case .enumeration(let enumType):
             return try decodeEnum(enumType, node: node, path: path) as! T
-        }
-        if let listType = T.self as? any LenientList.Type {
+        case .list(let listType):
             return try listType.decodeLeniently(node: node, path: path, session: self) as! T
-        }
-        if let mapType = T.self as? any LenientMap.Type {
+        case .map(let mapType):
             return try mapType.decodeLeniently(node: node, path: path, session: self) as! T
+        case .model(let unimplemented, let removed):
+            decoder = NodeDecoder(node: node, path: path, session: self, unimplemented: unimplemented, removed: removed)
         }
-        let model = T.self as? any ConfigModel.Type
-        let decoder = NodeDecoder(node: node, path: path, session: self, unimplemented: model?.unimplementedFields ?? [], removed: model?.removedFields ?? [])
         do {
             return try T(from: decoder)
         } catch let failure as DecodingFailure {
@@ -106,6 +188,13 @@ final class DecodingSession {
         } catch let error as DecodingError {
             throw DecodingFailure(path, node.mark, Self.describe(error))
         }
+    }
+
+    private func learnRoute<T>(_ type: T.Type) -> DecodeRoute {
+        let route = DecodeRoute(T.self)
+        routes[ObjectIdentifier(T.self)] = route
+        DecodeRoute.known.withLock { $0[ObjectIdentifier(T.self)] = route }
+        return route
     }
 
     /// Decodes a present value, or records why it could not be and returns nil.
@@ -124,15 +213,16 @@ final class DecodingSession {
     }
 
     func reportUnknownFields() {
-        for tracker in trackers where !tracker.aborted && !tracker.allRequested && tracker.hit.contains(false) {
-            for (position, pair) in tracker.pairs.enumerated() where !tracker.hit[position] {
-                guard case .scalar(let name, _) = pair.key.content, tracker.index[name] == position else { continue }
+        for tracker in trackers where !tracker.aborted && !tracker.allRequested && tracker.missedAny {
+            for (position, pair) in tracker.pairs.enumerated() where !tracker.isHit(position) {
+                guard case .scalar(let name, _) = pair.key.content, tracker.position(of: name) == position else { continue }
                 if tracker.removed.contains(name) {
                     problems.append(DecodingProblem(severity: .warning, path: tracker.path / name, mark: pair.key.mark, message: "was removed from the Istio API and is ignored"))
                     continue
                 }
+                hasUnknownFields = true
                 var message = "unknown field"
-                if let suggestion = Self.closest(to: name, in: Set(tracker.requested)) {
+                if let requested = tracker.requested, let suggestion = Self.closest(to: name, in: Set(requested)) {
                     message += " (did you mean \"\(suggestion)\"?)"
                 }
                 problems.append(DecodingProblem(severity: .error, path: tracker.path / name, mark: pair.key.mark, message: message))
@@ -157,7 +247,12 @@ final class DecodingSession {
         guard node.resolvedKind == .bool, let value = node.scalarValue else {
             throw DecodingFailure(path, node.mark, "must be true or false, got \(describe(node))")
         }
-        return value.lowercased() == "true"
+        return Self.isTrue(value)
+    }
+
+    /// A core-schema boolean's value: `true`, `True` and `TRUE` are the true ones.
+    static func isTrue(_ boolean: String) -> Bool {
+        boolean.utf8.first == UInt8(ascii: "t") || boolean.utf8.first == UInt8(ascii: "T")
     }
 
     func integer<I: FixedWidthInteger>(_ node: YAMLNode, _ path: FieldPath, _ type: I.Type) throws -> I {
@@ -245,6 +340,33 @@ final class DecodingSession {
     }
 }
 
+/// How a non-scalar type decodes, found once per type by casts that each cost a search of the
+/// runtime's conformance tables (they were a tenth of decoding when made for every value).
+enum DecodeRoute: @unchecked Sendable {
+    case enumeration(any ConfigEnum.Type)
+    case list(any LenientList.Type)
+    case map(any LenientMap.Type)
+    /// Through `Decodable`, with the model's unimplemented and removed fields (empty: none).
+    case model(unimplemented: Set<String>, removed: Set<String>)
+
+    init<T>(_ type: T.Type) {
+        if let enumType = T.self as? any ConfigEnum.Type {
+            self = .enumeration(enumType)
+        } else if let listType = T.self as? any LenientList.Type {
+            self = .list(listType)
+        } else if let mapType = T.self as? any LenientMap.Type {
+            self = .map(mapType)
+        } else if let model = T.self as? any ConfigModel.Type {
+            self = .model(unimplemented: model.unimplementedFields, removed: model.removedFields)
+        } else {
+            self = .model(unimplemented: [], removed: [])
+        }
+    }
+
+    /// Every type decoded so far in the process; each session starts from a copy.
+    static let known = Mutex<[ObjectIdentifier: DecodeRoute]>([:])
+}
+
 // MARK: - Lists and maps decoded element by element
 
 /// Lists decode each element on its own, so one bad element costs only itself.
@@ -260,6 +382,10 @@ extension Array: LenientList where Element: Decodable {
         var result: [Element] = []
         result.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
+            if Element.self == String.self, item.resolvedKind == .string, case .scalar(let value, _) = item.content {
+                result.append(unsafeBitCast(value, to: Element.self))  // a string as it should be: no path made
+                continue
+            }
             let itemPath = path[index]
             if item.resolvedKind == .null {
                 session.problems.append(DecodingProblem(severity: .error, path: itemPath, mark: item.mark, message: "must not be null"))
@@ -291,6 +417,10 @@ extension Dictionary: LenientMap where Key == String, Value: Decodable {
                 continue
             }
             guard result[key] == nil else { continue }  // the composer reported the duplicate
+            if Value.self == String.self, pair.value.resolvedKind == .string, case .scalar(let value, _) = pair.value.content {
+                result[key] = unsafeBitCast(value, to: Value.self)  // a string as it should be: no path made
+                continue
+            }
             if let value = session.decodeReporting(Value.self, node: pair.value, path: path / key) {
                 result[key] = value
             }
@@ -323,18 +453,12 @@ struct NodeDecoder: Decoder {
         guard case .mapping(let pairs) = node.content else {
             throw DecodingFailure(path, node.mark, "must be an object, got \(session.describe(node))")
         }
-        var index: [String: Int] = [:]
-        index.reserveCapacity(pairs.count)
-        for (position, pair) in pairs.enumerated() {
-            guard case .scalar(let key, _) = pair.key.content else {
-                session.problems.append(DecodingProblem(severity: .error, path: path, mark: pair.key.mark, message: "keys must be strings, got \(session.describe(pair.key))"))
-                continue
-            }
-            if index[key] == nil { index[key] = position }
+        for pair in pairs where pair.key.scalarValue == nil {
+            session.problems.append(DecodingProblem(severity: .error, path: path, mark: pair.key.mark, message: "keys must be strings, got \(session.describe(pair.key))"))
         }
-        let tracker = KeyTracker(node: node, path: path, pairs: pairs, index: index, removed: removed)
+        let tracker = KeyTracker(decoder: self, pairs: pairs, suggesting: session.suggesting)
         session.trackers.append(tracker)
-        return KeyedDecodingContainer(KeyedNodeContainer<Key>(tracker: tracker, decoder: self))
+        return KeyedDecodingContainer(KeyedNodeContainer<Key>(tracker: tracker))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -365,13 +489,14 @@ struct PathKey: CodingKey {
 
 struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let tracker: KeyTracker
-    let decoder: NodeDecoder
+
+    var decoder: NodeDecoder { tracker.decoder }
 
     var codingPath: [any CodingKey] { decoder.codingPath }
 
     var allKeys: [Key] {
         tracker.allRequested = true
-        return tracker.index.keys.compactMap { Key(stringValue: $0) }
+        return tracker.keys.compactMap { Key(stringValue: $0) }
     }
 
     func contains(_ key: Key) -> Bool {
@@ -382,8 +507,8 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func present(_ key: Key) -> YAMLNode? {
         let name = key.stringValue
         guard let node = tracker.lookup(name), node.resolvedKind != .null else { return nil }
-        if decoder.unimplemented.contains(name) {
-            decoder.session.warnUnimplemented(decoder.path / name, node.mark)
+        if !tracker.unimplemented.isEmpty, tracker.unimplemented.contains(name) {
+            tracker.session.warnUnimplemented(tracker.path / name, node.mark)
         }
         return node
     }
@@ -394,14 +519,14 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
         guard let node = present(key) else {
-            throw DecodingFailure(decoder.path / key.stringValue, decoder.node.mark, "is required")
+            throw DecodingFailure(tracker.path / key.stringValue, tracker.node.mark, "is required")
         }
-        return try decoder.session.decodeValue(T.self, node: node, path: decoder.path / key.stringValue)
+        return try tracker.session.decodeValue(T.self, node: node, path: tracker.path / key.stringValue)
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let node = present(key) else { return nil }
-        return decoder.session.decodeReporting(T.self, node: node, path: decoder.path / key.stringValue)
+        return tracker.session.decodeReporting(T.self, node: node, path: tracker.path / key.stringValue)
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try decode(Bool.self as Bool.Type, key) }
@@ -419,8 +544,20 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try decode(UInt32.self as UInt32.Type, key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try decode(UInt64.self as UInt64.Type, key) }
 
-    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try decodeIfPresent(Bool.self as Bool.Type, key) }
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try decodeIfPresent(String.self as String.Type, key) }
+    // Strings and booleans as they should be (nearly all) take no field path and no generic
+    // dispatch; anything else goes the general way, which reports the problem at its path.
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        guard let node = present(key) else { return nil }
+        if node.resolvedKind == .bool, case .scalar(let value, _) = node.content { return DecodingSession.isTrue(value) }
+        return tracker.session.decodeReporting(Bool.self, node: node, path: tracker.path / key.stringValue)
+    }
+
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        guard let node = present(key) else { return nil }
+        if node.resolvedKind == .string, case .scalar(let value, _) = node.content { return value }
+        return tracker.session.decodeReporting(String.self, node: node, path: tracker.path / key.stringValue)
+    }
+
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try decodeIfPresent(Double.self as Double.Type, key) }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try decodeIfPresent(Int.self as Int.Type, key) }
     func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try decodeIfPresent(Int32.self as Int32.Type, key) }
@@ -439,7 +576,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     private func narrow<I: FixedWidthInteger>(_ key: Key) throws -> I {
         let wide = try decode(Int64.self as Int64.Type, key)
         guard let value = I(exactly: wide) else {
-            throw DecodingFailure(decoder.path / key.stringValue, decoder.node.mark, "must be an integer between \(I.min) and \(I.max)")
+            throw DecodingFailure(tracker.path / key.stringValue, tracker.node.mark, "must be an integer between \(I.min) and \(I.max)")
         }
         return value
     }
@@ -458,9 +595,9 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     private func child(_ key: Key) throws -> NodeDecoder {
         guard let node = present(key) else {
-            throw DecodingFailure(decoder.path / key.stringValue, decoder.node.mark, "is required")
+            throw DecodingFailure(tracker.path / key.stringValue, tracker.node.mark, "is required")
         }
-        return NodeDecoder(node: node, path: decoder.path / key.stringValue, session: decoder.session, unimplemented: [])
+        return NodeDecoder(node: node, path: tracker.path / key.stringValue, session: tracker.session, unimplemented: [])
     }
 }
 

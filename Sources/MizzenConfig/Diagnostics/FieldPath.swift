@@ -5,29 +5,82 @@ package struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         case index(Int)
     }
 
-    package var components: [Component]
+    /// The path is a chain of links to its parent: appending (done for every value decoded)
+    /// makes one small link, where an array of components was copied whole each time.
+    private final class Link: Sendable {
+        let parent: Link?
+        let component: Component
+        let depth: Int
+
+        init(parent: Link?, component: Component) {
+            self.parent = parent
+            self.component = component
+            depth = (parent?.depth ?? 0) + 1
+        }
+    }
+
+    private let last: Link?
 
     package init(_ components: [Component] = []) {
-        self.components = components
+        var link: Link?
+        for component in components { link = Link(parent: link, component: component) }
+        last = link
+    }
+
+    private init(last: Link) {
+        self.last = last
     }
 
     package static let root = FieldPath()
 
+    /// The components from the root.
+    package var components: [Component] {
+        var reversed: [Component] = []
+        reversed.reserveCapacity(depth)
+        var link = last
+        while let current = link {
+            reversed.append(current.component)
+            link = current.parent
+        }
+        return reversed.reversed()
+    }
+
+    package var isEmpty: Bool { last == nil }
+
+    package var depth: Int { last?.depth ?? 0 }
+
     package func appending(_ key: String) -> FieldPath {
-        var copy = self
-        copy.components.append(.key(key))
-        return copy
+        FieldPath(last: Link(parent: last, component: .key(key)))
     }
 
     package func appending(index: Int) -> FieldPath {
-        var copy = self
-        copy.components.append(.index(index))
-        return copy
+        FieldPath(last: Link(parent: last, component: .index(index)))
     }
 
     package static func / (lhs: FieldPath, rhs: String) -> FieldPath { lhs.appending(rhs) }
     package static func / (lhs: FieldPath, rhs: Int) -> FieldPath { lhs.appending(index: rhs) }
     package subscript(index: Int) -> FieldPath { appending(index: index) }
+
+    package static func == (lhs: FieldPath, rhs: FieldPath) -> Bool {
+        guard lhs.depth == rhs.depth else { return false }
+        var left = lhs.last, right = rhs.last
+        while let one = left, let other = right {
+            if one === other { return true }
+            guard one.component == other.component else { return false }
+            left = one.parent
+            right = other.parent
+        }
+        return true
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(depth)
+        var link = last
+        while let current = link {
+            hasher.combine(current.component)
+            link = current.parent
+        }
+    }
 
     package var description: String {
         var text = ""
