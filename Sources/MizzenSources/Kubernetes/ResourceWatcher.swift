@@ -86,12 +86,13 @@ struct ResourceWatcher: Sendable {
         // times its JSON, and smaller pages let the server's encoding and this decoding overlap
         // (the sync was faster in Bench/kubernetes.py than with 500 from the start).
         var limit = max(1, min(settings.pageSize, Self.firstPage))
-        repeat {
+        while true {
             var query = "limit=\(limit)"
             if let continueToken { query += "&continue=\(Self.percentEncode(continueToken))" }
             let response = try await client.get("\(scope.kind.path(namespace: scope.namespace))?\(query)")
             if response.status == 410, continueToken != nil {
-                // The continue token expired between pages: start the list over.
+                // The continue token expired between pages: start the list over (client-go's
+                // pager lists again too; ending here would replace the kind with a part of it).
                 logger.info("list \(scope): continue token expired (410); listing again from the start")
                 entries = []
                 continueToken = nil
@@ -120,7 +121,8 @@ struct ResourceWatcher: Sendable {
                     if let entry = decode(item) { entries.append(entry) }
                 }
             }
-        } while continueToken != nil
+            if continueToken == nil { break }
+        }
         store.replace(scope, with: entries, resourceVersion: listVersion)
         changed()
         logger.info("listed \(scope): \(entries.count) object\(entries.count == 1 ? "" : "s") at resourceVersion \(listVersion)")

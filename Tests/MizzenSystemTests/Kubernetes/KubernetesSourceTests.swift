@@ -358,6 +358,28 @@ struct KubernetesSourceTests {
 
     /// An invalid VirtualService among valid ones: logged with its object, field and reason,
     /// left out; the rest is served. Fixing it serves it.
+    /// A list whose continue token expires between pages (410 Expired) is listed again from
+    /// the start, not cut short: every VirtualService of a three-page list is served.
+    @Test func listWhoseContinueTokenExpiresIsListedAgain() throws {
+        let upstream = try Peer("upstream.py", ["--name", "good"])
+        defer { upstream.stop() }
+        let routes = (0..<250).map { Self.virtualService("vs-\($0)", host: "h\($0).example.com", destination: "good") }
+        let base = ([Self.gateway, Self.service("good"), Self.slices("good", pods: [("good-a", upstream.port)])] + routes).joined(separator: "\n---\n")
+        let api = try StandInAPIServer.start(seed: [base])
+        defer { api.stop() }
+        try api.expireContinues(count: 1)
+        let gateway = try WatchingGateway(api)
+        defer { gateway.stop() }
+        let port = gateway.port(8080)
+        #expect(port > 0, "\(gateway.log)")
+        #expect(gateway.log.contains("continue token expired (410)"), "\(gateway.log)")
+        #expect(gateway.log.contains("listed virtualservices.networking.istio.io: 250 objects"), "\(gateway.log)")
+        for index in [0, 99, 100, 249] {
+            let answer = try Harness.curl(["-s", "-i", "-H", "Host: h\(index).example.com", "http://127.0.0.1:\(port)/"])
+            #expect(Self.upstreamName(answer) == "good", "h\(index): \(answer.stdout.prefix(200))")
+        }
+    }
+
     @Test func invalidObjectIsLoggedAndLeftOut() throws {
         let upstream = try Peer("upstream.py", ["--name", "good"])
         defer { upstream.stop() }

@@ -252,6 +252,12 @@ final class StandInAPIServer: @unchecked Sendable {
         _ = try controlJSON("DELETE", "/deny", body: body)
     }
 
+    /// The next `count` list requests that carry a continue token get 410 Expired, as when a
+    /// compaction passed the list's version between two of its pages.
+    func expireContinues(count: Int = 1) throws {
+        _ = try controlJSON("POST", "/expire-continue?count=\(count)")
+    }
+
     /// Replaces the accepted token (started with `tokenFile: true`): the old one gets 401 from
     /// the next request on, as after a projected token's rotation.
     func rotateToken(to newToken: String) throws {

@@ -1143,6 +1143,9 @@ class App:
         self.store = Store(args.history)
         self.auth = Auth(args.token, args.token_file)
         self.deny = DenyRules(args.deny)
+        # Continue tokens to refuse as expired from now on (POST /expire-continue), as when the
+        # server's compaction passed the list's version between two pages.
+        self.expire_continues = 0
         self.client_ca = args.client_ca
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.load_cert_chain(args.tls_cert, args.tls_key)
@@ -1527,6 +1530,12 @@ class App:
                 raise bad_request("specifying resource version is not allowed when using continue")
             at, start = decode_continue(token)
             exact = True
+            with store.lock:
+                expire = self.expire_continues > 0
+                if expire:
+                    self.expire_continues -= 1
+            if expire:
+                raise self.expired_continue(res, at, start, flt)
         else:
             exact = match == "Exact"
             if rv_text:
@@ -1797,6 +1806,8 @@ POST   /objects                       YAML/JSON: one object, a List, or several 
                                       created or replaced -> {"resourceVersion", "eventTimeNs", "objects": [...]}
 DELETE /objects/PLURAL/NS|_/NAME      -> {"resourceVersion", "eventTimeNs"} (404 Status when absent)
 POST   /compact                       drop all history -> {"resourceVersion"}
+POST   /expire-continue?count=N       the next N list requests with a continue token get 410 Expired
+                                      (as after a compaction past the list's version) -> {"expireContinues"}
 POST   /break-watches                 abort every open watch (socket closed, no final chunk) -> {"watches"}
 POST   /error-watches                 ERROR 410 Expired to every open watch, then end it -> {"watches"}
 POST   /down?seconds=N                close the listener and every connection; listen again on the same port after N s
@@ -1859,6 +1870,10 @@ class ControlHandler(BaseHTTPRequestHandler):
                     entry = store.delete(res, namespace if res.namespaced and namespace != "_" else None, name)
                     event_time = store.last_dispatch_ns
                 return self.reply(200, {"resourceVersion": str(entry.rv), "eventTimeNs": event_time})
+            if path == "/expire-continue" and method == "POST":
+                with store.lock:
+                    app.expire_continues = int(query.get("count", "1"))
+                return self.reply(200, {"expireContinues": app.expire_continues})
             if path == "/compact" and method == "POST":
                 return self.reply(200, {"resourceVersion": str(store.compact())})
             if path in ("/break-watches", "/error-watches") and method == "POST":
