@@ -74,6 +74,9 @@ package struct ServiceRegistry: Sendable {
     /// Endpoints and EndpointSlices, and of every Pod. A registry made again after a change
     /// takes from the last one the services whose versions are the same (see `init(_:reusing:)`).
     private var versions: [String: [String]] = [:]
+    /// Kubernetes services taken from the registry this one reused: each equal to its service
+    /// of the same name there (made from objects of the same versions, with its instances).
+    package private(set) var reusedHosts: Set<String> = []
 
     /// The registry of `snapshot`; Kubernetes services whose objects have the same
     /// resourceVersions as when `previous` was made are taken from it, not made again (one
@@ -126,6 +129,7 @@ package struct ServiceRegistry: Sendable {
             }
             if known, let previous, previous.versions[hostname] == version, let kept = previous.services[hostname], kept.origin == .kubernetes {
                 made.instances = kept.instances
+                reusedHosts.insert(hostname)
             } else {
                 rebuild.insert(hostname)
             }
