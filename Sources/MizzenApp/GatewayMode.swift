@@ -8,6 +8,7 @@ package import MizzenSources
 package import MizzenTelemetry
 import NIOCore
 package import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -45,6 +46,9 @@ package struct GatewayMode: Sendable {
 
     /// Cluster counters and outlier state, kept across reloads.
     let runtimes = ClusterRuntimes()
+    /// The configuration warnings of the last build: an update from the API server logs only
+    /// the new ones (an EndpointSlice changing every few seconds repeated every one of them).
+    let lastWarnings = LoggedWarnings()
 
     package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, workloadCertificates: String? = nil,
                  binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger, telemetry: ProxyTelemetry = .metricsOnly,
@@ -140,8 +144,8 @@ package struct GatewayMode: Sendable {
         let started = ContinuousClock.now
         let table = cache.map { RouteTable.compile(objects, for: proxy, mesh: mesh, cache: $0) } ?? RouteTable.compile(objects, for: proxy, mesh: mesh)
         let compiled = ContinuousClock.now
-        for problem in table.problems { logger.warning("\(problem)") }
-        for line in PendingFeatures.report(table) { logger.warning("\(line)") }
+        let warnings = table.problems.map { "\($0)" } + PendingFeatures.report(table)
+        for line in lastWarnings.replace(with: warnings, onlyNew: cache != nil) { logger.warning("\(line)") }
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
                                            credentialsDirectory: credentialsDirectory, secrets: credentials(objects),
                                            workloadCertificates: workloadCertificates, trustDomain: mesh.trustDomain)
@@ -549,5 +553,21 @@ final class SignalStream: @unchecked Sendable {
             sources.append(source)
         }
         self.sources = sources
+    }
+}
+
+/// Warnings logged by the last build, to tell which of the next build's are new.
+final class LoggedWarnings: Sendable {
+    private let lines = Mutex<Set<String>>([])
+
+    /// The lines to log of `warnings`: the ones the last build did not have (all of them
+    /// unless `onlyNew`). A warning gone and back is logged again.
+    func replace(with warnings: [String], onlyNew: Bool) -> [String] {
+        let current = Set(warnings)
+        let last = lines.withLock { lines in
+            defer { lines = current }
+            return lines
+        }
+        return onlyNew ? warnings.filter { !last.contains($0) } : warnings
     }
 }

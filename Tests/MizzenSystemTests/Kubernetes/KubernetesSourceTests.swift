@@ -380,6 +380,45 @@ struct KubernetesSourceTests {
         }
     }
 
+    /// A warning about the configuration is logged when it appears, not again at every update
+    /// from the API server (an EndpointSlice changing every few seconds repeated all of them).
+    @Test func warningsAreNotRepeatedAtEveryUpdate() throws {
+        let upstream = try Peer("upstream.py", ["--name", "good"])
+        defer { upstream.stop() }
+        let warned = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: warned, namespace: shop}
+            spec:
+              hosts: [warned.example.com]
+              gateways: [istio-system/edge]
+              http:
+              - route:
+                - destination: {host: good.shop.svc.cluster.local}
+                retries: {attempts: 2, retryOn: "5xx,retriable-headers"}
+            """
+        let base = [Self.gateway, Self.service("good"), Self.slices("good", pods: [("good-a", upstream.port)]), warned].joined(separator: "\n---\n")
+        let api = try StandInAPIServer.start(seed: [base])
+        defer { api.stop() }
+        let gateway = try WatchingGateway(api)
+        defer { gateway.stop() }
+        let port = gateway.port(8080)
+        #expect(port > 0, "\(gateway.log)")
+        let warning = "retries.retryOn retriable-headers"
+        #expect(gateway.background.waitFor(timeout: 10) { $0.contains(warning) }, "\(gateway.log)")
+        for index in 0..<3 {
+            try api.apply(Self.virtualService("more-\(index)", host: "more-\(index).example.com", destination: "good"))
+            #expect(Self.eventually(port, host: "more-\(index).example.com") { Self.upstreamName($0) == "good" } != nil)
+        }
+        #expect(gateway.log.components(separatedBy: warning).count - 1 == 1, "logged once: \(gateway.log)")
+        // Gone and back: logged again.
+        try api.apply(warned.replacingOccurrences(of: "5xx,retriable-headers", with: "5xx"))
+        try api.apply(Self.virtualService("more-3", host: "more-3.example.com", destination: "good"))
+        #expect(Self.eventually(port, host: "more-3.example.com") { Self.upstreamName($0) == "good" } != nil)
+        try api.apply(warned)
+        #expect(gateway.background.waitFor(timeout: 10) { $0.components(separatedBy: warning).count - 1 == 2 }, "\(gateway.log)")
+    }
+
     @Test func invalidObjectIsLoggedAndLeftOut() throws {
         let upstream = try Peer("upstream.py", ["--name", "good"])
         defer { upstream.stop() }
