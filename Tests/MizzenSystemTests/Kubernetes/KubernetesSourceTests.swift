@@ -70,6 +70,44 @@ struct KubernetesSourceTests {
         }
     }
 
+    /// A gateway watching a stand-in seeded with the edge Gateway, service `good` (one endpoint:
+    /// an upstream that names itself "good") and `objects`; `prepare` runs on the stand-in before
+    /// the gateway starts.
+    final class GoodService {
+        let upstream: Peer
+        let api: StandInAPIServer
+        let gateway: WatchingGateway
+        /// The local port of Gateway port 8080 (0 if it never opened).
+        let port: Int
+
+        init(_ objects: [String], prepare: (StandInAPIServer) throws -> Void = { _ in }) throws {
+            upstream = try Peer("upstream.py", ["--name", "good"])
+            let seed = [KubernetesSourceTests.gateway, KubernetesSourceTests.service("good"),
+                        KubernetesSourceTests.slices("good", pods: [("good-a", upstream.port)])] + objects
+            do {
+                api = try StandInAPIServer.start(seed: [seed.joined(separator: "\n---\n")])
+            } catch {
+                upstream.stop()
+                throw error
+            }
+            do {
+                try prepare(api)
+                gateway = try WatchingGateway(api)
+            } catch {
+                api.stop()
+                upstream.stop()
+                throw error
+            }
+            port = gateway.port(8080)
+        }
+
+        func stop() {
+            gateway.stop()
+            api.stop()
+            upstream.stop()
+        }
+    }
+
     // MARK: Objects
 
     static let gateway = """
@@ -361,16 +399,10 @@ struct KubernetesSourceTests {
     /// A list whose continue token expires between pages (410 Expired) is listed again from
     /// the start, not cut short: every VirtualService of a three-page list is served.
     @Test func listWhoseContinueTokenExpiresIsListedAgain() throws {
-        let upstream = try Peer("upstream.py", ["--name", "good"])
-        defer { upstream.stop() }
         let routes = (0..<250).map { Self.virtualService("vs-\($0)", host: "h\($0).example.com", destination: "good") }
-        let base = ([Self.gateway, Self.service("good"), Self.slices("good", pods: [("good-a", upstream.port)])] + routes).joined(separator: "\n---\n")
-        let api = try StandInAPIServer.start(seed: [base])
-        defer { api.stop() }
-        try api.expireContinues(count: 1)
-        let gateway = try WatchingGateway(api)
-        defer { gateway.stop() }
-        let port = gateway.port(8080)
+        let setup = try GoodService(routes) { try $0.expireContinues(count: 1) }
+        defer { setup.stop() }
+        let (gateway, port) = (setup.gateway, setup.port)
         #expect(port > 0, "\(gateway.log)")
         #expect(gateway.log.contains("continue token expired (410)"), "\(gateway.log)")
         #expect(gateway.log.contains("listed virtualservices.networking.istio.io: 250 objects"), "\(gateway.log)")
@@ -383,8 +415,6 @@ struct KubernetesSourceTests {
     /// A warning about the configuration is logged when it appears, not again at every update
     /// from the API server (an EndpointSlice changing every few seconds repeated all of them).
     @Test func warningsAreNotRepeatedAtEveryUpdate() throws {
-        let upstream = try Peer("upstream.py", ["--name", "good"])
-        defer { upstream.stop() }
         let warned = """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -397,12 +427,9 @@ struct KubernetesSourceTests {
                 - destination: {host: good.shop.svc.cluster.local}
                 retries: {attempts: 2, retryOn: "5xx,retriable-headers"}
             """
-        let base = [Self.gateway, Self.service("good"), Self.slices("good", pods: [("good-a", upstream.port)]), warned].joined(separator: "\n---\n")
-        let api = try StandInAPIServer.start(seed: [base])
-        defer { api.stop() }
-        let gateway = try WatchingGateway(api)
-        defer { gateway.stop() }
-        let port = gateway.port(8080)
+        let setup = try GoodService([warned])
+        defer { setup.stop() }
+        let (api, gateway, port) = (setup.api, setup.gateway, setup.port)
         #expect(port > 0, "\(gateway.log)")
         let warning = "retries.retryOn retriable-headers"
         #expect(gateway.background.waitFor(timeout: 10) { $0.contains(warning) }, "\(gateway.log)")
@@ -420,8 +447,6 @@ struct KubernetesSourceTests {
     }
 
     @Test func invalidObjectIsLoggedAndLeftOut() throws {
-        let upstream = try Peer("upstream.py", ["--name", "good"])
-        defer { upstream.stop() }
         let invalid = """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -434,13 +459,9 @@ struct KubernetesSourceTests {
                 - destination: {host: good.shop.svc.cluster.local}
                   weight: -5
             """
-        let base = [Self.gateway, Self.service("good"), Self.slices("good", pods: [("good-a", upstream.port)]),
-                    Self.virtualService("fine", host: "fine.example.com", destination: "good"), invalid].joined(separator: "\n---\n")
-        let api = try StandInAPIServer.start(seed: [base])
-        defer { api.stop() }
-        let gateway = try WatchingGateway(api)
-        defer { gateway.stop() }
-        let port = gateway.port(8080)
+        let setup = try GoodService([Self.virtualService("fine", host: "fine.example.com", destination: "good"), invalid])
+        defer { setup.stop() }
+        let (api, gateway, port) = (setup.api, setup.gateway, setup.port)
         #expect(port > 0, "\(gateway.log)")
         #expect(gateway.log.contains("VirtualService shop/broken: spec.http[0].route[0].weight"), "\(gateway.log)")
         #expect(gateway.log.contains("1 invalid left out"), "\(gateway.log)")
