@@ -150,14 +150,7 @@ struct ResourceWatcher: Sendable {
     func decodeConcurrently(_ page: consuming [YAMLNode]) async -> [ObjectStore.Entry] {
         var items = page
         let parts = min(Self.decodingTasks, items.count / Self.itemsPerDecodingTask)
-        guard parts > 1 else {
-            var entries: [ObjectStore.Entry] = []
-            entries.reserveCapacity(items.count)
-            while let item = items.popLast() {
-                if let entry = decode(item) { entries.append(entry) }
-            }
-            return entries
-        }
+        guard parts > 1 else { return decodeAll(&items) }
         var chunks: [[YAMLNode]] = []
         let size = (items.count + parts - 1) / parts
         while !items.isEmpty {
@@ -166,19 +159,22 @@ struct ResourceWatcher: Sendable {
         }
         return await withTaskGroup(of: [ObjectStore.Entry].self) { group in
             while var chunk = chunks.popLast() {
-                group.addTask {
-                    var entries: [ObjectStore.Entry] = []
-                    entries.reserveCapacity(chunk.count)
-                    while let item = chunk.popLast() {
-                        if let entry = decode(item) { entries.append(entry) }
-                    }
-                    return entries
-                }
+                group.addTask { decodeAll(&chunk) }
             }
             var entries: [ObjectStore.Entry] = []
             for await part in group { entries += part }
             return entries
         }
+    }
+
+    /// Decodes `items`, emptying it as it goes (each tree freed once decoded).
+    func decodeAll(_ items: inout [YAMLNode]) -> [ObjectStore.Entry] {
+        var entries: [ObjectStore.Entry] = []
+        entries.reserveCapacity(items.count)
+        while let item = items.popLast() {
+            if let entry = decode(item) { entries.append(entry) }
+        }
+        return entries
     }
 
     // MARK: Watch
