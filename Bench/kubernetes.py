@@ -32,6 +32,8 @@ import threading
 import time
 import urllib.request
 
+from run import HZ, cpu_ticks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "Tests", "MizzenSystemTests", "Peers")
 
@@ -169,10 +171,9 @@ def rss_kib(pid):
 
 
 def cpu_seconds(pid):
-    """User and system CPU time of a process so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU time of a process so far (Bench/run.py's counter)."""
+    user, system = cpu_ticks([pid])
+    return (user + system) / HZ
 
 
 def reference_seconds():
