@@ -82,13 +82,7 @@ struct ContainerImageTests {
         defer {
             var environment = ProcessInfo.processInfo.environment
             environment["CONTAINERS_CONF"] = Harness.packageRoot.appendingPathComponent("scripts/containers.conf").path
-            let remove = Process()
-            remove.executableURL = URL(fileURLWithPath: "/usr/bin/podman")
-            remove.arguments = ["rmi", "--ignore", image]
-            remove.environment = environment
-            remove.standardOutput = FileHandle.nullDevice
-            remove.standardError = FileHandle.nullDevice
-            if (try? remove.run()) != nil { remove.waitUntilExit() }
+            _ = try? Harness.run("/usr/bin/podman", ["rmi", "--ignore", image], timeout: 120, environment: environment)
         }
         if run.status == 77 {
             let reason = run.stdout.split(separator: "\n").first { $0.hasPrefix("SKIP: ") }?.dropFirst(6) ?? "podman cannot build or run containers here"

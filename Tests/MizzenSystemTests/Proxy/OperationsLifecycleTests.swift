@@ -244,7 +244,7 @@ struct OperationsLifecycleTests {
         let exited = AdminEndpointTests.eventually(timeout: 12) { !gateway.background.process.isRunning }
         let exitAfter = Date().timeIntervalSince(sigterm)
         try #require(exited, "still running 12 s after SIGTERM: \(gateway.background.errors.suffix(2000))")
-        #expect(gateway.background.process.terminationStatus == 0)
+        #expect(gateway.background.exitStatus == 0)
         #expect(exitAfter >= 1.5 && exitAfter <= 10, "exited \(exitAfter) s after SIGTERM with a 2 s drain duration")
 
         _ = AdminEndpointTests.eventually(timeout: 5) { !h2.process.isRunning }

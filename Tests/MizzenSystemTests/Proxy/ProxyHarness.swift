@@ -33,35 +33,75 @@ enum Harness {
         var stderr: String
     }
 
-    /// Runs a command to completion (killed after `timeout` seconds).
+    /// Runs a command to completion. At `timeout` seconds it is sent SIGTERM, 3 s later its
+    /// process group SIGKILL; what it wrote until then is returned (status -1 if it could not
+    /// be reaped). Its output is read on this thread: no wait depends on another thread's
+    /// queue being free.
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], timeout: Double = 30, stdin: Data? = nil) throws -> Output {
+    static func run(_ executable: String, _ arguments: [String], timeout: Double = 30, stdin: Data? = nil,
+                    environment: [String: String]? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
         process.currentDirectoryURL = packageRoot
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        if let environment { process.environment = environment }
+        let pipes = try spawn(process, input: stdin != nil)
+        var reading = OutputReader(output: pipes.output, error: pipes.error, input: pipes.input, pendingInput: stdin ?? Data())
+        let deadline = Date().addingTimeInterval(timeout)
+        let pid = process.processIdentifier
+        if !reading.readUntilClosed(before: deadline) || !waitForExit(process, until: deadline) {
+            kill(pid, SIGTERM)
+            let grace = deadline.addingTimeInterval(3)
+            if !reading.readUntilClosed(before: grace) || !waitForExit(process, until: grace) {
+                killGroup(pid)
+                // A descendant that left the group may still hold the pipes: give up on them.
+                _ = reading.readUntilClosed(before: grace.addingTimeInterval(2))
+            }
+        }
+        reading.close()
+        let exited = waitForExit(process, until: Date().addingTimeInterval(10))
+        return Output(status: exited ? process.terminationStatus : -1, stdout: String(decoding: reading.outputData, as: UTF8.self),
+                      stderr: String(decoding: reading.errorData, as: UTF8.self))
+    }
+
+    /// Every process the tests start is started here, one at a time, with its pipes made under
+    /// the same lock and no signal blocked:
+    /// - Foundation closes a child's inherited descriptors up to the highest one open when it
+    ///   looks; a pipe another thread makes meanwhile would stay open in that child, and whoever
+    ///   reads the pipe would wait for that child's end instead of its own command's.
+    /// - A child inherits the signal mask of the thread that starts it, and the test threads
+    ///   block SIGTERM: a peer or a command started from one ignored `terminate()` and ran until
+    ///   SIGKILL, or forever.
+    static func spawn(_ process: Process, input: Bool = false) throws -> (output: FileHandle, error: FileHandle, input: FileHandle?) {
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
+        let out = Pipe(), err = Pipe()
+        let inputPipe = input ? Pipe() : nil
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        process.standardInput = inputPipe ?? FileHandle.nullDevice
+        var unblocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(stdin)
-            try? input.fileHandleForWriting.close()
-        }
-        let killer = DispatchWorkItem { if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-        let outData = LockedData(), errData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { outData.set(out.fileHandleForReading.readDataToEndOfFile()); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { errData.set(err.fileHandleForReading.readDataToEndOfFile()); group.leave() }
-        process.waitUntilExit()
-        group.wait()
-        killer.cancel()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
-                      stderr: String(decoding: errData.get(), as: UTF8.self))
+        return (out.fileHandleForReading, err.fileHandleForReading, inputPipe?.fileHandleForWriting)
+    }
+
+    private static let spawnLock = NSLock()
+
+    /// SIGKILL to the process and its process group (Foundation starts each child as the
+    /// leader of a group of its own).
+    static func killGroup(_ pid: Int32) {
+        guard pid > 0 else { return }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+    }
+
+    /// Waits until `process` has been reaped, or `deadline`.
+    static func waitForExit(_ process: Process, until deadline: Date) -> Bool {
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        return !process.isRunning
     }
 
     /// curl with a deadline; `-s` and a 20 s max time are always added.
@@ -70,12 +110,89 @@ enum Harness {
     }
 }
 
+/// Reads a child's standard output and error with poll(2) until both close or a deadline,
+/// writing its standard input as the child takes it.
+struct OutputReader {
+    private let handles: (output: FileHandle, error: FileHandle, input: FileHandle?)
+    private let outputFD: Int32, errorFD: Int32, inputFD: Int32
+    private var open: Set<Int32>
+    private var pendingInput: Data
+    private let onOutput: ((Data) -> Void)?, onError: ((Data) -> Void)?
+    private(set) var outputData = Data(), errorData = Data()
+
+    init(output: FileHandle, error: FileHandle, input: FileHandle?, pendingInput: Data,
+         onOutput: ((Data) -> Void)? = nil, onError: ((Data) -> Void)? = nil) {
+        handles = (output, error, input)
+        outputFD = output.fileDescriptor
+        errorFD = error.fileDescriptor
+        inputFD = input?.fileDescriptor ?? -1
+        open = [outputFD, errorFD]
+        self.pendingInput = pendingInput
+        self.onOutput = onOutput
+        self.onError = onError
+        if inputFD >= 0 {
+            _ = fcntl(inputFD, F_SETFL, fcntl(inputFD, F_GETFL) | O_NONBLOCK)
+            open.insert(inputFD)
+            if pendingInput.isEmpty { closeInput() }
+        }
+    }
+
+    /// True when both output pipes closed before `deadline`.
+    mutating func readUntilClosed(before deadline: Date) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open.contains(outputFD) || open.contains(errorFD) {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return false }
+            var polled = open.map { fd in pollfd(fd: fd, events: Int16(fd == inputFD ? POLLOUT : POLLIN), revents: 0) }
+            let ready = poll(&polled, nfds_t(polled.count), Int32(min(remaining, 1) * 1000) + 1)
+            guard ready > 0 else { continue }
+            for entry in polled where entry.revents != 0 {
+                if entry.fd == inputFD {
+                    let written = pendingInput.withUnsafeBytes { write(inputFD, $0.baseAddress, $0.count) }
+                    if written > 0 { pendingInput.removeFirst(written) }
+                    if written < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+                    if written <= 0 || pendingInput.isEmpty { closeInput() }
+                    continue
+                }
+                let count = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+                if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                guard count > 0 else {
+                    open.remove(entry.fd)
+                    continue
+                }
+                let chunk = Data(buffer[0..<count])
+                if entry.fd == outputFD {
+                    if let onOutput { onOutput(chunk) } else { outputData.append(chunk) }
+                } else if let onError { onError(chunk) } else { errorData.append(chunk) }
+            }
+        }
+        return true
+    }
+
+    private mutating func closeInput() {
+        guard open.remove(inputFD) != nil else { return }
+        try? handles.input?.close()
+    }
+
+    /// Closes the read ends, and the input's write end if it is still open.
+    mutating func close() {
+        closeInput()
+        try? handles.output.close()
+        try? handles.error.close()
+        open.removeAll()
+    }
+}
+
 final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
+    private var closed = false
     func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
     func append(_ value: Data) { lock.lock(); data.append(value); lock.unlock() }
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    /// Marks the end of what is written (a background process's pipe reached its end).
+    func close() { lock.lock(); closed = true; lock.unlock() }
+    var isClosed: Bool { lock.lock(); defer { lock.unlock() }; return closed }
 }
 
 /// Every background process a test started, killed when the test process exits: suite
@@ -116,19 +233,29 @@ final class BackgroundProcess: @unchecked Sendable {
     let process = Process()
     let stdout = LockedData()
     let stderr = LockedData()
+    /// Broadcast when the reader thread has read both pipes to their end.
+    private let outputClosed = NSCondition()
 
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
         process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
         process.currentDirectoryURL = Harness.packageRoot
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { [stdout] handle in stdout.append(handle.availableData) }
-        err.fileHandleForReading.readabilityHandler = { [stderr] handle in stderr.append(handle.availableData) }
-        try process.run()
+        let pipes = try Harness.spawn(process)
         BackgroundProcessRegistry.register(process.processIdentifier)
+        // One thread per process reads both pipes until they close: collecting output never
+        // waits for a shared queue.
+        let reader = Thread { [stdout, stderr, outputClosed] in
+            var reading = OutputReader(output: pipes.output, error: pipes.error, input: nil, pendingInput: Data(),
+                                       onOutput: { stdout.append($0) }, onError: { stderr.append($0) })
+            _ = reading.readUntilClosed(before: .distantFuture)
+            reading.close()
+            outputClosed.lock()
+            outputClosed.broadcast()
+            outputClosed.unlock()
+            stdout.close()
+        }
+        reader.stackSize = 256 << 10
+        reader.start()
     }
 
     var output: String { String(decoding: stdout.get(), as: UTF8.self) }
@@ -170,11 +297,25 @@ final class BackgroundProcess: @unchecked Sendable {
         BackgroundProcessRegistry.unregister(process.processIdentifier)
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if !Harness.waitForExit(process, until: Date().addingTimeInterval(5)) {
+            Harness.killGroup(process.processIdentifier)
+            _ = Harness.waitForExit(process, until: Date().addingTimeInterval(10))
+        }
     }
+
+    /// Waits until the process has exited and been reaped and its output read to the end, at
+    /// most `timeout` seconds.
+    func waitForExit(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        guard Harness.waitForExit(process, until: deadline) else { return false }
+        outputClosed.lock()
+        defer { outputClosed.unlock() }
+        while !stdout.isClosed { if !outputClosed.wait(until: deadline) { break } }
+        return true
+    }
+
+    /// The exit status, or nil while the process runs.
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     deinit { stop() }
 }

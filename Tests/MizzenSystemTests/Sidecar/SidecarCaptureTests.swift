@@ -163,12 +163,7 @@ struct SidecarCaptureTests {
         }
 
         func stop() {
-            // The sidecars stop on SIGTERM; the Python peers, started through `ip netns exec`,
-            // would sit out BackgroundProcess's 5 s grace each: they are killed.
-            for process in processes.reversed() {
-                if process.process.arguments?.contains("python3") == true { kill(process.process.processIdentifier, SIGKILL) }
-                process.stop()
-            }
+            for process in processes.reversed() { process.stop() }
             network.remove()
             try? FileManager.default.removeItem(at: directory)
         }

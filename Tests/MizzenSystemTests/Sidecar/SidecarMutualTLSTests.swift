@@ -97,7 +97,7 @@ struct SidecarMutualTLSTests {
         // gRPC probes: grpc.health.v1.Health/Check over HTTP/2 (a gRPC server in the pod).
         let grpcServer = try pods.network.start(in: pods.network.podB, ["python3", Harness.peers.appendingPathComponent("grpc_echo.py").path, "--host", "0.0.0.0",
                                                                           "--port", "9090", "--parent-pid", String(getpid())])
-        defer { kill(grpcServer.process.processIdentifier, SIGKILL); grpcServer.stop() }
+        defer { grpcServer.stop() }
         #expect(grpcServer.waitFor(timeout: 20) { $0.contains("READY") }, "\(grpcServer.errors)")
         #expect(try probe("/app-health/grpc/readyz") == "200")
         #expect(try probe("/app-health/grpc/livez") == "500", "NOT_SERVING fails the probe")
