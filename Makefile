@@ -43,9 +43,13 @@ run: build
 pydeps:
 	@python3 -c "import grpc, h2, kubernetes, jsonpatch" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r Tests/MizzenSystemTests/Peers/requirements.txt </dev/null
 
+# The suite takes 7-17 minutes. TEST_TIMEOUT (seconds) stops a run that hangs, printing what
+# was still running, rather than leaving CI's own limit to cut it off with nothing said.
+TEST_TIMEOUT ?= 3000
+
 test: deps pydeps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	scripts/with-deadline.sh $(TEST_TIMEOUT) $(SWIFT) test --skip-build
 
 # BENCH=proxies (default): the side-by-side benchmark of Bench/README.md (Mizzen against Envoy,
 # nginx, HAProxy and direct-to-upstream; about 13 minutes, results in Bench/results/latest.md);
