@@ -200,6 +200,31 @@ struct IncrementalCompileTests {
             $0.remove("dr-a")
         },
         Step(name: "the delegating VirtualService deleted", changed: .virtualServices) { $0.remove("vs-root") },
+        // From here every VirtualService has a version and none delegates: a change that feeds
+        // no route takes each route configuration whole, and the precedence order as it was.
+        Step(name: "the VirtualService without a resourceVersion deleted", changed: .virtualServices) { $0.remove("vs-plain") },
+        Step(name: "endpoints changed (route configurations taken whole)", changed: .serviceRegistry) {
+            $0.set("svc-a", service("a", endpoints: ["10.1.0.5"]))
+        },
+        Step(name: "the DestinationRule added back (route configurations taken whole)", changed: .destinationRules) {
+            $0.set("dr-a", """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: dr-a, namespace: shop, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
+            spec:
+              host: a.shop.svc.cluster.local
+              subsets: [{name: v2, labels: {version: v2}}]
+            """)
+        },
+        Step(name: "a VirtualService's route changed after routes were taken whole", changed: .virtualServices) {
+            $0.set("vs-3", virtualService("vs-3", created: 3, hosts: ["one.shop.example.com"], http: route(to: "a", prefix: "/three-moved")))
+        },
+        Step(name: "a VirtualService older than the others added after routes were taken whole", changed: .virtualServices) {
+            $0.set("vs-0", virtualService("vs-0", created: 0, hosts: ["one.shop.example.com"], http: route(to: "b", prefix: "/zero")))
+        },
+        Step(name: "endpoints changed again", changed: .serviceRegistry) {
+            $0.set("svc-b", service("b", ports: [80, 81], endpoints: ["10.2.0.9"]))
+        },
     ]
 
     @Test func everyStepCompilesToTheTableOfAFullCompile() {

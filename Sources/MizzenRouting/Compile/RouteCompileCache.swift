@@ -47,6 +47,13 @@ package final class RouteCompileCache: @unchecked Sendable {
     /// adds and removes the counts of the fragments it changed, not of all of them.
     var clusterUses: [String: Int] = [:]
     var clusterRequests: [String: ClusterRequest] = [:]
+    /// Whether a VirtualService, Gateway, Sidecar or anything unknown changed since the last
+    /// compile: while none did, a route configuration whose servers are the same is the last
+    /// one (an endpoint change among 10,000 VirtualServices walked all their fragments).
+    private(set) var routeInputsChanged = true
+    /// The VirtualServices in precedence order at the last compile, and for which namespace:
+    /// the same while no VirtualService changed.
+    var precedenceOrder: (namespace: String, virtualServices: [ConfigResource<VirtualService>])?
     /// Who the cache was filled for: another proxy or mesh empties it.
     var proxy: ProxyIdentity?
     var mesh: MeshSettings?
@@ -72,6 +79,12 @@ package final class RouteCompileCache: @unchecked Sendable {
 
     /// Forgets what depended on `changed` inputs.
     package func invalidate(_ changed: Inputs) {
+        if !changed.isDisjoint(with: [.virtualServices, .gateways, .sidecars, .other]) {
+            routeInputsChanged = true
+        }
+        if !changed.isDisjoint(with: [.virtualServices, .other]) {
+            precedenceOrder = nil
+        }
         if changed.contains(.serviceRegistry), let registry {
             // Kept to compare with: only what depends on services that changed is made again.
             replacedRegistry = replacedRegistry ?? registry
@@ -91,6 +104,7 @@ package final class RouteCompileCache: @unchecked Sendable {
     }
 
     func forgetRoutes() {
+        routeInputsChanged = true
         configurations = [:]
         clusterUses = [:]
         clusterRequests = [:]
@@ -108,13 +122,20 @@ package final class RouteCompileCache: @unchecked Sendable {
         let samePorts = old.services.count == registry.services.count && old.wildcardHosts == registry.wildcardHosts
             && registry.services.allSatisfy { reused.contains($0.key) || old.services[$0.key]?.ports == $0.value.ports }
         if !samePorts { forgetRoutes() }
+        // Only the clusters of services that changed are removed, in place (filtering made the
+        // whole dictionary of 1,000 clusters again at every endpoint change).
         var unchanged: [String: Bool] = [:]
-        clusters = clusters.filter { _, cluster in
-            if let known = unchanged[cluster.serviceHost] { return known }
-            let same = reused.contains(cluster.serviceHost) || old.service(for: cluster.serviceHost) == registry.service(for: cluster.serviceHost)
+        var stale: [String] = []
+        for (name, cluster) in clusters where !reused.contains(cluster.serviceHost) {
+            if let known = unchanged[cluster.serviceHost] {
+                if !known { stale.append(name) }
+                continue
+            }
+            let same = old.service(for: cluster.serviceHost) == registry.service(for: cluster.serviceHost)
             unchanged[cluster.serviceHost] = same
-            return same
+            if !same { stale.append(name) }
         }
+        for name in stale { clusters[name] = nil }
     }
 
     func prepare(proxy: ProxyIdentity, mesh: MeshSettings) {
@@ -133,6 +154,7 @@ package final class RouteCompileCache: @unchecked Sendable {
         self.clusterUses = clusterUses
         self.clusterRequests = clusterRequests
         lastReuse = reuse
+        routeInputsChanged = false
     }
 }
 
@@ -169,6 +191,11 @@ final class RouteConfigurationMemo {
         var server: Int
     }
 
+    /// Every fragment can be reused (none delegates, every VirtualService has a version).
+    let allReusable: Bool
+    /// The problems of every fragment, in order: what reusing each of them reports.
+    private(set) lazy var problems: [String] = fragments.flatMap(\.problems)
+
     init(serverKeys: [String], identities: [FragmentIdentity?], reusable: [Bool], fragments: [HTTPFragment], configuration: HTTPRouteConfiguration,
          hostIndex: [String: Int], positionsByDomain: [String: [Int]]) {
         self.serverKeys = serverKeys
@@ -178,6 +205,7 @@ final class RouteConfigurationMemo {
         self.configuration = configuration
         self.hostIndex = hostIndex
         self.positionsByDomain = positionsByDomain
+        allReusable = !reusable.contains(false)
     }
 
     func fragment(_ identity: FragmentIdentity, server: Int) -> HTTPFragment? {

@@ -14,7 +14,9 @@ extension RouteTable {
         cache.prepare(proxy: proxy, mesh: mesh)
         let registry = cache.registry ?? ServiceRegistry(snapshot, reusing: cache.replacedRegistry)
         if cache.registry == nil { cache.registryReplaced(by: registry) }
-        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry)
+        let order = cache.precedenceOrder.flatMap { $0.namespace == proxy.namespace ? $0.virtualServices : nil }
+        var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry, virtualServices: order)
+        cache.precedenceOrder = (proxy.namespace, compiler.virtualServices)
         compiler.cache = cache
         compiler.fragmentClusterUses = cache.clusterUses
         compiler.fragmentClusterRequests = cache.clusterRequests
@@ -87,12 +89,14 @@ struct RouteTableCompiler {
     /// While compiling one fragment: the clusters its routes name.
     var clusterRequests: [ClusterRequest]?
 
-    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings(), registry: ServiceRegistry? = nil) {
+    /// `virtualServices`: the snapshot's in precedence order, when known (a cache's, unchanged).
+    init(snapshot: ConfigSnapshot, proxy: ProxyIdentity, mesh: MeshSettings = MeshSettings(), registry: ServiceRegistry? = nil,
+         virtualServices: [ConfigResource<VirtualService>]? = nil) {
         self.snapshot = snapshot
         self.proxy = proxy
         self.mesh = mesh
         self.registry = registry ?? ServiceRegistry(snapshot)
-        self.virtualServices = Self.precedenceOrder(snapshot.virtualServices, proxyNamespace: proxy.namespace)
+        self.virtualServices = virtualServices ?? Self.precedenceOrder(snapshot.virtualServices, proxyNamespace: proxy.namespace)
         self.destinationRulesByNamespace = Dictionary(grouping: Self.oldestFirst(snapshot.destinationRules), by: \.namespace)
         self.peerAuthentications = Self.oldestFirst(snapshot.peerAuthentications)
         let scope = proxy.isGateway ? nil : Self.sidecarScope(snapshot.sidecars, proxy: proxy, rootNamespace: mesh.rootNamespace)
@@ -290,6 +294,14 @@ struct RouteTableCompiler {
         let serverKeys = servers.map(Self.fragmentKey)
         let previous = cache?.configurations[name]
         let memo = previous.flatMap { $0.serverKeys == serverKeys ? $0 : nil }
+        if let memo, memo.allReusable, cache?.routeInputsChanged == false {
+            // No VirtualService or Gateway changed (an endpoint change): the last configuration.
+            reuse.fragments += memo.fragments.count
+            reuse.virtualHosts += memo.configuration.virtualHosts.count
+            problems += memo.problems
+            nextConfigurations[name] = memo
+            return memo.configuration
+        }
         var identities: [FragmentIdentity?] = []
         var reusable: [Bool] = []
         var fragments: [HTTPFragment] = []
