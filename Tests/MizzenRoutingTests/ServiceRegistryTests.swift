@@ -68,4 +68,66 @@ struct ServiceRegistryTests {
         let shown = instances.map { instance in instance.address + (instance.labels["version"].map { ":\($0)" } ?? "") }
         #expect(shown == testCase.instances)
     }
+
+    /// A registry made again takes from the last one the services whose objects have the same
+    /// resourceVersions, and makes the others: each row changes the objects of the first
+    /// registry and names the services the second one must have made again.
+    struct ReuseCase: CustomStringConvertible, Sendable {
+        var name: String
+        /// (Service version, slice version, slice addresses) per service, before and after.
+        var before: [String: (service: String, slice: String, addresses: [String])]
+        var after: [String: (service: String, slice: String, addresses: [String])]
+        var remade: Set<String>
+        var description: String { name }
+    }
+
+    static let reuseCases: [ReuseCase] = [
+        ReuseCase(name: "nothing changed: every service taken",
+                  before: ["web": ("1", "1", ["10.0.0.1"]), "api": ("1", "1", ["10.0.0.9"])],
+                  after: ["web": ("1", "1", ["10.0.0.1"]), "api": ("1", "1", ["10.0.0.9"])], remade: []),
+        ReuseCase(name: "one slice changed: its service made again",
+                  before: ["web": ("1", "1", ["10.0.0.1"]), "api": ("1", "1", ["10.0.0.9"])],
+                  after: ["web": ("1", "2", ["10.0.0.2"]), "api": ("1", "1", ["10.0.0.9"])], remade: ["web"]),
+        ReuseCase(name: "one Service changed: made again",
+                  before: ["web": ("1", "1", ["10.0.0.1"]), "api": ("1", "1", ["10.0.0.9"])],
+                  after: ["web": ("1", "1", ["10.0.0.1"]), "api": ("2", "1", ["10.0.0.9"])], remade: ["api"]),
+        ReuseCase(name: "a service added: made, the other taken",
+                  before: ["web": ("1", "1", ["10.0.0.1"])],
+                  after: ["web": ("1", "1", ["10.0.0.1"]), "api": ("1", "1", ["10.0.0.9"])], remade: ["api"]),
+        ReuseCase(name: "objects without a resourceVersion: always made",
+                  before: ["web": ("", "", ["10.0.0.1"])],
+                  after: ["web": ("", "", ["10.0.0.1"])], remade: ["web"]),
+    ]
+
+    static func registryDocuments(_ services: [String: (service: String, slice: String, addresses: [String])]) -> String {
+        services.sorted { $0.key < $1.key }.map { name, objects in
+            let service = objects.service.isEmpty ? "" : ", resourceVersion: \"\(objects.service)\""
+            let slice = objects.slice.isEmpty ? "" : ", resourceVersion: \"\(objects.slice)\""
+            return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: \(name), namespace: shop\(service)}
+                spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: \(name)-0, namespace: shop, labels: {kubernetes.io/service-name: \(name)}\(slice)}
+                addressType: IPv4
+                ports: [{name: http, port: 8080}]
+                endpoints: [\(objects.addresses.map { "{addresses: [\"\($0)\"]}" }.joined(separator: ", "))]
+                """
+        }.joined(separator: "\n---\n")
+    }
+
+    @Test(arguments: reuseCases)
+    func servicesOfUnchangedObjectsAreTaken(_ testCase: ReuseCase) {
+        let first = ServiceRegistry(snapshot(yaml: Self.registryDocuments(testCase.before)))
+        let second = ServiceRegistry(snapshot(yaml: Self.registryDocuments(testCase.after)), reusing: first)
+        let fresh = ServiceRegistry(snapshot(yaml: Self.registryDocuments(testCase.after)))
+        let hosts = Set(testCase.after.keys.map { "\($0).shop.svc.cluster.local" })
+        let remade = hosts.subtracting(second.reusedHosts)
+        #expect(remade == Set(testCase.remade.map { "\($0).shop.svc.cluster.local" }), "remade \(remade.sorted())")
+        // What was taken is what making it again gives.
+        #expect(second.services == fresh.services)
+    }
 }

@@ -73,7 +73,9 @@ package struct ServiceRegistry: Sendable {
     /// What each Kubernetes service was made of: the resourceVersions of its Service, its
     /// Endpoints and EndpointSlices, and of every Pod. A registry made again after a change
     /// takes from the last one the services whose versions are the same (see `init(_:reusing:)`).
-    private var versions: [String: [String]] = [:]
+    /// (A hash of the versions, with how many objects: 64 bits compared per service, not a
+    /// string made per object.)
+    private var versions: [String: ObjectVersions] = [:]
     /// Kubernetes services taken from the registry this one reused: each equal to its service
     /// of the same name there (made from objects of the same versions, with its instances).
     package private(set) var reusedHosts: Set<String> = []
@@ -99,11 +101,41 @@ package struct ServiceRegistry: Sendable {
             podHasher.combine(pod.name)
             podHasher.combine(version)
         }
-        let podsVersion = "pods:\(snapshot.pods.count):\(podHasher.finalize())"
+        podHasher.combine(snapshot.pods.count)
+        let podsVersion = podHasher.finalize()
         var rebuild: Set<String> = []
+        services.reserveCapacity(snapshot.services.count + snapshot.serviceEntries.count)
+        versions.reserveCapacity(snapshot.services.count)
         for service in snapshot.services {
-            let spec = service.payload.spec
             let hostname = "\(service.name).\(service.namespace).svc.cluster.local"
+            // Every object with a resourceVersion (from the API server), or nothing is kept.
+            var known = podsKnown && !(service.resourceVersion ?? "").isEmpty
+            var version = Hasher()
+            var objects = 1
+            version.combine(service.resourceVersion ?? "")
+            version.combine(podsVersion)
+            if let endpoints = endpointsByHost[hostname] {
+                known = known && !(endpoints.resourceVersion ?? "").isEmpty
+                version.combine("endpoints")
+                version.combine(endpoints.resourceVersion ?? "")
+                objects += 1
+            }
+            for slice in slicesByHost[hostname] ?? [] {
+                known = known && !(slice.resourceVersion ?? "").isEmpty
+                version.combine(slice.name)
+                version.combine(slice.resourceVersion ?? "")
+                objects += 1
+            }
+            let versionKey = ObjectVersions(hash: version.finalize(), count: objects)
+            if known { versions[hostname] = versionKey }
+            // Made of the same objects as last time: the service as it was, instances and all.
+            if known, let previous, previous.versions[hostname] == versionKey, let kept = previous.services[hostname], kept.origin == .kubernetes {
+                services[hostname] = kept
+                reusedHosts.insert(hostname)
+                continue
+            }
+            rebuild.insert(hostname)
+            let spec = service.payload.spec
             let ports = (spec?.ports ?? []).compactMap { port -> ServicePortSpec? in
                 guard let number = port.port, number > 0 else { return nil }
                 var target: UInt32?
@@ -113,28 +145,9 @@ package struct ServiceRegistry: Sendable {
             var addresses: [String] = []
             if let ips = spec?.clusterIPs, !ips.isEmpty { addresses = ips } else if let ip = spec?.clusterIP { addresses = [ip] }
             addresses.removeAll { $0 == "None" || $0.isEmpty }
-            var made = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
-                                       instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
-                                       selector: spec?.selector)
-            // Every object with a resourceVersion (from the API server), or nothing is kept.
-            var known = podsKnown && !(service.resourceVersion ?? "").isEmpty
-            var version = [service.resourceVersion ?? "", podsVersion]
-            if let endpoints = endpointsByHost[hostname] {
-                known = known && !(endpoints.resourceVersion ?? "").isEmpty
-                version.append("endpoints@\(endpoints.resourceVersion ?? "")")
-            }
-            for slice in slicesByHost[hostname] ?? [] {
-                known = known && !(slice.resourceVersion ?? "").isEmpty
-                version.append("\(slice.name)@\(slice.resourceVersion ?? "")")
-            }
-            if known, let previous, previous.versions[hostname] == version, let kept = previous.services[hostname], kept.origin == .kubernetes {
-                made.instances = kept.instances
-                reusedHosts.insert(hostname)
-            } else {
-                rebuild.insert(hostname)
-            }
-            if known { versions[hostname] = version }
-            services[hostname] = made
+            services[hostname] = RegistryService(hostname: hostname, namespace: service.namespace, addresses: addresses, ports: ports,
+                                                 instances: [], origin: .kubernetes, source: service.reference, exportTo: nil,
+                                                 selector: spec?.selector)
         }
         // Pods give Kubernetes endpoints their labels (subsets select by them) and service
         // accounts (mesh identities), found by the endpoint's targetRef, else by address.
@@ -263,6 +276,13 @@ package struct ServiceRegistry: Sendable {
     package var allServices: [RegistryService] {
         services.values.sorted { $0.hostname < $1.hostname }
     }
+}
+
+/// The objects a Kubernetes service was made of: a hash of their names and versions, and how
+/// many there were.
+struct ObjectVersions: Equatable, Sendable {
+    var hash: Int
+    var count: Int
 }
 
 /// What a Pod tells about the endpoints it backs.
