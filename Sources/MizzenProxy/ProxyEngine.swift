@@ -31,6 +31,7 @@ package final class ProxySnapshot: Sendable {
         self.generation = generation
         self.problems = problems
         var live: [UInt64: LivePool] = [:]
+        live.reserveCapacity(clusters.count)
         for cluster in clusters.values {
             if let kept = previous?.livePools[cluster.poolIdentity], kept.cluster === cluster {
                 live[cluster.poolIdentity] = kept
@@ -56,6 +57,7 @@ package final class ProxySnapshot: Sendable {
         let workload = workloadCertificates.map(UpstreamTLS.WorkloadCertificates.init)
         let runtimeByName = runtimes.retain(table.clusters.keys)
         var clusters: [String: PublishedCluster] = [:]
+        clusters.reserveCapacity(table.clusters.count)
         var plainMeshClusters = 0
         for (name, cluster) in table.clusters {
             let old = previous?.clusters[name]

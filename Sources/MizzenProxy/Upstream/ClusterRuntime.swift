@@ -54,9 +54,12 @@ package final class ClusterRuntimes: Sendable {
 
     /// The runtime of each named cluster, made for new ones; every other runtime is dropped.
     /// Called off the event loops, once per publish.
-    func retain(_ names: some Sequence<String>) -> [String: ClusterRuntime] {
+    func retain(_ names: some Collection<String>) -> [String: ClusterRuntime] {
         runtimes.withLockedValue { map in
+            // The same clusters as the last publish (an endpoint change): the same map.
+            if names.count == map.count, names.allSatisfy({ map[$0] != nil }) { return map }
             var kept: [String: ClusterRuntime] = [:]
+            kept.reserveCapacity(names.count)
             for name in names { kept[name] = map[name] ?? ClusterRuntime() }
             map = kept
             return kept
