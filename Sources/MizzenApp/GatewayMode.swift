@@ -49,8 +49,6 @@ package struct GatewayMode: Sendable {
     /// The configuration warnings of the last build: an update from the API server logs only
     /// the new ones (an EndpointSlice changing every few seconds repeated every one of them).
     let lastWarnings = LoggedWarnings()
-    /// The routes with unapplied settings per route configuration, for a compile that reused it.
-    let pendingFeatures = PendingFeatures.Memo()
 
     package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, workloadCertificates: String? = nil,
                  binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger, telemetry: ProxyTelemetry = .metricsOnly,
@@ -146,7 +144,7 @@ package struct GatewayMode: Sendable {
         let started = ContinuousClock.now
         let table = cache.map { RouteTable.compile(objects, for: proxy, mesh: mesh, cache: $0) } ?? RouteTable.compile(objects, for: proxy, mesh: mesh)
         let compiled = ContinuousClock.now
-        let warnings = table.problems.map { "\($0)" } + PendingFeatures.report(table, memo: cache == nil ? nil : pendingFeatures)
+        let warnings = table.problems.map { "\($0)" } + PendingFeatures.report(table)
         for line in lastWarnings.replace(with: warnings, onlyNew: cache != nil) { logger.warning("\(line)") }
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
                                            credentialsDirectory: credentialsDirectory, secrets: credentials(objects),

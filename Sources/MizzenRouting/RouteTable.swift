@@ -211,12 +211,16 @@ package final class VirtualHost: Sendable {
     package let routes: [Route]
     /// The server answers every request with a redirect to https (`tls.httpsRedirect`).
     package let requireTLS: Bool
+    /// Its routes with settings this data plane does not apply, found once: a publish that
+    /// reports them walks the hosts, not their routes.
+    package let routesWithUnappliedSettings: [Route]
 
     init(name: String, domains: [String], routes: [Route], requireTLS: Bool) {
         self.name = name
         self.domains = domains
         self.routes = routes
         self.requireTLS = requireTLS
+        routesWithUnappliedSettings = routes.filter { !$0.unappliedSettings.isEmpty }
     }
 }
 
