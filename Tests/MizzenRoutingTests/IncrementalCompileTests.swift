@@ -222,6 +222,9 @@ struct IncrementalCompileTests {
         Step(name: "a VirtualService older than the others added after routes were taken whole", changed: .virtualServices) {
             $0.set("vs-0", virtualService("vs-0", created: 0, hosts: ["one.shop.example.com"], http: route(to: "b", prefix: "/zero")))
         },
+        Step(name: "a VirtualService made again under its name, now the newest (its routes go last)", changed: .virtualServices) {
+            $0.set("vs-1", virtualService("vs-1", created: 9, hosts: ["one.shop.example.com"], http: route(to: "a", prefix: "/api") + "\n" + route(to: "b")))
+        },
         Step(name: "endpoints changed again", changed: .serviceRegistry) {
             $0.set("svc-b", service("b", ports: [80, 81], endpoints: ["10.2.0.9"]))
         },

@@ -51,9 +51,15 @@ package final class RouteCompileCache: @unchecked Sendable {
     /// compile: while none did, a route configuration whose servers are the same is the last
     /// one (an endpoint change among 10,000 VirtualServices walked all their fragments).
     private(set) var routeInputsChanged = true
-    /// The VirtualServices in precedence order at the last compile, and for which namespace:
-    /// the same while no VirtualService changed.
-    var precedenceOrder: (namespace: String, virtualServices: [ConfigResource<VirtualService>])?
+    /// The VirtualServices of the last compile as the snapshot listed them, and their
+    /// positions in precedence order for a proxy namespace (nil: in order already).
+    struct PrecedenceMemo {
+        var namespace: String
+        var virtualServices: [ConfigResource<VirtualService>]
+        var positions: [Int]?
+    }
+
+    var precedence: PrecedenceMemo?
     /// Who the cache was filled for: another proxy or mesh empties it.
     var proxy: ProxyIdentity?
     var mesh: MeshSettings?
@@ -81,9 +87,6 @@ package final class RouteCompileCache: @unchecked Sendable {
     package func invalidate(_ changed: Inputs) {
         if !changed.isDisjoint(with: [.virtualServices, .gateways, .sidecars, .other]) {
             routeInputsChanged = true
-        }
-        if !changed.isDisjoint(with: [.virtualServices, .other]) {
-            precedenceOrder = nil
         }
         if changed.contains(.serviceRegistry), let registry {
             // Kept to compare with: only what depends on services that changed is made again.

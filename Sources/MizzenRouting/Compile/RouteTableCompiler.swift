@@ -14,9 +14,19 @@ extension RouteTable {
         cache.prepare(proxy: proxy, mesh: mesh)
         let registry = cache.registry ?? ServiceRegistry(snapshot, reusing: cache.replacedRegistry)
         if cache.registry == nil { cache.registryReplaced(by: registry) }
-        let order = cache.precedenceOrder.flatMap { $0.namespace == proxy.namespace ? $0.virtualServices : nil }
+        // The last precedence order holds while every VirtualService keeps its place (a change
+        // to one's spec, an endpoint change): checked pairwise, not sorted again.
+        let virtualServices = snapshot.virtualServices
+        let positions: [Int]?
+        if let last = cache.precedence, last.namespace == proxy.namespace, last.virtualServices.count == virtualServices.count,
+           virtualServices.indices.allSatisfy({ RouteTableCompiler.samePlace(virtualServices[$0], last.virtualServices[$0]) }) {
+            positions = last.positions
+        } else {
+            positions = RouteTableCompiler.precedenceIndices(virtualServices, proxyNamespace: proxy.namespace)
+        }
+        cache.precedence = RouteCompileCache.PrecedenceMemo(namespace: proxy.namespace, virtualServices: virtualServices, positions: positions)
+        let order = positions.map { $0.map { virtualServices[$0] } } ?? virtualServices
         var compiler = RouteTableCompiler(snapshot: snapshot, proxy: proxy, mesh: mesh, registry: registry, virtualServices: order)
-        cache.precedenceOrder = (proxy.namespace, compiler.virtualServices)
         compiler.cache = cache
         compiler.fragmentClusterUses = cache.clusterUses
         compiler.fragmentClusterRequests = cache.clusterRequests
@@ -114,6 +124,11 @@ struct RouteTableCompiler {
     /// (`exportTo: ["."]`), then those exported to it by name, then the public ones; each group
     /// oldest first. A sidecar takes the first one for a host; a gateway merges in this order.
     static func precedenceOrder(_ virtualServices: [ConfigResource<VirtualService>], proxyNamespace: String) -> [ConfigResource<VirtualService>] {
+        precedenceIndices(virtualServices, proxyNamespace: proxyNamespace).map { $0.map { virtualServices[$0] } } ?? virtualServices
+    }
+
+    /// The positions of `virtualServices` in precedence order, or nil when they are in order.
+    static func precedenceIndices(_ virtualServices: [ConfigResource<VirtualService>], proxyNamespace: String) -> [Int]? {
         func group(_ vs: borrowing ConfigResource<VirtualService>) -> Int {
             guard let exportTo = vs.spec.exportTo, !exportTo.isEmpty, !exportTo.contains("*") else { return 2 }
             if exportTo == ["."] { return vs.namespace == proxyNamespace ? 0 : 3 }
@@ -126,8 +141,15 @@ struct RouteTableCompiler {
         func before(_ a: Int, _ b: Int) -> Bool { groups[a] != groups[b] ? groups[a] < groups[b] : ages[a] < ages[b] }
         // Usually in order already (the Kubernetes store hands them oldest first and few set
         // exportTo): then the array is kept as it is, not copied.
-        if virtualServices.indices.dropFirst().allSatisfy({ !before($0, $0 - 1) }) { return virtualServices }
-        return virtualServices.indices.sorted(by: before).map { virtualServices[$0] }
+        if virtualServices.indices.dropFirst().allSatisfy({ !before($0, $0 - 1) }) { return nil }
+        return virtualServices.indices.sorted(by: before)
+    }
+
+    /// Whether two versions of a VirtualService take the same place in precedence order: the
+    /// same object, creation time, load position and `exportTo` (its spec may differ).
+    static func samePlace(_ a: borrowing ConfigResource<VirtualService>, _ b: borrowing ConfigResource<VirtualService>) -> Bool {
+        a.loadIndex == b.loadIndex && a.creationSeconds == b.creationSeconds && a.name == b.name && a.namespace == b.namespace
+            && a.spec.exportTo == b.spec.exportTo
     }
 
     /// What `olderFirst` compares, computed once per object.
