@@ -49,6 +49,9 @@ package struct GatewayMode: Sendable {
     /// The configuration warnings of the last build: an update from the API server logs only
     /// the new ones (an EndpointSlice changing every few seconds repeated every one of them).
     let lastWarnings = LoggedWarnings()
+    /// The same for the snapshot's problems (a credential that does not load, say): logged
+    /// when they appear, not again at every update.
+    let lastErrors = LoggedWarnings()
 
     package init(paths: [String], loader: ConfigLoader, proxy: ProxyIdentity, credentialsDirectory: String?, workloadCertificates: String? = nil,
                  binding: ListenerBinding, threads: Int, limits: ProxyLimits, logger: Logger, telemetry: ProxyTelemetry = .metricsOnly,
@@ -149,7 +152,7 @@ package struct GatewayMode: Sendable {
         let snapshot = ProxySnapshot.build(table: table, generation: generation, previous: previous, runtimes: runtimes,
                                            credentialsDirectory: credentialsDirectory, secrets: credentials(objects),
                                            workloadCertificates: workloadCertificates, trustDomain: mesh.trustDomain)
-        for problem in snapshot.problems { logger.error("\(problem)") }
+        for problem in lastErrors.replace(with: snapshot.problems, onlyNew: cache != nil) { logger.error("\(problem)") }
         logger.debug("generation \(generation): \(objects.objectCount) objects compiled in \(Self.milliseconds(compiled - started)) ms\(cache.map { " (\($0.lastReuse))" } ?? ""), snapshot built in \(Self.milliseconds(.now - compiled)) ms")
         if let serviceAccount, let local = snapshot.localPrincipal {
             let expected = EffectivePeerAuthentication.spiffeIdentity(trustDomain: mesh.trustDomain, namespace: proxy.namespace, serviceAccount: serviceAccount)

@@ -446,6 +446,33 @@ struct KubernetesSourceTests {
         #expect(gateway.background.waitFor(timeout: 10) { $0.components(separatedBy: warning).count - 1 == 2 }, "\(gateway.log)")
     }
 
+    /// The snapshot's problems (here an HTTPS server whose credential does not exist) are
+    /// errors, logged when they appear: not again at every update of other objects.
+    @Test func snapshotErrorsAreNotRepeatedAtEveryUpdate() throws {
+        let unloadable = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: tls, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 8443, name: https, protocol: HTTPS}
+                hosts: ["*/*"]
+                tls: {mode: SIMPLE, credentialName: no-such-secret}
+            """
+        let setup = try GoodService([unloadable])
+        defer { setup.stop() }
+        let (api, gateway, port) = (setup.api, setup.gateway, setup.port)
+        #expect(port > 0, "\(gateway.log)")
+        let error = "TLS not set up, server skipped"
+        #expect(gateway.background.waitFor(timeout: 10) { $0.contains(error) }, "\(gateway.log)")
+        for index in 0..<3 {
+            try api.apply(Self.virtualService("more-\(index)", host: "more-\(index).example.com", destination: "good"))
+            #expect(Self.eventually(port, host: "more-\(index).example.com") { Self.upstreamName($0) == "good" } != nil)
+        }
+        #expect(gateway.log.components(separatedBy: error).count - 1 == 1, "logged once: \(gateway.log)")
+    }
+
     @Test func invalidObjectIsLoggedAndLeftOut() throws {
         let invalid = """
             apiVersion: networking.istio.io/v1
