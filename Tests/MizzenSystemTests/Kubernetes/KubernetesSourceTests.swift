@@ -121,6 +121,21 @@ struct KubernetesSourceTests {
             hosts: ["*/*"]
         """
 
+    /// Gateway `istio-system/tls`: HTTPS on 8443 with the server certificate of `credentialName`.
+    static func tlsGateway(credentialName: String) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: tls, namespace: istio-system}
+        spec:
+          selector: {istio: ingressgateway}
+          servers:
+          - port: {number: 8443, name: https, protocol: HTTPS}
+            hosts: ["*/*"]
+            tls: {mode: SIMPLE, credentialName: \(credentialName)}
+        """
+    }
+
     static func service(_ name: String, namespace: String = "shop") -> String {
         """
         apiVersion: v1
@@ -430,14 +445,8 @@ struct KubernetesSourceTests {
         let setup = try GoodService([warned])
         defer { setup.stop() }
         let (api, gateway, port) = (setup.api, setup.gateway, setup.port)
-        #expect(port > 0, "\(gateway.log)")
         let warning = "retries.retryOn retriable-headers"
-        #expect(gateway.background.waitFor(timeout: 10) { $0.contains(warning) }, "\(gateway.log)")
-        for index in 0..<3 {
-            try api.apply(Self.virtualService("more-\(index)", host: "more-\(index).example.com", destination: "good"))
-            #expect(Self.eventually(port, host: "more-\(index).example.com") { Self.upstreamName($0) == "good" } != nil)
-        }
-        #expect(gateway.log.components(separatedBy: warning).count - 1 == 1, "logged once: \(gateway.log)")
+        try Self.expectLoggedOnceAcrossUpdates(warning, setup)
         // Gone and back: logged again.
         try api.apply(warned.replacingOccurrences(of: "5xx,retriable-headers", with: "5xx"))
         try api.apply(Self.virtualService("more-3", host: "more-3.example.com", destination: "good"))
@@ -449,28 +458,22 @@ struct KubernetesSourceTests {
     /// The snapshot's problems (here an HTTPS server whose credential does not exist) are
     /// errors, logged when they appear: not again at every update of other objects.
     @Test func snapshotErrorsAreNotRepeatedAtEveryUpdate() throws {
-        let unloadable = """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: tls, namespace: istio-system}
-            spec:
-              selector: {istio: ingressgateway}
-              servers:
-              - port: {number: 8443, name: https, protocol: HTTPS}
-                hosts: ["*/*"]
-                tls: {mode: SIMPLE, credentialName: no-such-secret}
-            """
-        let setup = try GoodService([unloadable])
+        let setup = try GoodService([Self.tlsGateway(credentialName: "no-such-secret")])
         defer { setup.stop() }
+        try Self.expectLoggedOnceAcrossUpdates("TLS not set up, server skipped", setup)
+    }
+
+    /// `line` is in the gateway's log once the first sync is served, and still once after three
+    /// updates of other objects (each served before the next).
+    static func expectLoggedOnceAcrossUpdates(_ line: String, _ setup: GoodService) throws {
         let (api, gateway, port) = (setup.api, setup.gateway, setup.port)
         #expect(port > 0, "\(gateway.log)")
-        let error = "TLS not set up, server skipped"
-        #expect(gateway.background.waitFor(timeout: 10) { $0.contains(error) }, "\(gateway.log)")
+        #expect(gateway.background.waitFor(timeout: 10) { $0.contains(line) }, "\(gateway.log)")
         for index in 0..<3 {
-            try api.apply(Self.virtualService("more-\(index)", host: "more-\(index).example.com", destination: "good"))
-            #expect(Self.eventually(port, host: "more-\(index).example.com") { Self.upstreamName($0) == "good" } != nil)
+            try api.apply(virtualService("more-\(index)", host: "more-\(index).example.com", destination: "good"))
+            #expect(eventually(port, host: "more-\(index).example.com") { upstreamName($0) == "good" } != nil)
         }
-        #expect(gateway.log.components(separatedBy: error).count - 1 == 1, "logged once: \(gateway.log)")
+        #expect(gateway.log.components(separatedBy: line).count - 1 == 1, "logged once: \(gateway.log)")
     }
 
     @Test func invalidObjectIsLoggedAndLeftOut() throws {
@@ -520,17 +523,7 @@ struct KubernetesSourceTests {
         let upstream = try Peer("upstream.py", ["--name", "secure"])
         defer { upstream.stop() }
         let objects = [
-            """
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata: {name: tls, namespace: istio-system}
-            spec:
-              selector: {istio: ingressgateway}
-              servers:
-              - port: {number: 8443, name: https, protocol: HTTPS}
-                hosts: ["*/*"]
-                tls: {mode: SIMPLE, credentialName: edge-cert}
-            """,
+            Self.tlsGateway(credentialName: "edge-cert"),
             try secret("edge-cert", namespace: "istio-system", certificate: "\(first).crt", key: "\(first).key"),
             try secret("edge-cert", namespace: "shop", certificate: "\(second).crt", key: "\(second).key"),
             Self.service("secure"), Self.slices("secure", pods: [("secure-a", upstream.port)]),
