@@ -41,6 +41,18 @@ struct IncrementalCompileTests {
         """
     }
 
+    /// DestinationRule `shop/dr-a`.
+    static func ruleA(host: String, subsets: String, policy: String? = nil) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: dr-a, namespace: shop, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
+        spec:
+          host: \(host)
+          subsets: \(subsets)
+        """ + (policy.map { "\n  trafficPolicy: \($0)" } ?? "")
+    }
+
     static func service(_ name: String, ports: [UInt32] = [80], endpoints: [String], version: String = "v1") -> String {
         """
         apiVersion: v1
@@ -99,15 +111,7 @@ struct IncrementalCompileTests {
         objects.set("svc-a", service("a", endpoints: ["10.1.0.1", "10.1.0.2"]))
         objects.set("svc-b", service("b", endpoints: ["10.2.0.1"]))
         objects.set("pod-a-1", pod(labels: "version: v2"))
-        objects.set("dr-a", """
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata: {name: dr-a, namespace: shop, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
-        spec:
-          host: a
-          subsets: [{name: v1, labels: {version: v1}}]
-          trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
-        """)
+        objects.set("dr-a", ruleA(host: "a", subsets: "[{name: v1, labels: {version: v1}}]", policy: "{loadBalancer: {simple: LEAST_REQUEST}}"))
         objects.set("vs-1", virtualService("vs-1", created: 1, hosts: ["one.shop.example.com"], http: route(to: "a", prefix: "/api") + "\n" + route(to: "b")))
         objects.set("vs-2", virtualService("vs-2", created: 2, hosts: ["two.shop.example.com", "legacy.example.com"], http: route(to: "b")))
         objects.set("vs-3", virtualService("vs-3", created: 3, hosts: ["one.shop.example.com"], http: route(to: "b", prefix: "/three")))
@@ -170,15 +174,7 @@ struct IncrementalCompileTests {
             $0.set("vs-4", virtualService("vs-4", created: 7, hosts: ["four.shop.example.com"], http: route(to: "a", subset: "v1")))
         },
         Step(name: "the DestinationRule's policy changed", changed: .destinationRules) {
-            $0.set("dr-a", """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: dr-a, namespace: shop, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
-            spec:
-              host: a
-              subsets: [{name: v1, labels: {version: v2}}]
-              trafficPolicy: {loadBalancer: {simple: RANDOM}}
-            """)
+            $0.set("dr-a", ruleA(host: "a", subsets: "[{name: v1, labels: {version: v2}}]", policy: "{loadBalancer: {simple: RANDOM}}"))
         },
         Step(name: "endpoints changed", changed: .serviceRegistry) {
             $0.set("svc-a", service("a", endpoints: ["10.1.0.1", "10.1.0.3", "10.1.0.4"]))
@@ -207,14 +203,7 @@ struct IncrementalCompileTests {
             $0.set("svc-a", service("a", endpoints: ["10.1.0.5"]))
         },
         Step(name: "the DestinationRule added back (route configurations taken whole)", changed: .destinationRules) {
-            $0.set("dr-a", """
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: dr-a, namespace: shop, resourceVersion: RV, creationTimestamp: "2026-01-01T00:00:00Z"}
-            spec:
-              host: a.shop.svc.cluster.local
-              subsets: [{name: v2, labels: {version: v2}}]
-            """)
+            $0.set("dr-a", ruleA(host: "a.shop.svc.cluster.local", subsets: "[{name: v2, labels: {version: v2}}]"))
         },
         Step(name: "a VirtualService's route changed after routes were taken whole", changed: .virtualServices) {
             $0.set("vs-3", virtualService("vs-3", created: 3, hosts: ["one.shop.example.com"], http: route(to: "a", prefix: "/three-moved")))
